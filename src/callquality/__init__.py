@@ -1,0 +1,3 @@
+"""callquality: WebRTC call-quality statistics."""
+
+__version__ = "0.1.0"
