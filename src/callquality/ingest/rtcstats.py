@@ -1,0 +1,261 @@
+"""Reading one raw W3C getStats() report: validation, and the browser differences that matter.
+
+A report is the list of RTCStats dictionaries one ``getStats()`` call returned. This module
+checks its structure, keeps the four RTP stream types (inbound-rtp, outbound-rtp,
+remote-inbound-rtp, remote-outbound-rtp) with the numbers read from them, and reads the selected
+candidate pair. Cumulative counters stay cumulative here; ``report.py`` turns them into deltas.
+docs/metrics.md, "Raw getStats() reports: how intervals are derived", explains each choice.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+StatsDict = Mapping[str, Any]
+
+INBOUND = "inbound-rtp"
+OUTBOUND = "outbound-rtp"
+REMOTE_INBOUND = "remote-inbound-rtp"
+REMOTE_OUTBOUND = "remote-outbound-rtp"
+RTP_TYPES = frozenset({INBOUND, OUTBOUND, REMOTE_INBOUND, REMOTE_OUTBOUND})
+
+# The numeric fields read from each stats type; each is checked when present.
+_RTP_COMMON = ("timestamp",)
+NUMERIC_FIELDS: dict[str, tuple[str, ...]] = {
+    OUTBOUND: _RTP_COMMON
+    + ("packetsSent", "bytesSent", "framesEncoded", "frameWidth", "frameHeight", "framesPerSecond"),
+    INBOUND: _RTP_COMMON
+    + (
+        "packetsReceived",
+        "bytesReceived",
+        "packetsLost",
+        "jitter",
+        "framesDecoded",
+        "frameWidth",
+        "frameHeight",
+        "framesPerSecond",
+        "freezeCount",
+        "totalFreezesDuration",
+        "concealedSamples",
+        "totalSamplesReceived",
+    ),
+    REMOTE_INBOUND: _RTP_COMMON
+    + (
+        "packetsLost",
+        "jitter",
+        "roundTripTime",
+        "totalRoundTripTime",
+        "roundTripTimeMeasurements",
+        "mozRtt",
+    ),
+    REMOTE_OUTBOUND: _RTP_COMMON + ("packetsSent", "bytesSent", "remoteTimestamp"),
+    # Chromium before ~M110 and Safari 17 keep frame and audio counters on a "track" object.
+    "track": (
+        "frameWidth",
+        "frameHeight",
+        "framesPerSecond",
+        "framesDecoded",
+        "freezeCount",
+        "totalFreezesDuration",
+        "concealedSamples",
+        "totalSamplesReceived",
+    ),
+    "candidate-pair": ("currentRoundTripTime", "availableOutgoingBitrate"),
+    "codec": ("clockRate",),
+}
+# RFC 3550 §6.4.1: the cumulative number of packets lost is signed (duplicates lower it).
+_SIGNED_FIELDS = frozenset({"packetsLost"})
+_TRACK_FIELDS = NUMERIC_FIELDS["track"]
+
+# aiortc names its stats "<type>_<python id>" and reports jitter as an integer number of RTP
+# timestamp units (aiortc/rtcrtpreceiver.py, StreamStatistics.jitter), not seconds.
+_AIORTC_ID = re.compile(r"^(remote-)?inbound-rtp_\d+$")
+# Clock rates when no codec stats say otherwise: Opus (RFC 7587 §4.1), video (RFC 3551 §5).
+DEFAULT_CLOCK_RATE = {"audio": 48000.0, "video": 90000.0}
+
+
+class ReportError(ValueError):
+    """A structurally invalid report; the message names the stats id and the field."""
+
+    def __init__(self, message: str, *, stats_id: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.stats_id = stats_id
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class RtpStream:
+    """One RTP stream of the report, numbers as the browser gave them (jitter in seconds)."""
+
+    id: str
+    type: str  # one of RTP_TYPES, after legacy Firefox ``isRemote`` is normalised
+    kind: str  # "audio" | "video"
+    ssrc: int | str | None
+    timestamp_ms: float | None  # when its counters were sampled, if the report says
+    values: dict[str, float]
+    codec: str | None  # mimeType subtype: "opus", "VP8"
+    quality_limitation_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedReport:
+    """The parts of one report that intervals are derived from."""
+
+    streams: list[RtpStream]
+    pair_rtt_s: float | None  # selected candidate pair currentRoundTripTime, when measured
+    available_outgoing_bitrate_bps: float | None
+
+
+def parse_report(report: object) -> ParsedReport:
+    """Validate a raw report and read its RTP streams and selected candidate pair."""
+    by_id = _index(report)
+    streams = [s for s in (_rtp_stream(st, by_id) for st in by_id.values()) if s is not None]
+    pair = _selected_pair(by_id)
+    rtt = _number(pair, "currentRoundTripTime") if pair is not None else None
+    aob = _number(pair, "availableOutgoingBitrate") if pair is not None else None
+    return ParsedReport(
+        streams=streams,
+        # Firefox reports 0 on a pair it has not measured; a real RTT is never exactly 0.
+        pair_rtt_s=rtt if rtt is not None and rtt > 0 else None,
+        available_outgoing_bitrate_bps=aob,
+    )
+
+
+def _index(report: object) -> dict[str, StatsDict]:
+    if not isinstance(report, list):
+        raise ReportError(f"report must be a list of stats objects, got {type(report).__name__}")
+    by_id: dict[str, StatsDict] = {}
+    for i, stats in enumerate(report):
+        if not isinstance(stats, dict):
+            raise ReportError(f"report[{i}] must be a stats object, got {type(stats).__name__}")
+        stats_id = stats.get("id")
+        if not isinstance(stats_id, str) or not stats_id:
+            raise ReportError(f"report[{i}] has no string 'id'", field="id")
+        stats_type = stats.get("type")
+        if not isinstance(stats_type, str) or not stats_type:
+            raise ReportError(
+                f"stats {stats_id!r}: missing string field 'type'", stats_id=stats_id, field="type"
+            )
+        _check_numbers(stats_id, _rtp_type(stats) or stats_type, stats)
+        # A client that merges sender and receiver reports repeats transports and codecs:
+        # the last copy wins.
+        by_id[stats_id] = stats
+    return by_id
+
+
+def _check_numbers(stats_id: str, stats_type: str, stats: StatsDict) -> None:
+    for name in NUMERIC_FIELDS.get(stats_type, ()):
+        if name not in stats or stats[name] is None:
+            continue
+        value = stats[name]
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok:
+            raise ReportError(
+                f"stats {stats_id!r} ({stats_type}): field {name!r} must be a number, "
+                f"got {value!r}",
+                stats_id=stats_id,
+                field=name,
+            )
+        if value < 0 and name not in _SIGNED_FIELDS:
+            raise ReportError(
+                f"stats {stats_id!r} ({stats_type}): field {name!r} must not be negative, "
+                f"got {value!r}",
+                stats_id=stats_id,
+                field=name,
+            )
+
+
+def _number(stats: StatsDict, name: str) -> float | None:
+    value = stats.get(name)
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def _rtp_type(stats: StatsDict) -> str | None:
+    stats_type = str(stats["type"])
+    # Firefox before 68 typed the remote end's reports inbound-rtp/outbound-rtp + isRemote.
+    if stats_type in (INBOUND, OUTBOUND) and stats.get("isRemote") is True:
+        return "remote-" + stats_type
+    return stats_type if stats_type in RTP_TYPES else None
+
+
+def _rtp_stream(stats: StatsDict, by_id: Mapping[str, StatsDict]) -> RtpStream | None:
+    stats_type = _rtp_type(stats)
+    if stats_type is None:
+        return None
+    kind = _kind(stats, by_id)
+    if kind is None:
+        return None
+    values: dict[str, float] = {}
+    track = by_id.get(str(stats.get("trackId")))
+    if track is not None and track.get("type") == "track":
+        for name in _TRACK_FIELDS:
+            if (v := _number(track, name)) is not None:
+                values[name] = v
+    for name in NUMERIC_FIELDS[stats_type]:
+        if (v := _number(stats, name)) is not None:
+            values[name] = v
+    if "roundTripTime" not in values and "mozRtt" in values:
+        values["roundTripTime"] = values["mozRtt"] / 1000.0  # Firefox < 68: milliseconds
+    codec = by_id.get(str(stats.get("codecId")))
+    clock_rate = _number(codec, "clockRate") if codec is not None else None
+    jitter = stats.get("jitter")
+    if isinstance(jitter, int) and not isinstance(jitter, bool) and _AIORTC_ID.match(stats["id"]):
+        values["jitter"] = jitter / (clock_rate or DEFAULT_CLOCK_RATE[kind])
+    ssrc = stats.get("ssrc")
+    reason = stats.get("qualityLimitationReason")
+    return RtpStream(
+        id=stats["id"],
+        type=stats_type,
+        kind=kind,
+        ssrc=ssrc if isinstance(ssrc, int | str) and not isinstance(ssrc, bool) else None,
+        timestamp_ms=values.pop("timestamp", None),
+        values=values,
+        codec=_codec_name(codec),
+        quality_limitation_reason=reason if isinstance(reason, str) else None,
+    )
+
+
+def _kind(stats: StatsDict, by_id: Mapping[str, StatsDict]) -> str | None:
+    # Old Firefox and Chromium say mediaType; Safari 17 leaves remote-inbound-rtp's kind "".
+    for candidate in (stats.get("kind"), stats.get("mediaType")):
+        if candidate in ("audio", "video"):
+            return str(candidate)
+    local = by_id.get(str(stats.get("localId")))
+    if local is not None and local.get("kind") in ("audio", "video"):
+        return str(local["kind"])
+    codec = by_id.get(str(stats.get("codecId")))
+    mime = codec.get("mimeType") if codec is not None else None
+    if isinstance(mime, str) and mime.split("/")[0].lower() in ("audio", "video"):
+        return mime.split("/")[0].lower()
+    return None
+
+
+def _codec_name(codec: StatsDict | None) -> str | None:
+    mime = codec.get("mimeType") if codec is not None else None
+    if not isinstance(mime, str) or not mime:
+        return None
+    return mime.split("/", 1)[-1]
+
+
+def _selected_pair(by_id: Mapping[str, StatsDict]) -> StatsDict | None:
+    pairs = [s for s in by_id.values() if s.get("type") == "candidate-pair"]
+    selected_ids = {
+        s.get("selectedCandidatePairId") for s in by_id.values() if s.get("type") == "transport"
+    }
+    chosen = [p for p in pairs if p["id"] in selected_ids]
+    if not chosen:
+        chosen = [p for p in pairs if p.get("selected") is True]  # Firefox
+    if not chosen:
+        chosen = [p for p in pairs if p.get("nominated") is True and p.get("state") == "succeeded"]
+    if not chosen:
+        return None
+    # Without BUNDLE there is one transport per m-line: take the busiest pair.
+    return max(
+        chosen, key=lambda p: (_number(p, "bytesSent") or 0) + (_number(p, "bytesReceived") or 0)
+    )
