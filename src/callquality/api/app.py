@@ -1,0 +1,145 @@
+"""The HTTP application: error mapping, middleware, and the app factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from callquality import __version__
+from callquality.api.auth import Authenticator
+from callquality.config import Settings
+from callquality.errors import CallQualityError, RateLimited, StoreUnavailable
+from callquality.store.db import create_store_engine, migrate
+
+log = logging.getLogger("callquality.api")
+
+class OrjsonResponse(JSONResponse):
+    """JSON rendered with orjson (fast on large time series)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+_STATUS_NAMES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The contract's error body: {statusCode, error, message}."""
+    return OrjsonResponse(
+        {"statusCode": status, "error": _STATUS_NAMES.get(status, "Error"), "message": message},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+    where = ".".join(loc) or "request"
+    return f"{where}: {err.get('msg', 'invalid value')}"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CallQualityError)
+    async def _domain(_: Request, exc: CallQualityError) -> Response:
+        headers = None
+        if isinstance(exc, RateLimited | StoreUnavailable):
+            headers = {"Retry-After": str(exc.retry_after_s)}
+        if isinstance(exc, StoreUnavailable):
+            log.warning("store unavailable: %s", exc.__cause__.__class__.__name__)
+        return error_response(exc.status, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        return error_response(400, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"no route {request.url.path}; see /docs for the API"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; see /docs"
+        return error_response(exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unhandled error: %s", exc.__class__.__name__)
+        return error_response(500, "internal error; the server log has the details")
+
+
+class AppState:
+    """What every request needs: settings, the engine, the authenticator."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.auth = Authenticator(engine, settings.token_leeway_s)
+        self.started = time.time()
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The ASGI app; migrations run on start-up."""
+    from callquality.api import routes
+
+    own_engine = engine is None
+    eng = engine or create_store_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        migrate(eng)
+        yield
+        if own_engine:
+            eng.dispose()
+
+    app = FastAPI(
+        title="callquality",
+        version=__version__,
+        description="WebRTC call-quality statistics, compatible with VideoSDK's sessions API.",
+        default_response_class=OrjsonResponse,
+        lifespan=lifespan,
+    )
+    app.state.cq = AppState(settings, eng)
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _access_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Any]]
+    ) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        # Path and status only: never the Authorization header or the body.
+        log.info(
+            "%s %s %d %.1fms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    app.include_router(routes.router)
+    return app

@@ -1,0 +1,259 @@
+"""The ``callquality`` command: serve, keys, token, stats, import, demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from callquality.config import SETTINGS_HELP, Settings, load_settings
+from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
+
+app = typer.Typer(help="callquality: WebRTC call-quality statistics.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+err_console = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help=SETTINGS_HELP["database_url"])
+]
+DataDir = Annotated[str | None, typer.Option("--data-dir", help=SETTINGS_HELP["data_dir"])]
+
+
+def _settings(database_url: str | None, data_dir: str | None) -> Settings:
+    return load_settings(database_url=database_url, data_dir=data_dir)
+
+
+def _engine(settings: Settings) -> Any:
+    engine = create_store_engine(settings.resolved_database_url)
+    migrate(engine)
+    return engine
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str | None, typer.Option(help="a label for the key")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key and print it with its secret (shown once)."""
+    from callquality.store.keys import create_api_key
+
+    engine = _engine(_settings(database_url, data_dir))
+    with write_transaction(engine) as conn:
+        api_key, secret = create_api_key(conn, name=name, now_ms=_now_ms())
+    if as_json:
+        typer.echo(json.dumps({"apiKey": api_key, "secret": secret}))
+    else:
+        typer.echo(f"API key: {api_key}\nSecret:  {secret}")
+
+
+@app.command()
+def token(
+    api_key: Annotated[str, typer.Option("--api-key", help="the API key")],
+    secret: Annotated[str, typer.Option("--secret", help="its secret")],
+    role: Annotated[
+        list[str] | None, typer.Option("--role", help="crawler (read API) and/or rtc (send)")
+    ] = None,
+    room_id: Annotated[str | None, typer.Option("--room-id", help="limit to a room")] = None,
+    participant_id: Annotated[
+        str | None, typer.Option("--participant-id", help="limit to a participant")
+    ] = None,
+    ttl: Annotated[int, typer.Option("--ttl", help="lifetime in seconds")] = 24 * 3600,
+) -> None:
+    """Print a JWT (HS256) for the API key."""
+    from callquality.tokens import make_token
+
+    roles = tuple(role or ("crawler", "rtc"))
+    for r in roles:
+        if r not in ("crawler", "rtc"):
+            raise typer.BadParameter(f"unknown role {r!r}; use crawler or rtc", param_hint="--role")
+    typer.echo(
+        make_token(
+            api_key, secret, roles=roles, room_id=room_id, participant_id=participant_id,
+            ttl_s=ttl,
+        )
+    )
+
+
+def ensure_demo_key(engine: Any) -> tuple[str, str]:
+    """The API key named 'demo', created on first use."""
+    from sqlalchemy import select
+
+    from callquality.store.keys import create_api_key
+    from callquality.store.schema import api_keys
+
+    with write_transaction(engine) as conn:
+        row = conn.execute(
+            select(api_keys.c.api_key, api_keys.c.secret).where(api_keys.c.name == "demo")
+        ).first()
+        if row is not None:
+            return str(row[0]), str(row[1])
+        return create_api_key(conn, name="demo", now_ms=_now_ms())
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="create a demo key, seed a demo session, print a token")
+    ] = False,
+) -> None:
+    """Run the HTTP server (migrations run first)."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(database_url, data_dir)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    engine = _engine(settings)
+    if demo:
+        from callquality.demo import seed_demo_session
+        from callquality.tokens import make_token
+
+        api_key, secret = ensure_demo_key(engine)
+        session_id = seed_demo_session(engine, settings, api_key)
+        tok = make_token(api_key, secret, ttl_s=30 * 24 * 3600)
+        base = f"http://{host}:{port}"
+        console.print(f"[bold]callquality[/bold] on {base}  (database: "
+                      f"{settings.resolved_database_url.split('@')[-1]})")
+        console.print(f"API key: {api_key}\nSecret:  {secret}\nToken (30 days):\n{tok}\n")
+        console.print(f"Dashboard:  {base}/dashboard")
+        console.print(f"API docs:   {base}/docs")
+        console.print(f"Demo stats: curl -H 'Authorization: {tok[:16]}...' "
+                      f"{base}/v2/sessions/{session_id}/stats")
+    engine.dispose()
+    # The app factory reads settings from the environment in each worker.
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    if data_dir:
+        os.environ["DATA_DIR"] = data_dir
+    uvicorn.run(
+        "callquality.api.server:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+        factory=False,
+    )
+
+
+@app.command()
+def stats(
+    session_id: Annotated[str, typer.Argument(help="the session id")],
+    interval: Annotated[int, typer.Option(help="bucket length in seconds")] = 60,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print a session's quality time series as a table."""
+    from callquality.query.stats import time_series
+    from callquality.store.writes import session_by_id
+
+    engine = _engine(_settings(database_url, data_dir))
+    with read_transaction(engine) as conn:
+        session = session_by_id(conn, session_id)
+        if session is None:
+            err_console.print(f"no session {session_id!r}")
+            raise typer.Exit(1)
+        series = time_series(conn, session_id, session.start_ms, interval_s=interval)
+    table = Table(title=f"session {session_id} (room {session.room_id})")
+    columns = [
+        ("time", "time"),
+        ("MOS audio", "qualityScore.audio"),
+        ("Vq video", "qualityScore.video"),
+        ("RTT a ms", "averageAudioRtt"),
+        ("jitter a ms", "averageAudioJitter"),
+        ("lost recv a", "recvAudioPacketLost"),
+        ("lost recv v", "recvVideoPacketLost"),
+        ("send v kbps", "averageSendVideoBitrate"),
+        ("recv v kbps", "averageRecvVideoBitrate"),
+    ]
+    for title, _ in columns:
+        table.add_column(title, justify="right")
+    for entry in series:
+        cells = []
+        for _, key in columns:
+            value: Any = entry
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                cells.append("–")
+            elif key.endswith("Bitrate"):
+                cells.append(f"{value / 1000:.0f}")
+            elif isinstance(value, float):
+                cells.append(f"{value:.2f}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    console.print(table)
+
+
+@app.command("import")
+def import_dump(
+    file: Annotated[Path, typer.Argument(help="webrtc-internals, RTCStatsDump or rtcstats dump")],
+    room_id: Annotated[str | None, typer.Option("--room-id", help="room to import into")] = None,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="owner (default: the demo key)")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import a dump file as a session, with a progress bar."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from callquality.errors import CallQualityError
+    from callquality.importer import import_file
+
+    settings = _settings(database_url, data_dir)
+    engine = _engine(settings)
+    owner = api_key or ensure_demo_key(engine)[0]
+    size = file.stat().st_size
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), console=err_console,
+    ) as progress:
+        task = progress.add_task(f"reading {file.name}", total=size)
+        try:
+            with file.open("rb") as stream:
+                result = import_file(
+                    engine, settings, owner, stream, name=file.name, room_id=room_id,
+                    progress=lambda n: progress.update(task, completed=n),
+                )
+        except CallQualityError as exc:
+            err_console.print(f"[red]import failed:[/red] {exc.message}")
+            raise typer.Exit(1) from exc
+    console.print(
+        f"imported {result.reports} reports of {len(result.peer_connections)} peer connections "
+        f"into session {result.session_id} (room {result.room_id})"
+    )
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """List every setting, its environment variable and default."""
+    defaults = Settings()
+    for name, help_text in SETTINGS_HELP.items():
+        console.print(f"[bold]{name.upper()}[/bold] = {getattr(defaults, name)!r}: {help_text}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

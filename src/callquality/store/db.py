@@ -1,0 +1,129 @@
+"""Engines, migrations and transactions for SQLite and PostgreSQL.
+
+Database errors are wrapped here, at the edge: an unreachable database becomes
+``StoreUnavailable`` (503 with Retry-After), never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from callquality.errors import StoreUnavailable
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 724_113_001  # pg_advisory_lock key: one migrator at a time
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine tuned for this service: WAL and IMMEDIATE writes on SQLite."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _tune_sqlite(engine)
+        return engine
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a crash of the process (SIGKILL); the last
+        # commits may be lost on power loss (docs/scaling.md).
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_postgres(engine: Engine | Connection) -> bool:
+    """Whether this is a PostgreSQL connection."""
+    return engine.dialect.name == "postgresql"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (safe to run from several processes)."""
+    with wrap_errors(), engine.connect() as conn:
+        conn = conn.execution_options(sqlite_immediate=True)
+        with conn.begin():
+            if is_postgres(conn):
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+
+@contextmanager
+def wrap_errors() -> Iterator[None]:
+    """Turn 'cannot reach the database' into StoreUnavailable."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreUnavailable(
+            "the database is unavailable; retry after the Retry-After delay"
+        ) from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StoreUnavailable(
+                "the database connection was lost; retry after the Retry-After delay"
+            ) from exc
+        raise
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that takes the write lock at once on SQLite."""
+    with wrap_errors(), engine.connect() as conn:
+        conn = conn.execution_options(sqlite_immediate=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-only unit of work (one consistent snapshot)."""
+    with wrap_errors(), engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def dispose(engine: Engine) -> None:
+    """Close pooled connections."""
+    engine.dispose()
+
+
+__all__ = [
+    "NullPool",
+    "create_store_engine",
+    "dispose",
+    "is_postgres",
+    "migrate",
+    "read_transaction",
+    "wrap_errors",
+    "write_transaction",
+]

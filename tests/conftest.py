@@ -1,0 +1,56 @@
+"""Fixtures shared by every test: databases (SQLite always, PostgreSQL too) and servers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from callquality.config import Settings
+from support.server import RunningServer, serve
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+if not SHARED.exists():  # CI: a copy of shared/ beside the clone
+    SHARED = Path(os.environ.get("CALLQUALITY_SHARED", "../shared")).resolve()
+FIXTURES = SHARED / "fixtures"
+PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def fixture_path(name: str) -> Path:
+    path = FIXTURES / name
+    assert path.exists(), f"missing shared fixture {path}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    name = f"cq_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The database URL of each backend: every server test runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'cq.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    return url
+
+
+@pytest.fixture(scope="session")
+def server(backend: str) -> Iterator[RunningServer]:
+    """A real server on a loopback port, one per backend for the whole run."""
+    with serve(Settings(database_url=backend)) as running:
+        yield running
