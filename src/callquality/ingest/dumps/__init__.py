@@ -1,0 +1,137 @@
+"""Read the WebRTC statistics dumps users already have, as the raw reports live ingest takes.
+
+Three formats (docs/dumps.md): ``chrome://webrtc-internals`` downloads (``internals``),
+RTCStatsDump files of format 3 (``rtcstatsdump``) and jitsi rtcstats client dumps (``jitsi``).
+Each reader only rebuilds the getStats() reports; turning them into samples is
+``callquality.ingest.report.process_report``'s job, as for live reports, so a metric has one
+definition. Gzip-compressed files are read too.
+
+    dump = open_dump(f)            # reads and validates everything, or raises DumpError
+    dump.info                      # DumpInfo: format, user agent, url, peer connections...
+    for r in dump.reports(): ...   # DumpReport(peer_connection_id, timestamp_ms, report)
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from typing import IO, Protocol
+
+from . import internals, jitsi, rtcstatsdump
+from ._common import (
+    DEFAULT_MAX_BYTES,
+    DumpError,
+    DumpInfo,
+    DumpReport,
+    Progress,
+    read_input,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "Dump",
+    "DumpError",
+    "DumpInfo",
+    "DumpReport",
+    "detect_format",
+    "open_dump",
+    "read_dump",
+    "read_dump_info",
+]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
+
+
+class Dump(Protocol):
+    """A dump read and validated in full: its info, and its reports (re-iterable)."""
+
+    info: DumpInfo
+
+    def reports(self) -> Iterator[DumpReport]:
+        """Every report; per peer connection in non-decreasing timestamp order."""
+        ...
+
+
+def detect_format(first_bytes: bytes) -> str:
+    """'webrtc-internals', 'rtcstatsdump' or 'jitsi-rtcstats', from the file's first bytes."""
+    head = first_bytes
+    if head.startswith(_GZIP_MAGIC):
+        try:
+            head = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(head, 4096)
+        except zlib.error:
+            raise DumpError("gzip data is corrupt at its start") from None
+    head = head.removeprefix(_BOM).lstrip()
+    if head.startswith(rtcstatsdump.MAGIC):
+        return rtcstatsdump.FORMAT
+    if head.startswith(b"{"):
+        return internals.FORMAT
+    if head.startswith(b"["):
+        return jitsi.FORMAT
+    if not head:
+        raise DumpError("line 1: the file is empty")
+    shown = first_bytes[:24]
+    raise DumpError(
+        f"line 1: not a known dump format (starts with {shown!r}); expected a webrtc-internals "
+        "download ('{'), an RTCStatsDump file ('RTCStatsDump') or a jitsi rtcstats dump ('[')"
+    )
+
+
+def open_dump(
+    stream: IO[bytes] | bytes,
+    *,
+    progress: Progress | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Dump:
+    """Read and validate a whole dump; raise DumpError before anything is returned.
+
+    ``progress`` is called with the number of input bytes consumed so far (it only grows, and
+    ends at the file's size; a gzip file counts its uncompressed bytes).
+    """
+    data = read_input(stream, max_bytes=max_bytes, progress=None)
+    data = _gunzip(data, max_bytes)
+    fmt = detect_format(data[:4096])
+    data = data.removeprefix(_BOM)
+    if fmt == rtcstatsdump.FORMAT:
+        return rtcstatsdump.read(data, progress)
+    if fmt == jitsi.FORMAT:
+        return jitsi.read(data, progress)
+    return internals.read(data, progress)
+
+
+def read_dump(
+    stream: IO[bytes] | bytes,
+    *,
+    progress: Progress | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Iterator[DumpReport]:
+    """The raw getStats() reports of a dump, validated in full before the first is returned."""
+    return open_dump(stream, progress=progress, max_bytes=max_bytes).reports()
+
+
+def read_dump_info(
+    stream: IO[bytes] | bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> DumpInfo:
+    """What a dump says about itself: format, user agent, url, peer connections, time span."""
+    return open_dump(stream, max_bytes=max_bytes).info
+
+
+def _gunzip(data: bytes, max_bytes: int) -> bytes:
+    if not data.startswith(_GZIP_MAGIC):
+        return data
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    try:
+        # One byte more than allowed tells a file that is too large from one that fits exactly.
+        out = inflater.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise DumpError(f"gzip data is corrupt ({exc})") from None
+    if len(out) > max_bytes:
+        raise DumpError(
+            f"dump is larger than the {max_bytes} bytes allowed once uncompressed; "
+            "raise max_bytes if the file is genuine"
+        )
+    if not inflater.eof:
+        raise DumpError("gzip data is truncated")
+    return out
