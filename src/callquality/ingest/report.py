@@ -123,9 +123,11 @@ def _advance(
     names = COUNTERS[stream.type]
     current = {n: stream.values[n] for n in names if n in stream.values}
     ts = stream.timestamp_ms if stream.timestamp_ms is not None else report_timestamp_ms
-    if stream.type == REMOTE_OUTBOUND and "remoteTimestamp" in stream.values:
+    remote_ts = stream.values.get("remoteTimestamp", 0.0)
+    if stream.type == REMOTE_OUTBOUND and remote_ts > 0:
         # The counters are the sender's at its RTCP SR: time them by the SR's own clock.
-        ts = stream.values["remoteTimestamp"]
+        # (aiortc sends NTP time 0, 1900-01-01, in an SR before its first RTP packet.)
+        ts = remote_ts
     entry: StateDict = {
         "type": stream.type,
         "ssrc": stream.ssrc,

@@ -68,7 +68,8 @@ NUMERIC_FIELDS: dict[str, tuple[str, ...]] = {
     "codec": ("clockRate",),
 }
 # RFC 3550 §6.4.1: the cumulative number of packets lost is signed (duplicates lower it).
-_SIGNED_FIELDS = frozenset({"packetsLost"})
+# Timestamps are instants, not counters; an implausible one is ignored, not rejected.
+_SIGNED_FIELDS = frozenset({"packetsLost", "timestamp", "remoteTimestamp"})
 _TRACK_FIELDS = NUMERIC_FIELDS["track"]
 
 # aiortc names its stats "<type>_<python id>" and reports jitter as an integer number of RTP
