@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from callquality.config import SETTINGS_HELP, Settings, load_settings
+from callquality.logs import configure_logging
 from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
 
 app = typer.Typer(help="callquality: WebRTC call-quality statistics.", no_args_is_help=True)
@@ -121,9 +121,7 @@ def serve(
     import uvicorn
 
     settings = _settings(database_url, data_dir)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     engine = _engine(settings)
     if demo:
         from callquality.demo import seed_demo_session
@@ -152,8 +150,8 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=None,
         access_log=False,
-        factory=False,
     )
 
 
@@ -245,6 +243,16 @@ def import_dump(
         f"imported {result.reports} reports of {len(result.peer_connections)} peer connections "
         f"into session {result.session_id} (room {result.room_id})"
     )
+
+
+@app.command()
+def purge(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+    """Delete samples older than RETENTION_DAYS now (the server also does it hourly)."""
+    from callquality.api.app import purge_expired
+
+    settings = _settings(database_url, data_dir)
+    purged = purge_expired(_engine(settings), settings, _now_ms())
+    typer.echo(f"purged {purged} samples received more than {settings.retention_days} days ago")
 
 
 @app.command("settings")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,6 +11,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
@@ -17,9 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callquality import __version__
 from callquality.api.auth import Authenticator
+from callquality.api.metrics import Metrics
 from callquality.config import Settings
 from callquality.errors import CallQualityError, RateLimited, StoreUnavailable
-from callquality.store.db import create_store_engine, migrate
+from callquality.store.db import create_store_engine, migrate, write_transaction
+from callquality.store.writes import purge_samples_before
 
 log = logging.getLogger("callquality.api")
 
@@ -91,6 +95,29 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal error; the server log has the details")
 
 
+PURGE_EVERY_S = 3600
+
+
+def purge_expired(engine: Engine, settings: Settings, now_ms: int) -> int:
+    """Delete samples received more than RETENTION_DAYS ago; returns how many."""
+    cutoff = now_ms - settings.retention_days * 86_400_000
+    with write_transaction(engine) as conn:
+        return purge_samples_before(conn, cutoff)
+
+
+async def _purge_periodically(engine: Engine, settings: Settings) -> None:
+    while True:
+        try:
+            purged = await run_in_threadpool(
+                purge_expired, engine, settings, int(time.time() * 1000)
+            )
+            if purged:
+                log.info("retention purge", extra={"purged_samples": purged})
+        except StoreUnavailable:
+            log.warning("retention purge skipped: the database is unavailable")
+        await asyncio.sleep(PURGE_EVERY_S)
+
+
 class AppState:
     """What every request needs: settings, the engine, the authenticator."""
 
@@ -98,6 +125,7 @@ class AppState:
         self.settings = settings
         self.engine = engine
         self.auth = Authenticator(engine, settings.token_leeway_s)
+        self.metrics = Metrics(engine)
         self.started = time.time()
 
 
@@ -111,7 +139,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         migrate(eng)
+        purger = asyncio.create_task(_purge_periodically(eng, settings))
         yield
+        purger.cancel()
         if own_engine:
             eng.dispose()
 
@@ -131,13 +161,23 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     ) -> Any:
         started = time.perf_counter()
         response = await call_next(request)
-        # Path and status only: never the Authorization header or the body.
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics = app.state.cq.metrics
+        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
+        metrics.latency.labels(template).observe(elapsed)
+        if template == "/v2/stats" and response.status_code >= 400:
+            metrics.ingest_errors.labels(str(response.status_code)).inc()
+        # Route, status and time only: never the Authorization header, the query or the body.
         log.info(
-            "%s %s %d %.1fms",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
+            "request",
+            extra={
+                "method": request.method,
+                "route": template,
+                "status": response.status_code,
+                "ms": round(elapsed * 1000, 1),
+            },
         )
         return response
 

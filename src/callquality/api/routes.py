@@ -17,6 +17,7 @@ from callquality.api.auth import check_scope, require_reader
 from callquality.api.ingest_models import parse_items
 from callquality.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from callquality.query import sessions as q_sessions
+from callquality.query import summary
 from callquality.query.stats import time_series
 from callquality.store import writes
 from callquality.store.db import read_transaction, write_transaction
@@ -100,6 +101,8 @@ async def post_stats(request: Request) -> Any:
     result = await run_in_threadpool(
         pipeline.ingest, state.engine, state.settings, claims.api_key, items, _now_ms()
     )
+    state.metrics.ingest_items.labels("accepted").inc(result.accepted)
+    state.metrics.ingest_items.labels("duplicate").inc(result.duplicates)
     return OrjsonResponse(
         {
             "accepted": result.accepted,
@@ -203,6 +206,21 @@ def _render(body: dict[str, Any], format: str) -> Any:
             },
         )
     return OrjsonResponse(body)
+
+
+@router.get("/v2/sessions/{sessionId}/summary", tags=["sessions"])
+def session_summary(
+    request: Request, sessionId: str, claims: Annotated[Claims, Depends(_reader)]
+) -> Any:
+    """Worst intervals, time below MOS 3.5 / 3.0, percentiles and the likely cause of bad quality."""
+    state = _state(request)
+    info = _session_for_reader(state, claims, sessionId)
+    with read_transaction(state.engine) as conn:
+        names = q_sessions.participant_names(conn, info.session_id)
+        if claims.participant_id is not None:
+            raise_participant_only(claims)
+        body = summary.session_summary(conn, info.session_id, names)
+    return {"sessionId": info.session_id, "meetingId": info.room_id, **body}
 
 
 @router.get("/v2/sessions/{sessionId}", tags=["sessions"])
@@ -360,6 +378,19 @@ def _session_to_end(
         room = body.roomId if body.roomId is not None else body.customRoomId
         raise NotFound(f"room {room!r} has no session for this API key")
     return infos[0]
+
+
+@router.get(
+    "/metrics",
+    tags=["operations"],
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def metrics(request: Request) -> Any:
+    """Prometheus text format: requests, ingest items and errors, stored samples."""
+    return PlainTextResponse(
+        _state(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
 
 
 @router.get("/healthz", tags=["operations"])

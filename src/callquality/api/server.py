@@ -2,5 +2,8 @@
 
 from callquality.api.app import create_app
 from callquality.config import load_settings
+from callquality.logs import configure_logging
 
-app = create_app(load_settings())
+settings = load_settings()
+configure_logging(settings.log_level)
+app = create_app(settings)
