@@ -128,3 +128,83 @@ def test_aiortc_receiver_counts_packets_and_jitter_in_ms(
     # aiortc has no bytesReceived: the bitrate comes from the sender's RTCP SR byte count.
     rates = [s.video.recv.bitrate_bps for s in received if s.video and s.video.recv]
     assert any(r is not None and r > 1_000 for r in rates)
+
+
+def test_aiortc_stats_convert_to_w3c_dicts() -> None:
+    from aiortc.stats import (
+        RTCInboundRtpStreamStats,
+        RTCRemoteInboundRtpStreamStats,
+        RTCRemoteOutboundRtpStreamStats,
+    )
+
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, 600_000, tzinfo=datetime.UTC)
+    ntp_zero = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
+    report = {
+        "in": RTCInboundRtpStreamStats(
+            timestamp=when,
+            type="inbound-rtp",
+            id="inbound-rtp_1",
+            ssrc=5,
+            kind="video",
+            transportId="t",
+            packetsReceived=10,
+            packetsLost=0,
+            jitter=900,
+        ),
+        "ri": RTCRemoteInboundRtpStreamStats(
+            timestamp=when,
+            type="remote-inbound-rtp",
+            id="remote-inbound-rtp_2",
+            ssrc=6,
+            kind="audio",
+            transportId="t",
+            packetsReceived=10,
+            packetsLost=1,
+            jitter=96,
+            roundTripTime=0.02,
+            fractionLost=64,
+        ),
+        "ro": RTCRemoteOutboundRtpStreamStats(
+            timestamp=when,
+            type="remote-outbound-rtp",
+            id="remote-outbound-rtp_3",
+            ssrc=5,
+            kind="video",
+            transportId="t",
+            packetsSent=0,
+            bytesSent=0,
+            remoteTimestamp=ntp_zero,
+        ),
+    }
+    inbound, remote_in, remote_out = aiortc_report_to_dicts(report)
+    assert inbound["timestamp"] == when.timestamp() * 1000
+    assert inbound["jitter"] == pytest.approx(0.010)  # 900 units / 90 kHz
+    assert remote_in["jitter"] == pytest.approx(0.002)  # 96 units / 48 kHz
+    assert remote_in["fractionLost"] == 0.25
+    assert "remoteTimestamp" not in remote_out  # NTP time 0: sent before any RTP packet
+    json.dumps([inbound, remote_in, remote_out], allow_nan=False)
+
+
+def test_aiortc_clock_rates_can_be_given_per_kind() -> None:
+    stats = {"id": "inbound-rtp_1", "type": "inbound-rtp", "kind": "audio", "jitter": 80}
+    (converted,) = aiortc_report_to_dicts({"x": stats}, clock_rates={"audio": 8000})
+    assert converted["jitter"] == pytest.approx(0.010)  # PCMU: 8 kHz
+
+
+def test_converted_aiortc_jitter_is_not_converted_twice() -> None:
+    def stats(t: float, packets: int) -> dict[str, Any]:
+        return {
+            "id": "inbound-rtp_1",
+            "type": "inbound-rtp",
+            "kind": "video",
+            "ssrc": 1,
+            "timestamp": t,
+            "packetsReceived": packets,
+            "packetsLost": 0,
+            "jitter": 900,
+        }
+
+    _, state = process_report(None, 1000, aiortc_report_to_dicts({"x": stats(1000, 1)}))
+    sample, _ = process_report(state, 2000, aiortc_report_to_dicts({"x": stats(2000, 31)}))
+    assert sample is not None and sample.video is not None and sample.video.recv is not None
+    assert sample.video.recv.jitter_ms == pytest.approx(10.0)
