@@ -175,7 +175,7 @@ def stats(
         series = time_series(conn, session_id, session.start_ms, interval_s=interval)
     table = Table(title=f"session {session_id} (room {session.room_id})")
     columns = [
-        ("time", "time"),
+        ("time (UTC)", "time"),
         ("MOS audio", "qualityScore.audio"),
         ("Vq video", "qualityScore.video"),
         ("RTT a ms", "averageAudioRtt"),
@@ -190,6 +190,9 @@ def stats(
     for entry in series:
         cells = []
         for _, key in columns:
+            if key == "time":
+                cells.append(entry["time"][11:19])
+                continue
             value: Any = entry
             for part in key.split("."):
                 value = value.get(part) if isinstance(value, dict) else None

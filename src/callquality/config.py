@@ -26,6 +26,7 @@ class Settings:
     retention_days: int = 30
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch_items: int = 1000
+    max_import_bytes: int = 200 * 1024 * 1024
     rate_limit_per_s: float = 0.0  # requests per second per API key; 0 = unlimited
     rate_limit_burst: int = 0  # 0 = 2 × rate
     log_level: str = "info"
@@ -57,6 +58,7 @@ SETTINGS_HELP: dict[str, str] = {
     "retention_days": "samples older than this are purged",
     "max_body_bytes": "largest accepted request body (413 above)",
     "max_batch_items": "largest number of items in one POST /v2/stats",
+    "max_import_bytes": "largest dump file accepted by POST /v2/sessions/import",
     "rate_limit_per_s": "requests per second allowed per API key (429 above); 0 disables",
     "rate_limit_burst": "burst size of the per-key rate limit; 0 means twice the rate",
     "log_level": "debug, info, warning or error",

@@ -12,9 +12,10 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from callquality import pipeline
+from callquality.importer import import_file
 from callquality.api.app import AppState, OrjsonResponse
 from callquality.api.auth import check_scope, require_reader
-from callquality.api.ingest_models import parse_items
+from callquality.api.ingest_models import MAX_TIMESTAMP_MS, parse_items
 from callquality.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from callquality.query import sessions as q_sessions
 from callquality.query import summary
@@ -23,7 +24,28 @@ from callquality.store import writes
 from callquality.store.db import read_transaction, write_transaction
 from callquality.tokens import Claims
 
-router = APIRouter()
+class ErrorBody(BaseModel):
+    """Every error: CONTRACT.md's {statusCode, error, message}."""
+
+    statusCode: int
+    error: str
+    message: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "validation failed; the message names the field"),
+        (401, "token missing, malformed, badly signed, expired, or of an unknown API key"),
+        (403, "the token may not do this"),
+        (404, "no such session, participant or route for this API key"),
+        (413, "the body is too large"),
+        (429, "rate limited; see Retry-After"),
+        (503, "the database is unavailable; see Retry-After"),
+    )
+}
+router = APIRouter(responses=_ERRORS)
+_CSV = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}}
 
 
 def _state(request: Request) -> AppState:
@@ -125,7 +147,69 @@ def _session_for_reader(
     return info
 
 
-@router.get("/v2/sessions/{sessionId}/stats", tags=["sessions"])
+@router.post(
+    "/v2/sessions/import",
+    status_code=201,
+    tags=["ingest"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "roomId": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def import_dump(request: Request) -> Any:
+    """Import a webrtc-internals, RTCStatsDump or jitsi rtcstats dump as a new session."""
+    state = _state(request)
+    claims = await run_in_threadpool(_claims, request)
+    limit = state.settings.max_import_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise PayloadTooLarge(f"the upload is larger than {limit} bytes (MAX_IMPORT_BYTES)")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("send the dump as multipart/form-data with a 'file' field")
+    form = await request.form(max_files=1, max_fields=4, max_part_size=limit)
+    upload = form.get("file")
+    room = form.get("roomId")
+    if upload is None or isinstance(upload, str):
+        raise InvalidInput("file: required; send the dump as the multipart field 'file'")
+    if room is not None and not isinstance(room, str):
+        raise InvalidInput("roomId: must be a text field")
+    room_id = room or None
+    if claims.room_id is not None:
+        check_scope(claims, room_id or claims.room_id, None, "roomId")
+        room_id = claims.room_id
+    data = await upload.read()
+    name = upload.filename or "dump"
+    result = await run_in_threadpool(
+        import_file, state.engine, state.settings, claims.api_key, data,
+        name=name, room_id=room_id, max_bytes=limit,
+    )
+    return OrjsonResponse(
+        {
+            "sessionId": result.session_id,
+            "roomId": result.room_id,
+            "format": result.format,
+            "browser": result.browser,
+            "reports": result.reports,
+            "peerConnections": list(result.peer_connections),
+        },
+        status_code=201,
+    )
+
+
+@router.get("/v2/sessions/{sessionId}/stats", tags=["sessions"], responses=_CSV)
 def session_stats(
     request: Request,
     sessionId: str,
@@ -155,7 +239,11 @@ def raise_participant_only(claims: Claims) -> None:
     )
 
 
-@router.get("/v2/sessions/{sessionId}/participant/{participantId}/stats", tags=["sessions"])
+@router.get(
+    "/v2/sessions/{sessionId}/participant/{participantId}/stats",
+    tags=["sessions"],
+    responses=_CSV,
+)
 def participant_stats(
     request: Request,
     sessionId: str,
@@ -241,7 +329,7 @@ def get_session(
         )
 
 
-Page = Annotated[int, Query(ge=1, description="page number, from 1")]
+Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
 PerPage = Annotated[int, Query(ge=1, le=q_sessions.MAX_PER_PAGE, description="items per page")]
 
 
@@ -281,8 +369,12 @@ def list_sessions(
     roomId: str | None = None,
     customRoomId: str | None = None,
     status: Literal["ongoing", "ended"] | None = None,
-    startDate: Annotated[int | None, Query(ge=0, description="epoch ms, sessions from")] = None,
-    endDate: Annotated[int | None, Query(ge=0, description="epoch ms, sessions until")] = None,
+    startDate: Annotated[
+        int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="epoch ms, sessions from")
+    ] = None,
+    endDate: Annotated[
+        int | None, Query(ge=0, le=MAX_TIMESTAMP_MS, description="epoch ms, sessions until")
+    ] = None,
     page: Page = 1,
     perPage: PerPage = 20,
 ) -> Any:
