@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 from callquality.query.stats import _percentile, iso_ms
 from callquality.store.schema import samples
 
-AUDIO_MOS_THRESHOLD = 3.5  # "below 3.5": many users are dissatisfied (G.107 Annex B, Table B.1)
+AUDIO_MOS_THRESHOLD = 3.5  # in G.107 Table B.1's "many users dissatisfied" band (MOS 3.1-3.6)
 VIDEO_SCORE_THRESHOLD = 3.0  # "fair" on the 5-point ACR scale (P.910)
 LOSS_CAUSE_PCT = 2.0  # loss above this in a bad interval points at the network
 LATENCY_CAUSE_RTT_MS = 300.0  # RTT above this: ~150 ms one way, G.114's comfortable limit

@@ -1,0 +1,64 @@
+"""callquality as a user runs it: `callquality serve` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from support.server import free_port
+
+CLI = str(Path(sys.executable).parent / "callquality")
+
+
+def create_key(database_url: str) -> tuple[str, str]:
+    """`callquality keys create --json` against a database: (api key, secret)."""
+    out = subprocess.run(
+        [CLI, "keys", "create", "--json", "--database-url", database_url],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout
+    body = json.loads(out)
+    return body["apiKey"], body["secret"]
+
+
+@contextmanager
+def serve_process(
+    database_url: str, *, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A `callquality serve` process; yields (base url, process) once /healthz answers."""
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [CLI, "serve", "--port", str(port), "--database-url", database_url],
+        env={**os.environ, "LOG_LEVEL": "warning", **(env or {})},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"serve exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("serve did not answer /healthz within 30 s")
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
