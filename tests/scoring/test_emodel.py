@@ -1,0 +1,126 @@
+"""The E-model core (ITU-T G.107 (06/2015)): default rating, R→MOS, Ie,eff and Idd.
+
+Reference values are G.107's own (the 93.2 of §7.7, Annex B's end points) or closed-form
+evaluations of its equations with published inputs, worked out in each docstring.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from callquality.scoring import emodel
+
+
+def test_default_connection_rates_r_93_2() -> None:
+    """G.107 §7.7: with all Table 3 defaults (and Ie = 0, Ta ≤ 100 ms) R = 93.2."""
+    assert emodel.DEFAULT_R == pytest.approx(93.2, abs=0.05)
+
+
+def test_default_rating_maps_to_mos_4_41() -> None:
+    """G.107 Annex B eq. B-4 at R = 93.2: MOS = 4.41, the top of the narrowband scale."""
+    assert emodel.r_to_mos(emodel.DEFAULT_R) == pytest.approx(4.41, abs=0.01)
+    assert emodel.r_to_mos(93.2) == pytest.approx(4.41, abs=0.01)
+
+
+def test_default_rating_decomposes_into_ro_is_and_idle() -> None:
+    """G.107 §7.2–7.4 with Table 3 defaults: Ro ≈ 94.77, Is ≈ 1.41, Idle ≈ 0.15 (R = 93.2)."""
+    assert emodel.DEFAULT_RO == pytest.approx(94.77, abs=0.01)
+    assert emodel.DEFAULT_IS == pytest.approx(1.41, abs=0.01)
+    assert emodel.DEFAULT_IDLE == pytest.approx(0.15, abs=0.01)
+
+
+@pytest.mark.parametrize("r", [-50.0, -0.001, 0.0])
+def test_mos_is_1_at_or_below_r_0(r: float) -> None:
+    """G.107 Annex B eq. B-4: MOS = 1 for R < 0 (and the polynomial gives 1 at R = 0)."""
+    assert emodel.r_to_mos(r) == 1.0
+
+
+@pytest.mark.parametrize("r", [100.0, 100.001, 148.0])
+def test_mos_is_4_5_at_or_above_r_100(r: float) -> None:
+    """G.107 Annex B eq. B-4: MOS = 4.5 for R > 100 (and the polynomial gives 4.5 at R = 100)."""
+    assert emodel.r_to_mos(r) == 4.5
+
+
+def test_mos_polynomial_is_continuous_at_both_ends() -> None:
+    """G.107 Annex B eq. B-4: 1 + 0.035R + R(R−60)(100−R)·7e-6 meets 1 at R=0 and 4.5 at R=100."""
+    assert emodel.r_to_mos(1e-9) == pytest.approx(1.0, abs=1e-6)
+    assert emodel.r_to_mos(100.0 - 1e-9) == pytest.approx(4.5, abs=1e-6)
+
+
+def test_mos_at_r_50_matches_the_annex_b_polynomial() -> None:
+    """G.107 Annex B eq. B-4 at R = 50: 1 + 1.75 + 50·(−10)·50·7e-6 = 2.575."""
+    assert emodel.r_to_mos(50.0) == pytest.approx(2.575, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("ppl", "expected"),
+    [
+        (0.0, 0.0),
+        (1.0, 95.0 * 1.0 / 26.1),  # 3.640
+        (2.0, 95.0 * 2.0 / 27.1),  # 7.010
+        (5.0, 95.0 * 5.0 / 30.1),  # 15.781
+        (25.1, 47.5),  # Ppl = Bpl: half the headroom of 95 is gone
+    ],
+)
+def test_g711_with_plc_ie_eff_at_random_loss(ppl: float, expected: float) -> None:
+    """G.107 eq. 7-29 with G.113 Appendix I Table I.3 G.711 + PLC: Ie = 0, Bpl = 25.1."""
+    got = emodel.effective_equipment_impairment(ie=0.0, bpl=25.1, ppl_pct=ppl)
+    assert got == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("ppl", "expected"),
+    [(1.0, 95.0 / 5.3), (2.0, 190.0 / 6.3)],  # 17.925, 30.159
+)
+def test_g711_without_plc_ie_eff_at_random_loss(ppl: float, expected: float) -> None:
+    """G.107 eq. 7-29 with G.113 Appendix I Table I.3 G.711 without PLC: Ie = 0, Bpl = 4.3."""
+    got = emodel.effective_equipment_impairment(ie=0.0, bpl=4.3, ppl_pct=ppl)
+    assert got == pytest.approx(expected, abs=1e-9)
+
+
+def test_bursty_loss_impairs_more_than_random_loss() -> None:
+    """G.107 eq. 7-29: BurstR = 2 at 2 % loss, G.711 + PLC: 95·2/(2/2 + 25.1) = 7.280 > 7.010."""
+    bursty = emodel.effective_equipment_impairment(ie=0.0, bpl=25.1, ppl_pct=2.0, burst_ratio=2.0)
+    assert bursty == pytest.approx(190.0 / 26.1, abs=1e-9)
+    assert bursty > emodel.effective_equipment_impairment(ie=0.0, bpl=25.1, ppl_pct=2.0)
+
+
+@pytest.mark.parametrize("ta_ms", [0.0, 50.0, 100.0])
+def test_delay_up_to_100_ms_is_not_impairing(ta_ms: float) -> None:
+    """G.107 eq. 7-26: Idd = 0 for Ta ≤ mT = 100 ms (default sensitivity class, Table 1)."""
+    assert emodel.pure_delay_idd(ta_ms) == 0.0
+
+
+def test_idd_at_200_ms_is_the_closed_form_at_x_1() -> None:
+    """G.107 eqs. 7-27/7-28 at Ta = 200 ms: X = log2(2) = 1, so
+    Idd = 25·(2^(1/6) − 3·(1 + 3^-6)^(1/6) + 2) = 25·(1.122462 − 3.000686 + 2) = 3.044."""
+    closed_form = 25.0 * (2.0 ** (1 / 6) - 3.0 * (1.0 + 3.0**-6) ** (1 / 6) + 2.0)
+    assert closed_form == pytest.approx(3.044, abs=0.001)
+    assert emodel.pure_delay_idd(200.0) == pytest.approx(closed_form, abs=1e-9)
+
+
+def test_idd_at_300_ms() -> None:
+    """G.107 eqs. 7-27/7-28 at Ta = 300 ms: X = log2(3) = 1.58496, Idd = 14.76."""
+    x = math.log2(3.0)
+    closed_form = 25.0 * ((1 + x**6) ** (1 / 6) - 3.0 * (1 + (x / 3) ** 6) ** (1 / 6) + 2.0)
+    assert closed_form == pytest.approx(14.76, abs=0.01)
+    assert emodel.pure_delay_idd(300.0) == pytest.approx(closed_form, abs=1e-9)
+
+
+def test_idd_at_400_ms_is_the_closed_form_at_x_2() -> None:
+    """G.107 eqs. 7-27/7-28 at Ta = 400 ms: X = 2, Idd = 25·(65^(1/6) − 3·(1+(2/3)^6)^(1/6) + 2)
+    = 25·(2.005175 − 3.042371 + 2) = 24.07; R falls from 93.2 to 69.1."""
+    assert emodel.pure_delay_idd(400.0) == pytest.approx(24.07, abs=0.005)
+    r = emodel.rating(ta_ms=400.0, ie=0.0, bpl=25.1, ppl_pct=0.0).r
+    assert r == pytest.approx(69.14, abs=0.01)
+
+
+def test_mos_is_held_at_1_where_the_polynomial_dips_below_it() -> None:
+    """G.107 Annex B eq. B-4 gives 0.9963 at R = 5.92 (below its own floor of 1): held at 1,
+    so the MOS never rises as R falls (found by tests/scoring/test_score_properties.py)."""
+    raw = 1.0 + 0.035 * 5.92 + 5.92 * (5.92 - 60.0) * (100.0 - 5.92) * 7.0e-6
+    assert raw < 1.0
+    assert emodel.r_to_mos(5.92) == 1.0
+    assert emodel.r_to_mos(6.6) > 1.0

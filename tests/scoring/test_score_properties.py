@@ -1,0 +1,154 @@
+"""Laws the scores obey (STYLE.md: "scores never rise as loss, delay or jitter rise").
+
+Audio (G.107): MOS never rises when loss, RTT, jitter, concealment or burstiness rise.
+Video (G.1070 §11.3), with the model's own exceptions stated (docs/models.md, "Monotonicity"):
+- never rises when loss rises — always;
+- never rises when bitrate falls, for loss ≤ 2.5 %: the loss robustness DPplV grows as the
+  bitrate falls, and from about 2.8 % loss near 200 kbit/s that outweighs the coding loss;
+- never rises when frame rate falls at or below the optimal frame rate Ofr(Br) without loss
+  (above Ofr, G.1070 rates fewer frames at the same bitrate better; with loss, DPplV grows as
+  the frame rate falls, by < 0.01 MOS below ~5 frame/s);
+- never rises when the frozen share of the interval rises.
+Both stay on their scales: audio 1..4.5, video 1..5.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from callquality.scoring import audio_score, video_score
+from callquality.scoring.video import DEFAULT_COEFFICIENTS
+
+CODECS = st.sampled_from([None, "opus", "PCMU", "G722"])
+RTT = st.floats(0.0, 5000.0)
+JITTER = st.floats(0.0, 1000.0)
+LOSS = st.floats(0.0, 100.0)
+RATIO = st.floats(0.0, 1.0)
+BURST = st.floats(0.1, 20.0)
+BITRATE_BPS = st.floats(1_000.0, 50_000_000.0)
+FRAME_RATE = st.floats(1.0, 60.0)
+EPS = 1e-9
+
+
+def _ordered(a: float, b: float) -> tuple[float, float]:
+    return (a, b) if a <= b else (b, a)
+
+
+@given(RTT, JITTER, LOSS, RATIO, BURST, CODECS)
+def test_audio_mos_stays_between_1_and_4_5(
+    rtt: float, jitter: float, loss: float, concealed: float, burst: float, codec: str | None
+) -> None:
+    """G.107 Annex B: MOS_CQE is 1..4.5 whatever goes in."""
+    s = audio_score(rtt_ms=rtt, jitter_ms=jitter, loss_pct=loss, codec=codec,
+                    concealed_ratio=concealed, burst_ratio=burst)
+    assert 1.0 <= s.mos <= 4.5
+
+
+@given(LOSS, LOSS, RTT, JITTER, CODECS)
+def test_audio_mos_never_rises_when_loss_rises(
+    a: float, b: float, rtt: float, jitter: float, codec: str | None
+) -> None:
+    """G.107 eq. 7-29: Ie,eff grows with Ppl."""
+    lo, hi = _ordered(a, b)
+    better = audio_score(rtt_ms=rtt, jitter_ms=jitter, loss_pct=lo, codec=codec)
+    worse = audio_score(rtt_ms=rtt, jitter_ms=jitter, loss_pct=hi, codec=codec)
+    assert worse.mos <= better.mos + EPS
+
+
+@given(RTT, RTT, JITTER, LOSS, CODECS)
+def test_audio_mos_never_rises_when_rtt_rises(
+    a: float, b: float, jitter: float, loss: float, codec: str | None
+) -> None:
+    """G.107 eq. 7-27: Idd grows with Ta, and Ta grows with RTT."""
+    lo, hi = _ordered(a, b)
+    better = audio_score(rtt_ms=lo, jitter_ms=jitter, loss_pct=loss, codec=codec)
+    worse = audio_score(rtt_ms=hi, jitter_ms=jitter, loss_pct=loss, codec=codec)
+    assert worse.mos <= better.mos + EPS
+
+
+@given(JITTER, JITTER, RTT, LOSS, CODECS)
+def test_audio_mos_never_rises_when_jitter_rises(
+    a: float, b: float, rtt: float, loss: float, codec: str | None
+) -> None:
+    """docs/models.md: the jitter buffer (2 × jitter, ≥ 20 ms) adds to Ta."""
+    lo, hi = _ordered(a, b)
+    better = audio_score(rtt_ms=rtt, jitter_ms=lo, loss_pct=loss, codec=codec)
+    worse = audio_score(rtt_ms=rtt, jitter_ms=hi, loss_pct=loss, codec=codec)
+    assert worse.mos <= better.mos + EPS
+
+
+@given(RATIO, RATIO, LOSS)
+def test_audio_mos_never_rises_when_concealment_rises(a: float, b: float, loss: float) -> None:
+    """docs/models.md: Ppl = max(network loss, concealed share) never falls as concealment rises."""
+    lo, hi = _ordered(a, b)
+    better = audio_score(rtt_ms=50.0, jitter_ms=5.0, loss_pct=loss, concealed_ratio=lo)
+    worse = audio_score(rtt_ms=50.0, jitter_ms=5.0, loss_pct=loss, concealed_ratio=hi)
+    assert worse.mos <= better.mos + EPS
+
+
+@given(BURST, BURST, LOSS)
+def test_audio_mos_never_rises_when_loss_gets_burstier(a: float, b: float, loss: float) -> None:
+    """G.107 eq. 7-29: a larger BurstR makes the same Ppl impair more."""
+    lo, hi = _ordered(a, b)
+    better = audio_score(rtt_ms=50.0, jitter_ms=5.0, loss_pct=loss, burst_ratio=lo)
+    worse = audio_score(rtt_ms=50.0, jitter_ms=5.0, loss_pct=loss, burst_ratio=hi)
+    assert worse.mos <= better.mos + EPS
+
+
+@given(BITRATE_BPS, st.floats(0.0, 240.0), LOSS, st.floats(0.0, 20_000.0))
+def test_video_vq_stays_between_1_and_5(
+    bitrate: float, frame_rate: float, loss: float, frozen_ms: float
+) -> None:
+    """G.1070 §11.3: Vq is on the 1..5 scale, freeze penalty included."""
+    s = video_score(bitrate_bps=bitrate, frame_rate=frame_rate, loss_pct=loss,
+                    freeze_duration_ms=frozen_ms, interval_ms=5000.0)
+    assert 1.0 <= s.vq <= 5.0
+
+
+@given(LOSS, LOSS, BITRATE_BPS, FRAME_RATE)
+def test_video_vq_never_rises_when_loss_rises(
+    a: float, b: float, bitrate: float, frame_rate: float
+) -> None:
+    """G.1070 §11.3: exp(−Ppl/DPplV) falls with Ppl (DPplV > 0 for the set used)."""
+    lo, hi = _ordered(a, b)
+    better = video_score(bitrate_bps=bitrate, frame_rate=frame_rate, loss_pct=lo)
+    worse = video_score(bitrate_bps=bitrate, frame_rate=frame_rate, loss_pct=hi)
+    assert worse.vq <= better.vq + EPS
+
+
+@given(BITRATE_BPS, BITRATE_BPS, FRAME_RATE, st.floats(0.0, 2.5))
+def test_video_vq_never_rises_when_bitrate_falls_at_up_to_2_5_pct_loss(
+    a: float, b: float, frame_rate: float, loss: float
+) -> None:
+    """G.1070 §11.3 with H.264 BP VGA 6-inch: monotone in Br for Ppl ≤ 2.5 % (module doc)."""
+    lo, hi = _ordered(a, b)
+    worse = video_score(bitrate_bps=lo, frame_rate=frame_rate, loss_pct=loss)
+    better = video_score(bitrate_bps=hi, frame_rate=frame_rate, loss_pct=loss)
+    assert worse.vq <= better.vq + EPS
+
+
+@given(FRAME_RATE, FRAME_RATE, BITRATE_BPS)
+def test_video_vq_never_rises_when_frame_rate_falls_below_the_optimum(
+    a: float, b: float, bitrate: float
+) -> None:
+    """G.1070 §11.3: without loss, Vq − 1 = Icoding, a Gaussian in ln Fr peaking at Ofr."""
+    c = DEFAULT_COEFFICIENTS
+    ofr = c.v1 + c.v2 * bitrate / 1000.0
+    lo, hi = _ordered(min(a, ofr), min(b, ofr))
+    worse = video_score(bitrate_bps=bitrate, frame_rate=lo, loss_pct=0.0)
+    better = video_score(bitrate_bps=bitrate, frame_rate=hi, loss_pct=0.0)
+    assert worse.vq <= better.vq + EPS
+
+
+@given(st.floats(0.0, 10_000.0), st.floats(0.0, 10_000.0), BITRATE_BPS, FRAME_RATE, LOSS)
+def test_video_vq_never_rises_when_more_of_the_interval_is_frozen(
+    a: float, b: float, bitrate: float, frame_rate: float, loss: float
+) -> None:
+    """docs/models.md freeze penalty: Vq − 1 scales with the share of time not frozen."""
+    lo, hi = _ordered(a, b)
+    better = video_score(bitrate_bps=bitrate, frame_rate=frame_rate, loss_pct=loss,
+                         freeze_duration_ms=lo, interval_ms=5000.0)
+    worse = video_score(bitrate_bps=bitrate, frame_rate=frame_rate, loss_pct=loss,
+                        freeze_duration_ms=hi, interval_ms=5000.0)
+    assert worse.vq <= better.vq + EPS
