@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from support.server import RunningServer, serve
 
 from callquality.config import Settings
-from support.server import RunningServer, serve
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 if not SHARED.exists():  # CI: a copy of shared/ beside the clone

@@ -232,7 +232,7 @@ def sample_row(
         "score_inputs": None,
     }
     for kind in KINDS:
-        media = sample.media(kind) if sample is not None else None
+        media = getattr(sample, kind) if sample is not None else None
         for direction in DIRECTIONS:
             stats: DirectionStats | None = getattr(media, direction) if media else None
             for name in _DIRECTION_FIELDS:

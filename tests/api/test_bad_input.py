@@ -46,7 +46,9 @@ def test_no_token_is_401(server: RunningServer, existing: tuple[Tenant, str, str
         assert_error(client.get(f"/v2/sessions/{sid}/stats"), 401, "Authorization")
 
 
-def test_bearer_prefix_is_accepted(server: RunningServer, existing: tuple[Tenant, str, str]) -> None:
+def test_bearer_prefix_is_accepted(
+    server: RunningServer, existing: tuple[Tenant, str, str]
+) -> None:
     tenant, _, sid = existing
     with server.client(token="Bearer " + tenant.token()) as client:
         assert client.get(f"/v2/sessions/{sid}/stats").status_code == 200
@@ -156,8 +158,8 @@ def test_nan_is_400(server: RunningServer, existing: tuple[Tenant, str, str]) ->
     tenant, r, sid = existing
     before = stored_stats(server, tenant, sid)
     raw = (
-        '{"roomId": "%s", "participantId": "a", "timestamp": %d, '
-        '"sample": {"intervalMs": 5000, "audio": {"send": {"rttMs": NaN}}}}' % (r, T0 + 5000)
+        f'{{"roomId": "{r}", "participantId": "a", "timestamp": {T0 + 5000}, '
+        '"sample": {"intervalMs": 5000, "audio": {"send": {"rttMs": NaN}}}}'
     )
     with server.client(tenant) as client:
         response = client.post(
@@ -167,7 +169,9 @@ def test_nan_is_400(server: RunningServer, existing: tuple[Tenant, str, str]) ->
     assert stored_stats(server, tenant, sid) == before
 
 
-def test_timestamp_in_seconds_is_400(server: RunningServer, existing: tuple[Tenant, str, str]) -> None:
+def test_timestamp_in_seconds_is_400(
+    server: RunningServer, existing: tuple[Tenant, str, str]
+) -> None:
     tenant, r, _ = existing
     with server.client(tenant) as client:
         response = client.post("/v2/stats", json=sample_item(r, "a", T0 // 1000))

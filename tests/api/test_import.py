@@ -58,7 +58,8 @@ def test_the_two_chrome_144_files_give_the_same_numbers(server: RunningServer) -
     internals = upload(server, tenant, FIXTURES / "webrtc-internals/chrome144-two-pcs.json")
     rtcstats = upload(server, tenant, FIXTURES / "rtcstats/chrome144-two-pcs.rtcstats")
     assert internals["peerConnections"] == rtcstats["peerConnections"]
-    a, b = totals(server, tenant, internals["sessionId"]), totals(server, tenant, rtcstats["sessionId"])
+    a = totals(server, tenant, internals["sessionId"])
+    b = totals(server, tenant, rtcstats["sessionId"])
     for key in ("recvAudioPacketLost", "recvVideoPacketLost", "sendAudioPacketLost",
                 "sendVideoPacketLost"):
         assert a[key] == b[key], key

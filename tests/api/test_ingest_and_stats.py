@@ -1,4 +1,4 @@
-"""POST /v2/stats with samples, then GET the session's stats: over HTTP, on SQLite and PostgreSQL."""
+"""POST /v2/stats with samples, then GET the session's stats, over HTTP, on both databases."""
 
 from __future__ import annotations
 

@@ -31,8 +31,8 @@ def sample_item(
         "sample": {
             "intervalMs": interval_ms,
             "audio": {
-                "send": {"packets": 250, "packetsLost": audio_send_lost, "bitrateBps": audio_bitrate,
-                         "rttMs": rtt_ms, "jitterMs": jitter_ms},
+                "send": {"packets": 250, "packetsLost": audio_send_lost,
+                         "bitrateBps": audio_bitrate, "rttMs": rtt_ms, "jitterMs": jitter_ms},
                 "recv": {"packets": 250 - audio_recv_lost, "packetsLost": audio_recv_lost,
                          "bitrateBps": audio_bitrate, "jitterMs": jitter_ms},
             },

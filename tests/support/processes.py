@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-
 from support.server import free_port
 
 CLI = str(Path(sys.executable).parent / "callquality")

@@ -29,13 +29,18 @@ class StoreCollector(Collector):
             if is_postgres(conn):
                 # COUNT(*) scans the table; the planner's estimate is free.
                 stored = conn.execute(
-                    text("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE relname = 'samples'")
+                    text(
+                        "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class"
+                        " WHERE relname = 'samples'"
+                    )
                 ).scalar()
             else:
                 stored = conn.execute(select(func.count()).select_from(samples)).scalar()
             session_count = conn.execute(select(func.count()).select_from(sessions)).scalar()
         yield GaugeMetricFamily(
-            "callquality_stored_samples", "samples stored (estimate on PostgreSQL)", value=stored or 0
+            "callquality_stored_samples",
+            "samples stored (estimate on PostgreSQL)",
+            value=stored or 0,
         )
         yield GaugeMetricFamily(
             "callquality_sessions", "sessions stored", value=session_count or 0

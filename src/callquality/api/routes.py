@@ -12,17 +12,18 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from callquality import pipeline
-from callquality.importer import import_file
 from callquality.api.app import AppState, OrjsonResponse
 from callquality.api.auth import check_scope, require_reader
 from callquality.api.ingest_models import MAX_TIMESTAMP_MS, parse_items
 from callquality.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from callquality.importer import import_file
 from callquality.query import sessions as q_sessions
 from callquality.query import summary
 from callquality.query.stats import time_series
 from callquality.store import writes
 from callquality.store.db import read_transaction, write_transaction
 from callquality.tokens import Claims
+
 
 class ErrorBody(BaseModel):
     """Every error: CONTRACT.md's {statusCode, error, message}."""
@@ -45,7 +46,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 router = APIRouter(responses=_ERRORS)
-_CSV = {200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}}
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def _state(request: Request) -> AppState:
@@ -300,7 +303,7 @@ def _render(body: dict[str, Any], format: str) -> Any:
 def session_summary(
     request: Request, sessionId: str, claims: Annotated[Claims, Depends(_reader)]
 ) -> Any:
-    """Worst intervals, time below MOS 3.5 / 3.0, percentiles and the likely cause of bad quality."""
+    """Worst intervals, time below MOS 3.5 / 3.0, percentiles, the likely cause of bad quality."""
     state = _state(request)
     info = _session_for_reader(state, claims, sessionId)
     with read_transaction(state.engine) as conn:
@@ -454,7 +457,8 @@ def _session_to_end(
         info = q_sessions.get_session(conn, claims.api_key, body.sessionId)
         if body.roomId is not None and body.roomId != info.room_id:
             raise InvalidInput(
-                f"sessionId {body.sessionId!r} belongs to room {info.room_id!r}, not {body.roomId!r}"
+                f"sessionId {body.sessionId!r} belongs to room {info.room_id!r}, "
+                f"not {body.roomId!r}"
             )
         return info
     infos, _ = q_sessions.list_sessions(

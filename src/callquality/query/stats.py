@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Connection, case, func, select
 
 from callquality.store.schema import samples, stat_column
 
