@@ -1,7 +1,9 @@
-"""The E-model core (ITU-T G.107 (06/2015)): default rating, R→MOS, Ie,eff and Idd.
+"""The E-model core: narrowband ITU-T G.107 (06/2015) and fullband G.107.2.
 
-Reference values are G.107's own (the 93.2 of §7.7, Annex B's end points) or closed-form
-evaluations of its equations with published inputs, worked out in each docstring.
+Narrowband reference values are G.107's own (the 93.2 of §7.7, Annex B's end points) or
+closed-form evaluations of its equations with published inputs, worked out in each docstring.
+Fullband values are closed-form evaluations of G.107.2 as public implementations give it
+(Ro,FB = 148, Is,FB = 0, Id,FB = 1.48·Idd, loss headroom 132, MOS from R/1.48; docs/models.md).
 """
 
 from __future__ import annotations
@@ -124,3 +126,58 @@ def test_mos_is_held_at_1_where_the_polynomial_dips_below_it() -> None:
     assert raw < 1.0
     assert emodel.r_to_mos(5.92) == 1.0
     assert emodel.r_to_mos(6.6) > 1.0
+
+
+# --- G.107.2 fullband --------------------------------------------------------------------
+
+
+def test_fullband_scale_tops_at_148() -> None:
+    """G.107.2 §6.2/§7.2–7.3: Ro,FB = 148, Is,FB = 0, so an unimpaired call rates R = 148,
+    which Annex A maps to the top MOS, 4.5."""
+    terms = emodel.fullband_rating(ta_ms=50.0, ie=0.0, bpl=10.0, ppl_pct=0.0)
+    assert terms.r == 148.0
+    assert terms.mos == 4.5
+
+
+@pytest.mark.parametrize(("r_fb", "rx"), [(74.0, 50.0), (93.2 * 1.48, 93.2), (0.0, 0.0)])
+def test_fullband_mos_is_the_narrowband_polynomial_of_r_over_1_48(r_fb: float, rx: float) -> None:
+    """G.107.2 Annex A: Rx = R/1.48, then G.107 eq. B-4 (74 → 2.575; 137.94 → 4.41)."""
+    assert emodel.fullband_r_to_mos(r_fb) == pytest.approx(emodel.r_to_mos(rx), abs=1e-12)
+
+
+def test_fullband_mos_at_the_ends() -> None:
+    """Annex A with eq. B-4's clamps: 1 at or below R = 0, 4.5 at or above R = 148."""
+    assert emodel.fullband_r_to_mos(-10.0) == 1.0
+    assert emodel.fullband_r_to_mos(148.0) == 4.5
+    assert emodel.fullband_r_to_mos(200.0) == 4.5
+
+
+def test_fullband_delay_is_1_48_times_idd() -> None:
+    """G.107.2 §7.4: Id,FB = 1.48·Idd; at Ta = 400 ms (X = 2) 1.48 × 24.070 = 35.62."""
+    assert emodel.fullband_delay_id(100.0) == 0.0
+    assert emodel.fullband_delay_id(400.0) == pytest.approx(1.48 * 24.070, abs=0.01)
+
+
+@pytest.mark.parametrize(("ie", "bpl"), [(16.83, 10.44), (54.8, 25.1)])
+def test_fullband_loss_eats_half_the_headroom_at_ppl_equal_bpl(ie: float, bpl: float) -> None:
+    """G.107.2 §7.5: Ie,eff,FB = Ie + (132 − Ie)·Ppl/(Ppl + Bpl); Ppl = Bpl → (Ie + 132)/2."""
+    got = emodel.fullband_effective_equipment_impairment(ie=ie, bpl=bpl, ppl_pct=bpl)
+    assert got == pytest.approx((ie + 132.0) / 2.0, abs=1e-9)
+
+
+def test_fullband_bursty_loss_impairs_more_than_random_loss() -> None:
+    """BurstR enters Ie,eff,FB as in G.107 eq. 7-29: BurstR 2 at 2 % is worse than random."""
+    random = emodel.fullband_effective_equipment_impairment(ie=16.83, bpl=10.44, ppl_pct=2.0)
+    bursty = emodel.fullband_effective_equipment_impairment(ie=16.83, bpl=10.44, ppl_pct=2.0,
+                                                            burst_ratio=2.0)
+    assert bursty == pytest.approx(16.83 + (132.0 - 16.83) * 2.0 / (1.0 + 10.44), abs=1e-9)
+    assert bursty > random
+
+
+def test_fullband_rating_decomposes() -> None:
+    """R = 148 − 0 − 1.48·Idd(Ta) − Ie,eff,FB + 0 at Ta = 300 ms, Opus, 1 % loss."""
+    terms = emodel.fullband_rating(ta_ms=300.0, ie=16.83, bpl=10.44, ppl_pct=1.0)
+    ie_eff = 16.83 + (132.0 - 16.83) * 1.0 / 11.44
+    assert terms.ie_eff == pytest.approx(ie_eff, abs=1e-9)
+    assert terms.id == pytest.approx(1.48 * emodel.pure_delay_idd(300.0), abs=1e-9)
+    assert terms.r == pytest.approx(148.0 - terms.id - ie_eff, abs=1e-9)

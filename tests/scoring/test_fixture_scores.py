@@ -36,7 +36,8 @@ def receiver() -> list[Sample]:
 
 
 def test_clean_loopback_audio_scores_at_the_top_for_opus(receiver: list[Sample]) -> None:
-    """No loss, ~0 jitter, ~1 ms RTT: every interval within 0.01 of a perfect Opus call."""
+    """No loss, ~0 jitter, ~1 ms RTT: every interval within 0.01 of a perfect Opus call, which
+    on the fullband scale (G.107.2) is MOS 4.30, near the scale's 4.5 top."""
     top = audio_score(rtt_ms=0.0, jitter_ms=0.0, loss_pct=0.0, codec="opus").mos
     assert receiver
     for sample in receiver:
@@ -44,7 +45,8 @@ def test_clean_loopback_audio_scores_at_the_top_for_opus(receiver: list[Sample])
         assert score.audio is not None and score.audio_direction == "recv"
         assert score.audio.codec == "opus"
         assert score.audio.mos == pytest.approx(top, abs=0.01)
-        assert score.audio.mos > 4.0
+        assert score.audio.scale == "fullband"
+        assert score.audio.mos == pytest.approx(4.30, abs=0.01)
 
 
 def test_clean_loopback_video_is_g1070_of_the_measured_bitrate_and_frame_rate(

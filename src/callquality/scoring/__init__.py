@@ -1,6 +1,6 @@
 """Quality scores from published ITU-T models: pure functions of numbers, no I/O.
 
-- ``audio_score``: ITU-T G.107 E-model, narrowband scale, MOS 1.0..4.5 (``audio``, ``emodel``).
+- ``audio_score``: ITU-T G.107.2 fullband E-model, MOS 1.0..4.5 (``audio``, ``emodel``).
 - ``video_score``: ITU-T G.1070 video quality Vq, 1.0..5.0, with a freeze penalty (``video``).
 - ``score_sample``: both, for what one participant experienced in one interval.
 

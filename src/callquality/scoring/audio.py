@@ -1,11 +1,12 @@
 """The audio score of one interval: network numbers → mouth-to-ear delay, loss → E-model MOS.
 
-Scale: the narrowband E-model (G.107). Its best value is R = 93.2 → MOS 4.41 (G.711, no loss,
-Ta ≤ 100 ms). Wideband and super-wideband codecs are scored on the same scale: their Ie,
-published on the wideband (G.107.1, R up to 129) or fullband (G.107.2, R up to 148) scale, is
-divided by 1.29 or 1.48 to become a narrowband-scale impairment. A clean Opus call therefore
-tops at MOS 4.09, below clean G.711: the narrowband scale cannot credit audio bandwidth, and
-each codec is rated against the ideal of its own band. docs/models.md gives every source.
+Scale: the fullband E-model (ITU-T G.107.2), R up to 148, MOS from R/1.48 (Annex A). Every
+codec is rated on this one scale, against the fullband ideal, so bandwidth is credited:
+a clean super-wideband Opus call scores MOS 4.30, clean wideband G.722 3.96, clean narrowband
+G.711 3.25. The narrowband and wideband E-model scales (G.107, G.107.1) are embedded in the
+fullband one unchanged: a codec keeps the R it has on its own band's scale, so its fullband
+impairment is its own-band impairment plus the distance from its band's top to 148
+(G.711: 148 − 93.2 = 54.8; G.722: 13 + (148 − 129) = 32). docs/models.md gives every source.
 """
 
 from __future__ import annotations
@@ -18,11 +19,17 @@ from callquality.scoring import emodel
 from callquality.scoring.errors import ScoringInputError
 
 Band = Literal["narrowband", "wideband", "super-wideband"]
+Scale = Literal["fullband"]
 
-# G.107.1 (06/2015) §6.2: the wideband scale tops at R = 129 (narrowband: 100).
-WIDEBAND_SCALE = 1.29
-# G.107.2 (06/2019) §6.2: the fullband (and super-wideband) scale tops at R = 148.
-FULLBAND_SCALE = 1.48
+# The scale every AudioScore is on: G.107.2 fullband (R 0..148, MOS 1..4.5).
+SCALE: Scale = "fullband"
+
+# Tops of the three E-model transmission rating scales: G.107 (a default narrowband
+# connection, §7.7: 93.2; the scale itself ends at 100), G.107.1 (Ro,WB = 129) and
+# G.107.2 (Ro,FB = 148).
+NARROWBAND_TOP_R = 93.2
+WIDEBAND_TOP_R = 129.0
+FULLBAND_TOP_R = emodel.FULLBAND_RO
 
 # Jitter buffer: 2 × the RFC 3550 interarrival jitter, at least one 20 ms packet. A rule of
 # thumb (docs/models.md), not an ITU value: NetEq holds about two mean deviations of delay
@@ -33,35 +40,42 @@ JITTER_BUFFER_FLOOR_MS = 20.0
 
 @dataclass(frozen=True, slots=True)
 class CodecProfile:
-    """What the E-model needs of a codec, already on the narrowband scale."""
+    """What the E-model needs of a codec, on the fullband (G.107.2) scale."""
 
     name: str
     band: Band
-    ie: float  # narrowband-scale equipment impairment
+    ie: float  # Ie,FB: equipment impairment on the fullband scale
     bpl: float  # packet-loss robustness factor (scale-free: a loss percentage)
     codec_delay_ms: float  # packetisation + look-ahead
 
 
-# G.113 (11/2007) Appendix I, Table I.3: G.711 Ie = 0, Bpl = 25.1 with packet loss
-# concealment (4.3 without). WebRTC's NetEq always conceals, so the PLC value applies.
-# 20 ms packets: RFC 3551's default packetization interval for sample-based encodings.
-G711 = CodecProfile(name="g711", band="narrowband", ie=0.0, bpl=25.1, codec_delay_ms=20.0)
+# G.711 is narrowband: on the G.107 scale a clean default connection rates R = 93.2 with
+# Ie = 0 (G.113 (11/2007) Appendix I, Table I.3). Kept at that R on the fullband scale, its
+# fullband impairment is 148 − 93.2 = 54.8 (the often-cited wideband-context value
+# Ie,WB ≈ 36 = 129 − 93.2, plus the 19 between the wideband and fullband tops). No
+# published Ie,FB for G.711 was found; this is derived. Bpl = 25.1 with packet loss
+# concealment (4.3 without): WebRTC's NetEq always conceals. 20 ms packets: RFC 3551.
+G711 = CodecProfile(
+    name="g711", band="narrowband", ie=FULLBAND_TOP_R - NARROWBAND_TOP_R, bpl=25.1,
+    codec_delay_ms=20.0,
+)
 
-# G.113 (11/2007) Appendix IV (wideband Ie,WB values): G.722 at 64 kbit/s, Ie,WB = 13, i.e.
-# 13/1.29 on our scale. No published Bpl for G.722 concealed by NetEq was found: we use
-# G.711's with-PLC value, since NetEq conceals G.722 with the same waveform expansion.
-# 20 ms packets (RFC 3551 default).
+# G.722 is wideband: G.113 Appendix IV gives Ie,WB = 13 at 64 kbit/s on the G.107.1 scale
+# (top 129). Kept at that R on the fullband scale: Ie,FB = 13 + (148 − 129) = 32. No
+# published Ie,FB for G.722 was found; this is derived. No published Bpl for G.722 concealed
+# by NetEq: G.711's with-PLC value is used (same waveform expansion). 20 ms packets.
 G722 = CodecProfile(
-    name="g722", band="wideband", ie=13.0 / WIDEBAND_SCALE, bpl=25.1, codec_delay_ms=20.0
+    name="g722", band="wideband", ie=13.0 + (FULLBAND_TOP_R - WIDEBAND_TOP_R), bpl=25.1,
+    codec_delay_ms=20.0,
 )
 
 # Alahmadi, Pocta & Melvin, "An Adaptive Bitrate Switching Algorithm for Speech Applications
 # in Context of WebRTC", ACM TOMM 17(4), art. 133, 2021 (doi:10.1145/3458751), super-wideband
 # VBR Opus at 31 kbit/s (the tabulated rate nearest libwebrtc's 32 kbit/s default): Ie = 16.83
-# on the G.107.2 scale → 16.83/1.48; Bpl = 10.44 for random loss (bursts enter via BurstR).
+# on the fullband scale (used as published); Bpl = 10.44 for random loss (bursts via BurstR).
 # Delay: 20 ms frame + 6.5 ms look-ahead, Opus's 26.5 ms default algorithmic delay (RFC 6716).
 OPUS = CodecProfile(
-    name="opus", band="super-wideband", ie=16.83 / FULLBAND_SCALE, bpl=10.44, codec_delay_ms=26.5
+    name="opus", band="super-wideband", ie=16.83, bpl=10.44, codec_delay_ms=26.5
 )
 
 _BY_NAME: dict[str, CodecProfile] = {
@@ -107,6 +121,7 @@ class AudioScore:
     r: float
     codec: str  # the profile used: "opus", "g711" or "g722"
     band: Band
+    scale: Scale  # always "fullband": R is on the G.107.2 scale (0..148), MOS from R/1.48
     rtt_ms: float | None  # as given; None = unknown, scored as 0
     jitter_ms: float | None  # as given; None = unknown, scored as 0
     loss_pct: float | None  # network loss as given; None = unknown, scored as 0
@@ -116,10 +131,10 @@ class AudioScore:
     jitter_buffer_ms: float
     codec_delay_ms: float
     ta_ms: float  # mouth-to-ear delay: rtt/2 + jitter buffer + codec
-    id: float
-    ie: float
+    id: float  # Id,FB = 1.48·Idd(Ta)
+    ie: float  # Ie,FB
     bpl: float
-    ie_eff: float
+    ie_eff: float  # Ie,eff,FB
 
 
 def _check(name: str, value: float | None, upper: float = math.inf) -> None:
@@ -136,7 +151,7 @@ def audio_score(
     concealed_ratio: float | None = None,
     burst_ratio: float | None = None,
 ) -> AudioScore:
-    """E-model MOS of one interval; unknown delay, jitter or loss count as 0."""
+    """Fullband E-model (G.107.2) MOS of one interval; unknown delay, jitter or loss count as 0."""
     _check("rtt_ms", rtt_ms)
     _check("jitter_ms", jitter_ms)
     _check("loss_pct", loss_pct, 100.0)
@@ -148,13 +163,14 @@ def audio_score(
     jb_ms = jitter_buffer_delay_ms(jitter_ms or 0.0)
     ta_ms = (rtt_ms or 0.0) / 2.0 + jb_ms + profile.codec_delay_ms
     ppl = effective_loss_pct(loss_pct or 0.0, concealed_ratio)
-    terms = emodel.rating(ta_ms=ta_ms, ie=profile.ie, bpl=profile.bpl, ppl_pct=ppl,
-                          burst_ratio=burst)
+    terms = emodel.fullband_rating(ta_ms=ta_ms, ie=profile.ie, bpl=profile.bpl, ppl_pct=ppl,
+                                   burst_ratio=burst)
     return AudioScore(
         mos=terms.mos,
         r=terms.r,
         codec=profile.name,
         band=profile.band,
+        scale=SCALE,
         rtt_ms=rtt_ms,
         jitter_ms=jitter_ms,
         loss_pct=loss_pct,

@@ -1,8 +1,15 @@
-"""Audio quality: the ITU-T G.107 (06/2015) E-model on the narrowband scale.
+"""Audio quality: the ITU-T E-model, narrowband (G.107 (06/2015)) and fullband (G.107.2).
 
-R = Ro − Is − Id − Ie,eff + A (§7.1, eq. 7-1). Ro and Is are computed from the G.107 Table 3
-default values (they come out at 94.77 and 1.41, so R = 93.2 for a default connection); a
-WebRTC call changes only the mouth-to-ear delay Ta, the codec (Ie, Bpl) and the packet loss.
+Narrowband (G.107): R = Ro − Is − Id − Ie,eff + A (§7.1, eq. 7-1). Ro and Is are computed from
+the G.107 Table 3 default values (they come out at 94.77 and 1.41, so R = 93.2 for a default
+connection). These functions are kept, and tested against G.107's reference values, because
+the fullband model is built on them.
+
+Fullband (G.107.2): R = Ro,FB − Is,FB − Id,FB − Ie,eff,FB + A on a scale up to 148, with
+Ro,FB = 148, Is,FB = 0, Id,FB = 1.48·Idd, Ie,eff,FB with a loss headroom of 132, and MOS from
+R/1.48 through the narrowband polynomial (Annex A). This is the scale ``audio_score`` reports.
+
+A WebRTC call changes only the mouth-to-ear delay Ta, the codec (Ie, Bpl) and the packet loss.
 Every formula and choice is written up, with its source, in docs/models.md.
 """
 
@@ -101,13 +108,19 @@ def pure_delay_idd(ta_ms: float) -> float:
     return 25.0 * (first - second + 2.0)
 
 
+def _ie_eff(*, ie: float, bpl: float, ppl_pct: float, burst_ratio: float,
+            headroom: float) -> float:
+    if ppl_pct <= 0.0:
+        return ie
+    return ie + (headroom - ie) * ppl_pct / (ppl_pct / burst_ratio + bpl)
+
+
 def effective_equipment_impairment(
     *, ie: float, bpl: float, ppl_pct: float, burst_ratio: float = 1.0
 ) -> float:
     """Ie,eff = Ie + (95 − Ie)·Ppl/(Ppl/BurstR + Bpl) (G.107 §7.5, eq. 7-29)."""
-    if ppl_pct <= 0.0:
-        return ie
-    return ie + (IE_EFF_HEADROOM - ie) * ppl_pct / (ppl_pct / burst_ratio + bpl)
+    return _ie_eff(ie=ie, bpl=bpl, ppl_pct=ppl_pct, burst_ratio=burst_ratio,
+                   headroom=IE_EFF_HEADROOM)
 
 
 def r_to_mos(r: float) -> float:
@@ -141,17 +154,67 @@ class ImpairmentTerms:
     mos: float
 
 
-def rating(*, ta_ms: float, ie: float, bpl: float, ppl_pct: float,
-           burst_ratio: float = 1.0) -> ImpairmentTerms:
-    """R and MOS of a default connection with delay Ta, codec (Ie, Bpl) and loss Ppl."""
+def _check_rating_inputs(ta_ms: float, ppl_pct: float, bpl: float, burst_ratio: float) -> None:
     for name, value in (("ta_ms", ta_ms), ("ppl_pct", ppl_pct), ("bpl", bpl),
                         ("burst_ratio", burst_ratio)):
         if not math.isfinite(value) or value < 0.0:
             raise ScoringInputError(f"{name} must be a finite number ≥ 0, got {value!r}")
     if bpl == 0.0 or burst_ratio == 0.0:
         raise ScoringInputError("bpl and burst_ratio must be > 0")
+
+
+def rating(*, ta_ms: float, ie: float, bpl: float, ppl_pct: float,
+           burst_ratio: float = 1.0) -> ImpairmentTerms:
+    """Narrowband (G.107) R and MOS of a default connection with delay Ta, codec, loss Ppl."""
+    _check_rating_inputs(ta_ms, ppl_pct, bpl, burst_ratio)
     id_ = DEFAULT_IDLE + pure_delay_idd(ta_ms)  # Idte = 0: no talker echo (docs/models.md)
     ie_eff = effective_equipment_impairment(ie=ie, bpl=bpl, ppl_pct=ppl_pct,
                                             burst_ratio=burst_ratio)
     r = DEFAULT_RO - DEFAULT_IS - id_ - ie_eff + ADVANTAGE_A  # eq. 7-1
     return ImpairmentTerms(id=id_, ie_eff=ie_eff, r=r, mos=r_to_mos(r))
+
+
+# --- ITU-T G.107.2 (06/2019, 03/2023): the fullband E-model ---------------------------------
+# We could not read the Recommendation's text. The structure and constants below are those of
+# three public implementations that cite G.107.2 and agree term for term (Orange
+# webrtc-metrics, sipwise/rtpengine daemon/ssrc.c mos_calc_fb, wireapp/wire-avs
+# src/stats/mos.c), and they mirror what two independent G.107.1 implementations show of the
+# wideband model (Ro,WB = 129, Is,WB = 0, Idd,WB = 1.29·Idd, MOS from R/1.29). docs/models.md.
+FULLBAND_RO = 148.0  # Ro,FB (§7.2): the top of the fullband transmission rating scale (§6.2)
+FULLBAND_IS = 0.0  # Is,FB (§7.3)
+# Annex A: Rx = R/1.48, then the narrowband MOS polynomial; §7.4: Idd,FB = 1.48·Idd.
+FULLBAND_SCALE = 1.48
+# §7.5: Ie,eff,FB = Ie,FB + (132 − Ie,FB)·Ppl/(Ppl + Bpl); BurstR as in G.107 eq. 7-29.
+FULLBAND_IE_EFF_HEADROOM = 132.0
+
+
+def fullband_delay_id(ta_ms: float) -> float:
+    """Id,FB = 1.48·Idd(Ta) (G.107.2 §7.4). No talker or listener echo (docs/models.md)."""
+    return FULLBAND_SCALE * pure_delay_idd(ta_ms)
+
+
+def fullband_effective_equipment_impairment(
+    *, ie: float, bpl: float, ppl_pct: float, burst_ratio: float = 1.0
+) -> float:
+    """Ie,eff,FB = Ie,FB + (132 − Ie,FB)·Ppl/(Ppl/BurstR + Bpl) (G.107.2 §7.5)."""
+    return _ie_eff(ie=ie, bpl=bpl, ppl_pct=ppl_pct, burst_ratio=burst_ratio,
+                   headroom=FULLBAND_IE_EFF_HEADROOM)
+
+
+def fullband_r_to_mos(r: float) -> float:
+    """MOS from a fullband R (G.107.2 Annex A): the narrowband polynomial of R/1.48.
+
+    R ≥ 148 gives 4.5, R ≤ 0 gives 1; the polynomial's dip below 1 is held at 1 (r_to_mos).
+    """
+    return r_to_mos(r / FULLBAND_SCALE)
+
+
+def fullband_rating(*, ta_ms: float, ie: float, bpl: float, ppl_pct: float,
+                    burst_ratio: float = 1.0) -> ImpairmentTerms:
+    """Fullband (G.107.2) R and MOS: R = 148 − 0 − 1.48·Idd(Ta) − Ie,eff,FB + A."""
+    _check_rating_inputs(ta_ms, ppl_pct, bpl, burst_ratio)
+    id_ = fullband_delay_id(ta_ms)
+    ie_eff = fullband_effective_equipment_impairment(ie=ie, bpl=bpl, ppl_pct=ppl_pct,
+                                                     burst_ratio=burst_ratio)
+    r = FULLBAND_RO - FULLBAND_IS - id_ - ie_eff + ADVANTAGE_A
+    return ImpairmentTerms(id=id_, ie_eff=ie_eff, r=r, mos=fullband_r_to_mos(r))

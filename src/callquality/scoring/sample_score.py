@@ -109,6 +109,7 @@ class SampleScore:
             "audio_direction": self.audio_direction if a else None,
             "audio_codec": a.codec if a else None,
             "audio_band": a.band if a else None,
+            "audio_scale": a.scale if a else None,
             "audio_rtt_ms": a.rtt_ms if a else None,
             "audio_jitter_ms": a.jitter_ms if a else None,
             "audio_loss_pct": a.loss_pct if a else None,
