@@ -125,6 +125,7 @@ def _new_session(api_key: str, item: IngestItem, session_id: str) -> writes.Sess
         last_report_ms=item.timestamp_ms,
         end_ms=None,
         is_new=True,
+        rollup_origin_ms=item.timestamp_ms,
     )
 
 
@@ -177,7 +178,7 @@ def _ingest_session(
             session.custom_room_id = item.custom_room_id
         session.touched = True
     writes.upsert_participants(conn, api_key, session_id, names)
-    writes.insert_samples(conn, rows)
+    writes.insert_samples(conn, rows, session.rollup_origin_ms)
     writes.save_states(conn, session_id, changed_states)
     _update_intervals(conn, settings, session_id, presence)
     return len(rows), duplicates

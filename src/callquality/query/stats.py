@@ -7,6 +7,11 @@ Aggregation happens in three steps, each with its own rule (docs/metrics.md):
    connections, other measurements averaged over them;
 3. per bucket: counts summed over participants, everything else averaged over the
    participants that had that media in the bucket.
+All three run in one SQL statement. Step 1 reads the minute rollups (store/schema.py,
+``sample_rollups``) instead of the samples when the session has them and its minutes nest in
+the requested buckets (an interval that is a whole number of minutes): sums, counts and maxima
+recombine exactly, so the answer is the same, and a 1,000-participant hour is 60k rollup rows
+instead of 720k samples (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -14,53 +19,46 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, case, func, select
+from sqlalchemy import ColumnElement, Connection, Select, case, func, select
 
-from callquality.store.schema import samples, stat_column
+from callquality.store import rollups
+from callquality.store.schema import (
+    ROLLUP_BUCKET_MS,
+    ROLLUP_MEASURES,
+    sample_rollups,
+    samples,
+    sessions,
+)
 
 KIND_LABEL = {"audio": "Audio", "video": "Video"}
 DIR_LABEL = {"send": "Send", "recv": "Recv"}
 
 # Level-1 measurements: (output name, column, how: "sum" | "avg" | "twavg" | "max")
-_MEASURES: list[tuple[str, str, str]] = []
-for _kind in ("audio", "video"):
-    for _dir in ("send", "recv"):
-        _MEASURES += [
-            (f"{_kind}_{_dir}_packets", stat_column(_kind, _dir, "packets"), "sum"),
-            (f"{_kind}_{_dir}_lost", stat_column(_kind, _dir, "packets_lost"), "sum"),
-            (f"{_kind}_{_dir}_bitrate", stat_column(_kind, _dir, "bitrate_bps"), "twavg"),
-            (f"{_kind}_{_dir}_jitter", stat_column(_kind, _dir, "jitter_ms"), "avg"),
-        ]
-    _MEASURES.append((f"{_kind}_send_rtt", stat_column(_kind, "send", "rtt_ms"), "avg"))
-for _dir in ("send", "recv"):
-    _MEASURES += [
-        (f"video_{_dir}_width", stat_column("video", _dir, "width"), "max"),
-        (f"video_{_dir}_height", stat_column("video", _dir, "height"), "max"),
-        (f"video_{_dir}_frame_rate", stat_column("video", _dir, "frame_rate"), "avg"),
-    ]
-_MEASURES += [
-    ("video_recv_freezes", stat_column("video", "recv", "freeze_count"), "sum"),
-    ("video_recv_freeze_ms", stat_column("video", "recv", "freeze_duration_ms"), "sum"),
-    ("audio_recv_concealed", stat_column("audio", "recv", "concealed_ratio"), "avg"),
-    ("audio_mos", "audio_mos", "avg"),
-    ("video_vq", "video_vq", "avg"),
-]
-# Summed over a participant's peer connections (step 2); the rest are averaged.
-_ADDITIVE = {name for name, _, how in _MEASURES if how in ("sum", "twavg")}
+_MEASURES = ROLLUP_MEASURES
 
 
-@dataclass
-class Bucket:
-    """Step-3 accumulator of one bucket."""
+class BucketValues:
+    """Step 3 of one bucket: each measure summed and averaged over its participants."""
 
-    participants: set[str] = field(default_factory=set)
-    values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    def __init__(self, row: Any | None) -> None:
+        self.participants = int(row.participants) if row is not None else 0
+        self._row = row
+
+    def sum(self, name: str) -> float | None:
+        """The measure summed over the participants that had it (None: none had it)."""
+        return self._get(f"{name}__sum")
+
+    def mean(self, name: str) -> float | None:
+        """The measure averaged over the participants that had it."""
+        return self._get(f"{name}__avg")
+
+    def _get(self, key: str) -> float | None:
+        value = getattr(self._row, key) if self._row is not None else None
+        return None if value is None else float(value)
 
 
 def _aggregate(name: str, column: str, how: str) -> ColumnElement[Any]:
@@ -83,13 +81,30 @@ def bucket_expression(start_ms: int, interval_s: int) -> ColumnElement[Any]:
     return ((samples.c.timestamp_ms - start_ms) // (interval_s * 1000)).label("bucket")
 
 
+def _rollup_origin(conn: Connection, session_id: str, start_ms: int, interval_s: int) -> int | None:
+    """The session's rollup origin when its minutes nest in this query's buckets, else None."""
+    if (interval_s * 1000) % ROLLUP_BUCKET_MS:
+        return None
+    origin = conn.execute(
+        select(sessions.c.rollup_origin_ms).where(sessions.c.session_id == session_id)
+    ).scalar()
+    if origin is None or (start_ms - int(origin)) % ROLLUP_BUCKET_MS:
+        return None
+    return int(origin)
+
+
 def _level1(
-    conn: Connection,
     session_id: str,
     start_ms: int,
     interval_s: int,
     participant_id: str | None,
-) -> list[Any]:
+    origin: int | None,
+) -> Select[Any]:
+    """Step 1, per (bucket, participant, peer connection): from rollups when they fit."""
+    if origin is not None:
+        r = sample_rollups.c
+        rollup_bucket = (r.bucket * ROLLUP_BUCKET_MS + (origin - start_ms)) // (interval_s * 1000)
+        return rollups.step1(session_id, rollup_bucket, participant_id)
     bucket = bucket_expression(start_ms, interval_s)
     query = (
         select(
@@ -101,37 +116,11 @@ def _level1(
         .where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
         .group_by(bucket, samples.c.participant_id, samples.c.peer_connection_id)
     )
-    if participant_id is not None:
-        query = query.where(samples.c.participant_id == participant_id)
-    return list(conn.execute(query))
+    return _filtered(query, samples.c.participant_id, participant_id)
 
 
-def _per_participant(rows: Iterable[Any]) -> dict[int, dict[str, dict[str, float]]]:
-    """Step 2: {bucket: {participant: {measure: value}}}."""
-    parts: dict[tuple[int, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        values = parts[(int(row.bucket), row.participant_id)]
-        values["__present__"].append(1.0)
-        for name, _, _ in _MEASURES:
-            v = getattr(row, name)
-            if v is not None:
-                values[name].append(float(v))
-    result: dict[int, dict[str, dict[str, float]]] = defaultdict(dict)
-    for (b, participant), values in parts.items():
-        result[b][participant] = {
-            name: (sum(vs) if name in _ADDITIVE else sum(vs) / len(vs))
-            for name, vs in values.items()
-            if vs
-        }
-    return result
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-def _sum(values: list[float]) -> float | None:
-    return sum(values) if values else None
+def _filtered(query: Select[Any], column: Any, participant_id: str | None) -> Select[Any]:
+    return query if participant_id is None else query.where(column == participant_id)
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -167,8 +156,15 @@ def time_series(
     extended: bool = False,
 ) -> list[dict[str, Any]]:
     """The ``stats`` list of GET /v2/sessions/{id}/stats (JSON-ready, camelCase keys)."""
-    per_bucket = _per_participant(_level1(conn, session_id, start_ms, interval_s, participant_id))
-    if not per_bucket:
+    origin = _rollup_origin(conn, session_id, start_ms, interval_s)
+    if origin is not None and interval_s * 1000 == ROLLUP_BUCKET_MS and participant_id is None:
+        # Steps 1-3 are done already, one row per minute (store/rollups.py).
+        offset = (origin - start_ms) // ROLLUP_BUCKET_MS
+        rows = {int(row.bucket) + offset: row for row in rollups.session_minutes(conn, session_id)}
+    else:
+        level1 = _level1(session_id, start_ms, interval_s, participant_id, origin)
+        rows = {int(row.bucket): row for row in conn.execute(rollups.steps2and3(level1))}
+    if not rows:
         return []
     details = (
         _extended_details(conn, session_id, start_ms, interval_s, participant_id)
@@ -176,51 +172,47 @@ def time_series(
         else {}
     )
     series = []
-    for b in range(0, max(per_bucket) + 1):
-        participants = per_bucket.get(b, {})
-        values: dict[str, list[float]] = defaultdict(list)
-        for measures in participants.values():
-            for name, v in measures.items():
-                values[name].append(v)
+    for b in range(0, max(rows) + 1):
+        values = BucketValues(rows.get(b))
         entry = _default_entry(start_ms + b * interval_s * 1000, values)
         if extended:
-            entry.update(_extended_entry(len(participants), values, details.get(b)))
+            entry.update(_extended_entry(values.participants, values, details.get(b)))
         series.append(entry)
     return series
 
 
-def _default_entry(bucket_start_ms: int, values: dict[str, list[float]]) -> dict[str, Any]:
+def _default_entry(bucket_start_ms: int, values: BucketValues) -> dict[str, Any]:
     entry: dict[str, Any] = {"time": iso_ms(bucket_start_ms)}
     for direction in ("recv", "send"):
         for kind in ("audio", "video"):
-            lost = _sum(values[f"{kind}_{direction}_lost"])
+            lost = values.sum(f"{kind}_{direction}_lost")
             entry[f"{direction}{KIND_LABEL[kind]}PacketLost"] = None if lost is None else int(lost)
     for kind in ("audio", "video"):
-        entry[f"average{KIND_LABEL[kind]}Rtt"] = _mean(values[f"{kind}_send_rtt"])
+        entry[f"average{KIND_LABEL[kind]}Rtt"] = values.mean(f"{kind}_send_rtt")
     for kind in ("audio", "video"):
-        entry[f"average{KIND_LABEL[kind]}Jitter"] = _mean(values[f"{kind}_recv_jitter"])
+        entry[f"average{KIND_LABEL[kind]}Jitter"] = values.mean(f"{kind}_recv_jitter")
     for direction in ("send", "recv"):
         for kind in ("audio", "video"):
-            entry[f"average{DIR_LABEL[direction]}{KIND_LABEL[kind]}Bitrate"] = _mean(
-                values[f"{kind}_{direction}_bitrate"]
+            entry[f"average{DIR_LABEL[direction]}{KIND_LABEL[kind]}Bitrate"] = values.mean(
+                f"{kind}_{direction}_bitrate"
             )
     entry["qualityScore"] = {
-        "audio": _round(_mean(values["audio_mos"])),
-        "video": _round(_mean(values["video_vq"])),
+        "audio": _round(values.mean("audio_mos")),
+        "video": _round(values.mean("video_vq")),
     }
     return entry
 
 
-def _loss_pct(values: dict[str, list[float]], kind: str, direction: str) -> float | None:
-    lost = _sum(values[f"{kind}_{direction}_lost"])
-    packets = _sum(values[f"{kind}_{direction}_packets"])
+def _loss_pct(values: BucketValues, kind: str, direction: str) -> float | None:
+    lost = values.sum(f"{kind}_{direction}_lost")
+    packets = values.sum(f"{kind}_{direction}_packets")
     if lost is None or packets is None or packets + lost <= 0:
         return None
     return 100.0 * lost / (packets + lost)
 
 
 def _extended_entry(
-    participant_count: int, values: dict[str, list[float]], details: dict[str, Any] | None
+    participant_count: int, values: BucketValues, details: dict[str, Any] | None
 ) -> dict[str, Any]:
     details = details or {}
     entry: dict[str, Any] = {"participants": participant_count}
@@ -239,16 +231,16 @@ def _extended_entry(
         }
     for direction in ("send", "recv"):
         entry[f"{direction}Video"] = {
-            "width": _round(_mean(values[f"video_{direction}_width"]), 0),
-            "height": _round(_mean(values[f"video_{direction}_height"]), 0),
-            "frameRate": _round(_mean(values[f"video_{direction}_frame_rate"])),
+            "width": _round(values.mean(f"video_{direction}_width"), 0),
+            "height": _round(values.mean(f"video_{direction}_height"), 0),
+            "frameRate": _round(values.mean(f"video_{direction}_frame_rate")),
         }
-    freezes = _sum(values["video_recv_freezes"])
+    freezes = values.sum("video_recv_freezes")
     entry["freezes"] = {
         "count": None if freezes is None else int(freezes),
-        "durationMs": _sum(values["video_recv_freeze_ms"]),
+        "durationMs": values.sum("video_recv_freeze_ms"),
     }
-    entry["audioConcealedRatio"] = _round(_mean(values["audio_recv_concealed"]), 4)
+    entry["audioConcealedRatio"] = _round(values.mean("audio_recv_concealed"), 4)
     entry["scoreInputs"] = details.get("score_inputs", {})
     return entry
 

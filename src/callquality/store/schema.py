@@ -71,6 +71,9 @@ sessions = Table(
     Column("start_ms", BigInteger, nullable=False),
     Column("last_report_ms", BigInteger, nullable=False),
     Column("end_ms", BigInteger),  # set by POST /v2/sessions/end; NULL while open
+    # Where the session's minute rollups start (its start when created); NULL: no rollups
+    # (a session created before revision 0002), its stats are computed from samples alone.
+    Column("rollup_origin_ms", BigInteger),
     Index("ix_sessions_key_start", "api_key", "start_ms"),
     Index("ix_sessions_key_room", "api_key", "room_id", "start_ms"),
 )
@@ -122,4 +125,95 @@ samples = Table(
     Column("score_inputs", Text),
     *_stat_columns(),
     Index("ix_samples_received", "received_ms"),
+)
+
+
+# Per (participant, peer connection, minute since the session's rollup origin): the sums,
+# counts and maxima the stats query's step 1 needs, maintained by ingest in the same
+# transaction as the samples (query/stats.py). How each measure rolls up is ROLLUP_MEASURES.
+ROLLUP_BUCKET_MS = 60_000
+# (rollup column prefix, samples column, how): "sum" -> <p>_sum; "max" -> <p>_max;
+# "avg" -> <p>_sum, <p>_n (non-NULL values); "twavg" -> <p>_wsum (value x interval_ms), <p>_w.
+ROLLUP_MEASURES: tuple[tuple[str, str, str], ...] = (
+    *(
+        m
+        for kind in KINDS
+        for direction in DIRECTIONS
+        for m in (
+            (f"{kind}_{direction}_packets", stat_column(kind, direction, "packets"), "sum"),
+            (f"{kind}_{direction}_lost", stat_column(kind, direction, "packets_lost"), "sum"),
+            (f"{kind}_{direction}_bitrate", stat_column(kind, direction, "bitrate_bps"), "twavg"),
+            (f"{kind}_{direction}_jitter", stat_column(kind, direction, "jitter_ms"), "avg"),
+        )
+    ),
+    *((f"{kind}_send_rtt", stat_column(kind, "send", "rtt_ms"), "avg") for kind in KINDS),
+    *(
+        m
+        for direction in DIRECTIONS
+        for m in (
+            (f"video_{direction}_width", stat_column("video", direction, "width"), "max"),
+            (f"video_{direction}_height", stat_column("video", direction, "height"), "max"),
+            (
+                f"video_{direction}_frame_rate",
+                stat_column("video", direction, "frame_rate"),
+                "avg",
+            ),
+        )
+    ),
+    ("video_recv_freezes", stat_column("video", "recv", "freeze_count"), "sum"),
+    ("video_recv_freeze_ms", stat_column("video", "recv", "freeze_duration_ms"), "sum"),
+    ("audio_recv_concealed", stat_column("audio", "recv", "concealed_ratio"), "avg"),
+    ("audio_mos", "audio_mos", "avg"),
+    ("video_vq", "video_vq", "avg"),
+)
+
+
+def rollup_columns(name: str, how: str, source_is_int: bool) -> list[tuple[str, str]]:
+    """The rollup columns of one measure: [(column, "int" | "float")]."""
+    value = "int" if source_is_int else "float"
+    if how == "sum":
+        return [(f"{name}_sum", value)]
+    if how == "max":
+        return [(f"{name}_max", value)]
+    if how == "avg":
+        return [(f"{name}_sum", "float"), (f"{name}_n", "int")]
+    return [(f"{name}_wsum", "float"), (f"{name}_w", "int")]
+
+
+def _rollup_table_columns() -> list[Column[object]]:
+    columns: list[Column[object]] = []
+    for name, source, how in ROLLUP_MEASURES:
+        is_int = isinstance(samples.c[source].type, BigInteger)
+        for column, kind in rollup_columns(name, how, is_int):
+            columns.append(Column(column, BigInteger() if kind == "int" else Float()))
+    return columns
+
+
+sample_rollups = Table(
+    "sample_rollups",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("participant_id", String(200), primary_key=True),
+    Column("peer_connection_id", String(200), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),  # (timestamp_ms - origin) // 60 000
+    Column("received_ms", BigInteger, nullable=False),  # newest sample's, for retention
+    *_rollup_table_columns(),
+)
+
+# Per (session, minute since its rollup origin): the stats query's steps 2 and 3 done, i.e.
+# each measure summed (<name>__sum) and averaged (<name>__avg) over the participants that had
+# it. Rewritten from sample_rollups for the minutes each ingest touches; it answers the
+# default 60-s series of a session of any size from one row per minute.
+session_rollups = Table(
+    "session_rollups",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("participants", BigInteger, nullable=False),
+    *(
+        Column(f"{name}__{agg}", Float())
+        for name, _, _ in ROLLUP_MEASURES
+        for agg in ("sum", "avg")
+    ),
 )

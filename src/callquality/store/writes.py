@@ -11,11 +11,14 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, delete, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from callquality.store import rollups
 from callquality.store.db import is_postgres
 from callquality.store.schema import (
     participant_intervals,
     participants,
+    sample_rollups,
     samples,
+    session_rollups,
     sessions,
     stream_states,
 )
@@ -39,6 +42,7 @@ class SessionRow:
     end_ms: int | None
     is_new: bool = False
     touched: bool = False
+    rollup_origin_ms: int | None = None  # None: the session has no rollups (schema.py)
 
 
 def lock_room(conn: Connection, api_key: str, room_id: str) -> None:
@@ -58,6 +62,7 @@ def _session_row(row: Any) -> SessionRow:
         start_ms=row.start_ms,
         last_report_ms=row.last_report_ms,
         end_ms=row.end_ms,
+        rollup_origin_ms=row.rollup_origin_ms,
     )
 
 
@@ -96,6 +101,7 @@ def save_sessions(conn: Connection, rows: Iterable[SessionRow]) -> None:
                     start_ms=row.start_ms,
                     last_report_ms=row.last_report_ms,
                     end_ms=row.end_ms,
+                    rollup_origin_ms=row.rollup_origin_ms,
                 )
             )
         elif row.touched:
@@ -192,14 +198,22 @@ def save_states(
     )
 
 
-def insert_samples(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert sample rows; a row whose key exists already is left as it is."""
+def insert_samples(
+    conn: Connection, rows: Sequence[dict[str, Any]], rollup_origin_ms: int | None = None
+) -> None:
+    """Insert new sample rows of one session, and add them to its rollups if it has them.
+
+    The rows must not be stored yet (ingest checks under its lock): a row whose key exists
+    is left as it is, but would be counted twice in the rollups.
+    """
     if not rows:
         return
     stmt = dialect_insert(conn, samples).on_conflict_do_nothing(
         index_elements=["session_id", "participant_id", "peer_connection_id", "timestamp_ms"]
     )
     conn.execute(stmt, list(rows))
+    if rollup_origin_ms is not None:
+        rollups.add_samples(conn, rows, rollup_origin_ms)
 
 
 def load_intervals(
@@ -230,28 +244,26 @@ def load_intervals(
 def replace_intervals(
     conn: Connection, session_id: str, changed: Mapping[str, list[tuple[int, int]]]
 ) -> None:
-    """Rewrite the intervals of the participants whose intervals changed."""
-    for participant_id, intervals in changed.items():
+    """Rewrite the intervals of the participants whose intervals changed (two statements)."""
+    if not changed:
+        return
+    ids = list(changed)
+    for start in range(0, len(ids), 500):
         conn.execute(
             delete(participant_intervals).where(
                 and_(
                     participant_intervals.c.session_id == session_id,
-                    participant_intervals.c.participant_id == participant_id,
+                    participant_intervals.c.participant_id.in_(ids[start : start + 500]),
                 )
             )
         )
-        conn.execute(
-            participant_intervals.insert(),
-            [
-                {
-                    "session_id": session_id,
-                    "participant_id": participant_id,
-                    "start_ms": start,
-                    "end_ms": end,
-                }
-                for start, end in intervals
-            ],
-        )
+    rows = [
+        {"session_id": session_id, "participant_id": p, "start_ms": start, "end_ms": end}
+        for p, intervals in changed.items()
+        for start, end in intervals
+    ]
+    if rows:
+        conn.execute(participant_intervals.insert(), rows)
 
 
 def end_session(conn: Connection, session_id: str, end_ms: int) -> None:
@@ -262,6 +274,12 @@ def end_session(conn: Connection, session_id: str, end_ms: int) -> None:
 
 
 def purge_samples_before(conn: Connection, cutoff_ms: int) -> int:
-    """Delete samples received before ``cutoff_ms``; returns how many."""
+    """Delete samples received before ``cutoff_ms``, and their rollups; returns how many.
+
+    A rollup minute goes when its newest sample does: a minute whose samples straddle the
+    cutoff keeps its older samples' part until the next purge (at most one minute's worth).
+    """
     result = conn.execute(delete(samples).where(samples.c.received_ms < cutoff_ms))
+    conn.execute(delete(sample_rollups).where(sample_rollups.c.received_ms < cutoff_ms))
+    conn.execute(delete(session_rollups).where(session_rollups.c.received_ms < cutoff_ms))
     return int(result.rowcount or 0)

@@ -1,0 +1,150 @@
+"""Read-path benchmark: a 1,000-participant, 1-hour session (720k samples), timed over HTTP.
+
+    .venv/bin/python bench/query.py [--backend sqlite|postgresql] [--participants 1000]
+                                    [--minutes 60] [--runs 15]
+
+The session is written straight through the store (the same functions ingest uses, so any
+rollup ingest maintains is there too), plus 60 small sessions so that the list has pages.
+Then a real `callquality serve` answers, and each request is timed from the client: p50 and
+max over --runs runs after one warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import httpx
+from _common import database, machine, percentile, serve
+
+from callquality.ingest.items import IngestItem
+from callquality.ingest.sample import DirectionStats, MediaStats, Sample
+from callquality.pipeline import sample_row
+from callquality.store import writes
+from callquality.store.db import create_store_engine, migrate, write_transaction
+from callquality.store.keys import create_api_key
+from callquality.tokens import make_token
+
+T0 = 1_795_000_000_000
+STEP_MS = 5000
+
+
+def _sample(loss: int, rtt_ms: float) -> Sample:
+    def audio(direction: str) -> DirectionStats:
+        return DirectionStats(packets=250 - loss, packets_lost=loss, bitrate_bps=32_000.0,
+                              rtt_ms=rtt_ms if direction == "send" else None, jitter_ms=4.0,
+                              concealed_ratio=0.01 if direction == "recv" else None)
+
+    def video(direction: str) -> DirectionStats:
+        return DirectionStats(packets=700 - loss, packets_lost=loss, bitrate_bps=800_000.0,
+                              rtt_ms=rtt_ms if direction == "send" else None, jitter_ms=6.0,
+                              width=640, height=480, frame_rate=30.0,
+                              freeze_count=0 if direction == "recv" else None)
+
+    return Sample(
+        interval_ms=STEP_MS,
+        audio=MediaStats(send=audio("send"), recv=audio("recv")),
+        video=MediaStats(send=video("send"), recv=video("recv")),
+        codec_audio="opus",
+        codec_video="VP8",
+    )
+
+
+def build(url: str, participants: int, minutes: int, small_sessions: int = 60) -> tuple[str, str]:
+    """Write the big session (and small ones); returns (token, big session id)."""
+    engine = create_store_engine(url)
+    migrate(engine)
+    now = int(time.time() * 1000)
+    with write_transaction(engine) as conn:
+        api_key, secret = create_api_key(conn, name="bench", now_ms=now)
+    steps = minutes * 60_000 // STEP_MS
+    end_ms = T0 + steps * STEP_MS
+    templates = [
+        sample_row("x", IngestItem(0, "r", "p", T0), _sample(loss, rtt), now)
+        for loss, rtt in ((0, 40.0), (2, 80.0), (10, 150.0), (0, 30.0), (1, 60.0))
+    ]
+    started = time.perf_counter()
+    for s in range(small_sessions):  # older, small sessions: pages for the list
+        sid = writes.new_session_id()
+        start = T0 - (s + 1) * 3_600_000
+        with write_transaction(engine) as conn:
+            writes.save_sessions(conn, [writes.SessionRow(
+                sid, api_key, f"room-{s}", None, start, start + 600_000, None, is_new=True,
+                rollup_origin_ms=start)])
+            names = {f"p{i}": f"Small {i}" for i in range(4)}
+            writes.upsert_participants(conn, api_key, sid, names)
+            writes.replace_intervals(conn, sid, {p: [(start, start + 600_000)] for p in names})
+            writes.insert_samples(conn, [
+                {**templates[0], "session_id": sid, "participant_id": p,
+                 "timestamp_ms": start + k * STEP_MS}
+                for p in names for k in range(1, 121)
+            ], start)
+    big = writes.new_session_id()
+    with write_transaction(engine) as conn:
+        writes.save_sessions(conn, [writes.SessionRow(
+            big, api_key, "big-room", None, T0, end_ms, end_ms, is_new=True, rollup_origin_ms=T0)])
+        names = {f"participant-{i:04d}": f"Participant {i}" for i in range(participants)}
+        writes.upsert_participants(conn, api_key, big, names)
+        writes.replace_intervals(conn, big, {p: [(T0, end_ms)] for p in names})
+    ids = list(names)
+    chunk = 50  # participants per transaction
+    for start in range(0, participants, chunk):
+        rows: list[dict[str, Any]] = []
+        for i, p in enumerate(ids[start : start + chunk], start):
+            template = templates[i % len(templates)]
+            rows.extend(
+                {**template, "session_id": big, "participant_id": p,
+                 "timestamp_ms": T0 + k * STEP_MS}
+                for k in range(1, steps + 1)
+            )
+        with write_transaction(engine) as conn:
+            writes.insert_samples(conn, rows, T0)
+    print(f"built {participants} participants x {steps} samples "
+          f"({participants * steps:,} rows) in {time.perf_counter() - started:.1f} s")
+    engine.dispose()
+    return make_token(api_key, secret, ttl_s=3600), big
+
+
+def _time(client: httpx.Client, path: str, runs: int) -> tuple[float, float, int]:
+    answer = client.get(path)  # warm-up (and a check)
+    answer.raise_for_status()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        client.get(path).raise_for_status()
+        times.append((time.perf_counter() - t) * 1000)
+    return percentile(times, 50), max(times), len(answer.content)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--participants", type=int, default=1000)
+    parser.add_argument("--minutes", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    print(f"backend: {args.backend}")
+    with database(args.backend) as url:
+        token, big = build(url, args.participants, args.minutes)
+        with serve(url) as server, httpx.Client(
+            base_url=server.url, headers={"Authorization": token}, timeout=120
+        ) as client:
+            checks = [
+                ("session stats (interval=60)", f"/v2/sessions/{big}/stats", 100),
+                ("session stats (interval=300)", f"/v2/sessions/{big}/stats?interval=300", 100),
+                ("participant stats", f"/v2/sessions/{big}/participant/participant-0007/stats",
+                 20),
+                ("sessions list (page 1, 20)", "/v2/sessions/", 20),
+                ("sessions list (page 2, 20)", "/v2/sessions/?page=2", 20),
+            ]
+            print(f"{'request':32} {'p50 ms':>8} {'max ms':>8} {'bytes':>9}  target")
+            for label, path, target in checks:
+                p50, worst, size = _time(client, path, args.runs)
+                verdict = "ok" if p50 < target else "MISSED"
+                print(f"{label:32} {p50:8.1f} {worst:8.1f} {size:9d}  < {target} ms {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""Minute rollups: kept by ingest beside the samples, read by the stats query.
+
+``sample_rollups`` holds, per (participant, peer connection, minute), the sums, counts and
+maxima of step 1 of query/stats.py; ``session_rollups`` holds, per (session, minute), steps
+2 and 3 already done. Both count minutes from the session's ``rollup_origin_ms``. Sums and
+counts recombine exactly into any bucket made of whole minutes, so the series read from them
+is the one read from the samples (up to the order of floating-point additions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from callquality.store.db import is_postgres
+from callquality.store.schema import (
+    ROLLUP_BUCKET_MS,
+    ROLLUP_MEASURES,
+    rollup_columns,
+    sample_rollups,
+    session_rollups,
+)
+
+# Summed over a participant's peer connections (step 2); the rest are averaged over them.
+ADDITIVE = frozenset(name for name, _, how in ROLLUP_MEASURES if how in ("sum", "twavg"))
+
+
+def _plan() -> list[tuple[str, str, str, str | None]]:
+    """(samples column, how, value column, count column or None) of each measure."""
+    plan: list[tuple[str, str, str, str | None]] = []
+    for name, source, how in ROLLUP_MEASURES:
+        names = [c for c, _ in rollup_columns(name, how, False)]
+        plan.append((source, how, names[0], names[1] if len(names) > 1 else None))
+    return plan
+
+
+_PLAN = _plan()
+_COUNT_COLUMNS = [c for _, _, _, c in _PLAN if c is not None]
+
+
+def rollup_rows(rows: Iterable[Mapping[str, Any]], origin_ms: int) -> list[dict[str, Any]]:
+    """The rollup increments of sample rows: one per (participant, peer connection, minute)."""
+    out: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    for row in rows:
+        weight = row["interval_ms"]
+        if weight is None:  # a baseline report: no measurements
+            continue
+        key = (
+            row["session_id"],
+            row["participant_id"],
+            row["peer_connection_id"],
+            (row["timestamp_ms"] - origin_ms) // ROLLUP_BUCKET_MS,
+        )
+        acc = out.get(key)
+        if acc is None:
+            acc = out[key] = {
+                "session_id": key[0],
+                "participant_id": key[1],
+                "peer_connection_id": key[2],
+                "bucket": key[3],
+                "received_ms": row["received_ms"],
+                **{c: 0 for c in _COUNT_COLUMNS},
+            }
+            for _, _, first, _ in _PLAN:
+                acc[first] = None
+        acc["received_ms"] = max(acc["received_ms"], row["received_ms"])
+        for source, how, first, second in _PLAN:
+            value = row[source]
+            if value is None:
+                continue
+            old = acc[first]
+            if how == "max":
+                acc[first] = value if old is None or value > old else old
+                continue
+            if how == "twavg":
+                value = value * weight
+                acc[str(second)] += weight
+            elif how == "avg":
+                acc[str(second)] += 1
+            acc[first] = value if old is None else old + value
+    return list(out.values())
+
+
+def add_samples(conn: Connection, rows: Sequence[Mapping[str, Any]], origin_ms: int) -> None:
+    """Add newly stored sample rows (of one session) to its rollups."""
+    increments = rollup_rows(rows, origin_ms)
+    if not increments:
+        return
+    conn.execute(_upsert(is_postgres(conn)), increments)
+    by_session: dict[str, set[int]] = {}
+    for inc in increments:
+        by_session.setdefault(inc["session_id"], set()).add(inc["bucket"])
+    for session_id, minutes in by_session.items():
+        refresh_session_minutes(conn, session_id, sorted(minutes))
+
+
+@cache
+def _upsert(postgres: bool) -> Any:
+    """INSERT ... ON CONFLICT that adds increments to sample_rollups (built once)."""
+    stmt = (postgresql.insert if postgres else sqlite.insert)(sample_rollups)
+    new = stmt.excluded
+    old = sample_rollups.c
+    set_: dict[str, Any] = {
+        "received_ms": case(
+            (new.received_ms > old.received_ms, new.received_ms), else_=old.received_ms
+        )
+    }
+    for _, how, first, second in _PLAN:
+        if how == "max":
+            set_[first] = case(
+                (or_(old[first].is_(None), new[first] > old[first]), new[first]),
+                else_=old[first],
+            )
+        else:  # a sum that stays NULL while no value was seen
+            set_[first] = case(
+                (old[first].is_(None), new[first]),
+                (new[first].is_(None), old[first]),
+                else_=old[first] + new[first],
+            )
+        if second is not None:
+            set_[second] = old[second] + new[second]
+    return stmt.on_conflict_do_update(
+        index_elements=["session_id", "participant_id", "peer_connection_id", "bucket"],
+        set_=set_,
+    )
+
+
+def _step1(name: str, how: str) -> ColumnElement[Any]:
+    """Step 1 of one measure, recombined from the rollup sums and counts."""
+    col = sample_rollups.c
+    if how == "sum":
+        return func.sum(col[f"{name}_sum"]).label(name)
+    if how == "max":
+        return func.max(col[f"{name}_max"]).label(name)
+    total, count = (f"{name}_wsum", f"{name}_w") if how == "twavg" else (f"{name}_sum", f"{name}_n")
+    return (func.sum(col[total]) / func.nullif(func.sum(col[count]), 0)).label(name)
+
+
+def step1(
+    session_id: str | BindParameter[str],
+    bucket: ColumnElement[Any],
+    participant_id: str | None = None,
+) -> Select[Any]:
+    """Step 1 from sample_rollups: per (bucket, participant, peer connection)."""
+    r = sample_rollups.c
+    query = (
+        select(
+            bucket.label("bucket"),
+            r.participant_id,
+            r.peer_connection_id,
+            *(_step1(name, how) for name, _, how in ROLLUP_MEASURES),
+        )
+        .where(r.session_id == session_id)
+        .group_by(bucket, r.participant_id, r.peer_connection_id)
+    )
+    return query if participant_id is None else query.where(r.participant_id == participant_id)
+
+
+def steps2and3(level1: Select[Any]) -> Select[Any]:
+    """Steps 2 and 3: per participant, then per bucket (participants, sums and means)."""
+    l1 = level1.subquery("l1")
+    l2 = (
+        select(
+            l1.c.bucket,
+            l1.c.participant_id,
+            *(
+                (func.sum(l1.c[name]) if name in ADDITIVE else func.avg(l1.c[name])).label(name)
+                for name, _, _ in ROLLUP_MEASURES
+            ),
+        )
+        .group_by(l1.c.bucket, l1.c.participant_id)
+        .subquery("l2")
+    )
+    columns: list[ColumnElement[Any]] = [l2.c.bucket, func.count().label("participants")]
+    for name, _, _ in ROLLUP_MEASURES:
+        columns += [
+            func.sum(l2.c[name]).label(f"{name}__sum"),
+            func.avg(l2.c[name]).label(f"{name}__avg"),
+        ]
+    return select(*columns).group_by(l2.c.bucket)
+
+
+def refresh_session_minutes(conn: Connection, session_id: str, minutes: Sequence[int]) -> None:
+    """Recompute the session_rollups rows of these minutes from sample_rollups."""
+    params = {"session_id": session_id, "minutes": list(minutes)}
+    delete_stmt, insert_stmt = _refresh_statements()
+    conn.execute(delete_stmt, params)
+    conn.execute(insert_stmt, params)
+
+
+@cache
+def _refresh_statements() -> tuple[Any, Any]:
+    """DELETE and INSERT ... SELECT of refresh_session_minutes (built once, bound later)."""
+    r = sample_rollups.c
+    session_id = bindparam("session_id", type_=String(64))
+    minutes: BindParameter[int] = bindparam("minutes", expanding=True)
+    delete_stmt = delete(session_rollups).where(
+        session_rollups.c.session_id == session_id, session_rollups.c.bucket.in_(minutes)
+    )
+    level1 = step1(session_id, r.bucket).where(r.bucket.in_(minutes))
+    per_minute = steps2and3(level1).subquery("m")
+    received = (
+        select(r.bucket, func.max(r.received_ms).label("received_ms"))
+        .where(r.session_id == session_id, r.bucket.in_(minutes))
+        .group_by(r.bucket)
+        .subquery("rcv")
+    )
+    names = [c.name for c in session_rollups.c if c.name not in ("session_id", "received_ms")]
+    query = select(
+        session_id.label("session_id"),
+        received.c.received_ms,
+        *(per_minute.c[n] for n in names),
+    ).join_from(per_minute, received, per_minute.c.bucket == received.c.bucket)
+    insert_stmt = session_rollups.insert().from_select(
+        ["session_id", "received_ms", *names], query
+    )
+    return delete_stmt, insert_stmt
+
+
+def session_minutes(conn: Connection, session_id: str) -> list[Any]:
+    """The session_rollups rows of a session, in minute order."""
+    return list(
+        conn.execute(
+            select(session_rollups)
+            .where(session_rollups.c.session_id == session_id)
+            .order_by(session_rollups.c.bucket)
+        )
+    )

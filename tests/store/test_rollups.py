@@ -1,0 +1,93 @@
+"""The minute rollups answer exactly what the samples answer (store/rollups.py)."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from support.items import T0, sample_item
+
+from callquality.api.ingest_models import parse_items
+from callquality.config import Settings
+from callquality.pipeline import ingest
+from callquality.query.stats import time_series
+from callquality.store import writes
+from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
+from callquality.store.schema import sessions
+
+
+def _close(a: Any, b: Any, path: str = "") -> None:
+    if isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float | int):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (path, a, b)
+    else:
+        assert a == b, (path, a, b)
+
+
+def _items(room: str) -> list[dict[str, Any]]:
+    rng = random.Random(3)
+    items = []
+    for step in range(1, 40):  # 195 s: four minutes, the last one partly
+        for p in ("alice", "bob", "carol"):
+            if p == "carol" and 10 < step < 20:
+                continue  # carol leaves for a while: buckets without her
+            kwargs: dict[str, Any] = dict(
+                audio_recv_lost=rng.randint(0, 9),
+                video_recv_lost=rng.randint(0, 30),
+                rtt_ms=rng.uniform(20, 300),
+                jitter_ms=rng.uniform(1, 40),
+                video_bitrate=rng.uniform(1e5, 2e6),
+                interval_ms=rng.choice((4000, 5000, 6000)),
+            )
+            item = sample_item(room, p, T0 + step * 5000 + rng.randint(0, 900), **kwargs)
+            if p == "bob" and step % 3 == 0:
+                item["sample"].pop("video")  # bob's video comes and goes: NULLs
+            items.append(item)
+            if p == "alice":  # alice has a second peer connection
+                second = sample_item(room, p, T0 + step * 5000 + 7, **kwargs)
+                second["peerConnectionId"] = "screen"
+                items.append(second)
+    return items
+
+
+@pytest.mark.parametrize("interval", [60, 120, 300])
+def test_rollups_give_the_series_the_samples_give(backend: str, interval: int) -> None:
+    engine = create_store_engine(backend)
+    migrate(engine)
+    room = f"room-{uuid.uuid4().hex[:8]}"
+    items = parse_items(_items(room), 1000)
+    key = f"k-{uuid.uuid4().hex[:8]}"
+    now = int(time.time() * 1000)
+    # Several requests, so that minutes are rolled up incrementally.
+    for start in range(0, len(items), 37):
+        result = ingest(engine, Settings(), key, items[start : start + 37], now)
+    (session_id,) = result.session_ids
+    with read_transaction(engine) as conn:
+        start_ms = writes.session_by_id(conn, session_id).start_ms  # type: ignore[union-attr]
+
+        def series(**kw: Any) -> list[dict[str, Any]]:
+            return time_series(conn, session_id, start_ms, interval_s=interval, **kw)
+
+        from_rollups = [series(), series(participant_id="alice"), series(extended=True)]
+    with write_transaction(engine) as conn:  # a session without rollups: samples alone
+        conn.execute(
+            update(sessions).where(sessions.c.session_id == session_id).values(
+                rollup_origin_ms=None)
+        )
+    with read_transaction(engine) as conn:
+        from_samples = [series(), series(participant_id="alice"), series(extended=True)]
+    engine.dispose()
+    assert from_rollups[0] and len(from_rollups[0]) == len(from_samples[0])
+    _close(from_rollups, from_samples)
