@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from callquality import __version__
 from callquality.api.auth import Authenticator
@@ -131,7 +132,7 @@ class AppState:
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The ASGI app; migrations run on start-up."""
-    from callquality.api import routes
+    from callquality.api import routes, web
 
     own_engine = engine is None
     eng = engine or create_store_engine(settings.resolved_database_url)
@@ -181,5 +182,17 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         )
         return response
 
+    # collector.js posts from the sites that embed it, cross-origin, with its token in
+    # Authorization (no cookies, so no credentials mode). Retry-After is exposed for its
+    # backoff; preflights are cached for 2 h (Chromium's cap).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["Retry-After"],
+        max_age=7200,
+    )
     app.include_router(routes.router)
+    app.include_router(web.router)
     return app
