@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -131,13 +132,22 @@ def serve(
         session_id = seed_demo_session(engine, settings, api_key)
         tok = make_token(api_key, secret, ttl_s=30 * 24 * 3600)
         base = f"http://{host}:{port}"
-        console.print(f"[bold]callquality[/bold] on {base}  (database: "
-                      f"{settings.resolved_database_url.split('@')[-1]})")
-        console.print(f"API key: {api_key}\nSecret:  {secret}\nToken (30 days):\n{tok}\n")
-        console.print(f"Dashboard:  {base}/dashboard")
-        console.print(f"API docs:   {base}/docs")
-        console.print(f"Demo stats: curl -H 'Authorization: {tok[:16]}...' "
-                      f"{base}/v2/sessions/{session_id}/stats")
+        database = settings.resolved_database_url.split("@")[-1]
+        lines = [
+            f"callquality on {base}  (database: {database})",
+            f"API key: {api_key}",
+            f"Secret:  {secret}",
+            "",
+            "Token (30 days, crawler + rtc):",
+            f"export CQ_TOKEN={tok}",
+            "",
+            f"Dashboard:  {base}/dashboard#token={tok}",
+            f"API docs:   {base}/docs",
+            f'Demo stats: curl -H "Authorization: $CQ_TOKEN" {base}/v2/sessions/{session_id}/stats',
+            "",
+        ]
+        typer.echo("\n".join(lines))  # plain: a wrapped token would not paste
+        sys.stdout.flush()  # before uvicorn takes over (stdout may be a pipe)
     engine.dispose()
     # The app factory reads settings from the environment in each worker.
     if database_url:

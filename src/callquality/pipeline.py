@@ -67,6 +67,8 @@ def _ingest(
         latest = writes.latest_session(conn, api_key, room_id)
         for item in sorted(by_room[room_id], key=lambda i: (i.timestamp_ms, i.index)):
             row = _assign(conn, settings, api_key, item, latest, session_rows)
+            # Later items of this batch are assigned against the session as it grows.
+            row.last_report_ms = max(row.last_report_ms, item.timestamp_ms)
             if item.session_id is None:
                 latest = row if latest is None or row.start_ms >= latest.start_ms else latest
             session_rows[row.session_id] = row

@@ -142,3 +142,13 @@ def test_a_client_may_name_its_session(server: RunningServer) -> None:
         answer = client.post("/v2/stats", json=sample_item(r, "a", T0, sessionId=sid)).json()
         assert answer["sessionIds"] == [sid]
         assert client.get(f"/v2/sessions/{sid}").json()["roomId"] == r
+
+
+def test_one_batch_longer_than_the_idle_timeout_is_one_session(server: RunningServer) -> None:
+    tenant = server.new_tenant()
+    r = room()
+    steps = 2 * server.settings.idle_timeout_s // 5  # ten minutes of reports, 5 s apart
+    items = [sample_item(r, "a", T0 + i * 5000) for i in range(steps)]
+    with server.client(tenant) as client:
+        answer = client.post("/v2/stats", json=items).json()
+    assert len(answer["sessionIds"]) == 1 and answer["accepted"] == steps
