@@ -20,7 +20,9 @@ from starlette.middleware.cors import CORSMiddleware
 
 from callquality import __version__
 from callquality.api.auth import Authenticator
+from callquality.api.bodylimit import BodyLimit
 from callquality.api.metrics import Metrics
+from callquality.api.ratelimit import RateLimiter
 from callquality.config import Settings
 from callquality.errors import CallQualityError, RateLimited, StoreUnavailable
 from callquality.store.db import create_store_engine, migrate, write_transaction
@@ -127,6 +129,7 @@ class AppState:
         self.engine = engine
         self.auth = Authenticator(engine, settings.token_leeway_s)
         self.metrics = Metrics(engine)
+        self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         self.started = time.time()
 
 
@@ -182,6 +185,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         )
         return response
 
+    # Every body is bounded: MAX_BODY_BYTES, and the dump import its own larger limit
+    # (inside CORS, so that a 413 carries the CORS headers too).
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        per_path={"/v2/sessions/import": settings.max_import_bytes + 64 * 1024},
+        self_counting={"/v2/stats", "/v2/sessions/import"},
+    )
     # collector.js posts from the sites that embed it, cross-origin, with its token in
     # Authorization (no cookies, so no credentials mode). Retry-After is exposed for its
     # backoff; preflights are cached for 2 h (Chromium's cap).

@@ -57,7 +57,10 @@ def _state(request: Request) -> AppState:
 
 
 def _claims(request: Request) -> Claims:
-    return _state(request).auth.claims(request.headers.get("authorization"))
+    state = _state(request)
+    claims = state.auth.claims(request.headers.get("authorization"))
+    state.limiter.check(claims.api_key)  # RATE_LIMIT_PER_S, per API key (api/ratelimit.py)
+    return claims
 
 
 def _reader(request: Request) -> Claims:

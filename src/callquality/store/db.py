@@ -6,6 +6,7 @@ Database errors are wrapped here, at the edge: an unreachable database becomes
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,13 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import NullPool
 
 from callquality.errors import StoreUnavailable
@@ -81,12 +88,22 @@ def migrate(engine: Engine) -> None:
 
 @contextmanager
 def wrap_errors() -> Iterator[None]:
-    """Turn 'cannot reach the database' into StoreUnavailable."""
+    """Turn 'cannot reach the database' into StoreUnavailable.
+
+    Covered: a refused or timed-out connect and a server that goes away mid-transaction
+    (psycopg OperationalError, or InterfaceError once the connection is closed), SQLite's
+    'database is locked' (OperationalError after busy_timeout), and no pooled connection
+    free within pool_timeout (SQLAlchemy TimeoutError, while connects hang).
+    """
     try:
         yield
     except OperationalError as exc:
         raise StoreUnavailable(
             "the database is unavailable; retry after the Retry-After delay"
+        ) from exc
+    except (InterfaceError, DisconnectionError, PoolTimeoutError) as exc:
+        raise StoreUnavailable(
+            "the database connection was lost; retry after the Retry-After delay"
         ) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
@@ -99,10 +116,26 @@ def wrap_errors() -> Iterator[None]:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that takes the write lock at once on SQLite."""
+    if engine.dialect.name == "sqlite":
+        # One writer at a time per process: threads queue on a lock instead of polling
+        # SQLite's busy handler, whose growing sleeps made the ack latency's long tail.
+        with _sqlite_writer(engine), wrap_errors(), engine.connect() as conn:
+            conn = conn.execution_options(sqlite_immediate=True)
+            with conn.begin():
+                yield conn
+        return
     with wrap_errors(), engine.connect() as conn:
         conn = conn.execution_options(sqlite_immediate=True)
         with conn.begin():
             yield conn
+
+
+_SQLITE_WRITERS: dict[str, threading.RLock] = {}
+
+
+def _sqlite_writer(engine: Engine) -> threading.RLock:
+    """The in-process write lock of one SQLite database file."""
+    return _SQLITE_WRITERS.setdefault(str(engine.url), threading.RLock())
 
 
 @contextmanager
