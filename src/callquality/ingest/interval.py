@@ -53,7 +53,7 @@ def build_sample(interval_ms: int, deltas: list[StreamDelta], parsed: ParsedRepo
     for kind in ("audio", "video"):
         of_kind = [d for d in deltas if d.stream.kind == kind]
         send = _send(kind, of_kind, parsed)
-        recv = _recv(kind, of_kind)
+        recv = _recv(kind, of_kind, parsed)
         media[kind] = MediaStats(send=send, recv=recv) if send or recv else None
         codecs[kind] = _codec(of_kind)
     return Sample(
@@ -90,10 +90,19 @@ def _send(kind: str, ds: list[StreamDelta], parsed: ParsedReport) -> DirectionSt
     )
 
 
-def _recv(kind: str, ds: list[StreamDelta]) -> DirectionStats | None:
+def _recv(kind: str, ds: list[StreamDelta], parsed: ParsedReport) -> DirectionStats | None:
     inbound = [d for d in ds if d.stream.type == INBOUND]
     if not inbound:
         return None
+    # The receiver's own round trip: remote-outbound-rtp.roundTripTime (RTCP XR DLRR, when
+    # the sender sends it), else the selected candidate pair's. A receive-only participant
+    # has no send side, and its experienced delay must still reach its audio score.
+    receiver_rtts = [
+        r
+        for r in (d.value("roundTripTime") for d in ds if d.stream.type == REMOTE_OUTBOUND)
+        if r
+    ]
+    rtt_s = fmean(receiver_rtts) if receiver_rtts else parsed.pair_rtt_s
     bitrate = _bits(d.rate("bytesReceived") for d in inbound)
     if bitrate is None and all(d.value("bytesReceived") is None for d in inbound):
         # aiortc has no bytesReceived: use the sender's own byte count from its RTCP SR.
@@ -105,6 +114,7 @@ def _recv(kind: str, ds: list[StreamDelta]) -> DirectionStats | None:
         packets=_count(d.delta("packetsReceived") for d in inbound),
         packets_lost=_count(d.delta("packetsLost") for d in inbound),
         bitrate_bps=bitrate,
+        rtt_ms=rtt_s * 1000.0 if rtt_s is not None else None,
         jitter_ms=_mean_ms(d.value("jitter") for d in inbound),
         width=width if video else None,
         height=height if video else None,

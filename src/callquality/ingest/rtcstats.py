@@ -52,7 +52,8 @@ NUMERIC_FIELDS: dict[str, tuple[str, ...]] = {
         "roundTripTimeMeasurements",
         "mozRtt",
     ),
-    REMOTE_OUTBOUND: _RTP_COMMON + ("packetsSent", "bytesSent", "remoteTimestamp"),
+    REMOTE_OUTBOUND: _RTP_COMMON
+    + ("packetsSent", "bytesSent", "remoteTimestamp", "roundTripTime", "roundTripTimeMeasurements"),
     # Chromium before ~M110 and Safari 17 keep frame and audio counters on a "track" object.
     "track": (
         "frameWidth",

@@ -25,7 +25,9 @@ class DirectionStats:
     packets: int | None = None
     packets_lost: int | None = None
     bitrate_bps: float | None = None
-    rtt_ms: float | None = None  # send only: round trip of what was sent
+    # send: round trip of what was sent (the contract's RTT); recv: the receiver's own
+    # measurement (remote-outbound-rtp, else ICE), used to score receive-only participants
+    rtt_ms: float | None = None
     jitter_ms: float | None = None  # recv: jitter of what was received; send: as the remote saw it
     width: int | None = None
     height: int | None = None

@@ -49,11 +49,14 @@ def _pick(media: MediaStats | None) -> tuple[Direction, DirectionStats] | None:
 
 
 def _rtt_ms(sample: Sample) -> float | None:
-    for media in (sample.audio, sample.video):
-        if media is not None and media.send is not None:
-            rtt = _clean(media.send.rtt_ms)
-            if rtt is not None:
-                return rtt
+    """The round trip of what was sent; for a receive-only participant, its own measurement."""
+    for direction in ("send", "recv"):
+        for media in (sample.audio, sample.video):
+            stats = getattr(media, direction) if media is not None else None
+            if stats is not None:
+                rtt = _clean(stats.rtt_ms)
+                if rtt is not None:
+                    return rtt
     return None
 
 
