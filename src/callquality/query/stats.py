@@ -115,6 +115,8 @@ def _level1(
         )
         .where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
         .group_by(bucket, samples.c.participant_id, samples.c.peer_connection_id)
+        # A fixed order makes the float sums of steps 2 and 3 the same on every read.
+        .order_by(bucket, samples.c.participant_id, samples.c.peer_connection_id)
     )
     return _filtered(query, samples.c.participant_id, participant_id)
 
@@ -264,6 +266,9 @@ def _extended_details(
     ).where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
     if participant_id is not None:
         query = query.where(samples.c.participant_id == participant_id)
+    query = query.order_by(
+        samples.c.participant_id, samples.c.peer_connection_id, samples.c.timestamp_ms
+    )
     out: dict[int, dict[str, Any]] = defaultdict(lambda: defaultdict(list))
     inputs: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in conn.execute(query):
