@@ -50,9 +50,10 @@ def machine() -> str:
     except OSError:
         pass
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"{os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GB, Python {platform.python_version()}, "
-        f"SQLite {__import__('sqlite3').sqlite_version}"
+        f"SQLite {__import__('sqlite3').sqlite_version}; load average before the run: {load}"
     )
 
 
