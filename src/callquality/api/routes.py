@@ -314,7 +314,7 @@ def session_summary(
         if claims.participant_id is not None:
             raise_participant_only(claims)
         body = summary.session_summary(conn, info.session_id, names)
-    return {"sessionId": info.session_id, "meetingId": info.room_id, **body}
+    return OrjsonResponse({"sessionId": info.session_id, "meetingId": info.room_id, **body})
 
 
 @router.get("/v2/sessions/{sessionId}", tags=["sessions"])
@@ -325,7 +325,7 @@ def get_session(
     state = _state(request)
     info = _session_for_reader(state, claims, sessionId)
     with read_transaction(state.engine) as conn:
-        return q_sessions.session_json(
+        body = q_sessions.session_json(
             conn,
             info,
             now_ms=_now_ms(),
@@ -333,6 +333,7 @@ def get_session(
             participant_gap_s=state.settings.participant_gap_s,
             base_url=_base_url(request),
         )
+    return OrjsonResponse(body)
 
 
 Page = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
@@ -364,7 +365,7 @@ def list_participants(
         present = status == "ongoing" and bool(log) and now - log[-1][1] <= gap * 1000
         data.append(q_sessions.participant_json(p, names[p], log, present))
     page_info = q_sessions.Page(page, perPage, len(ids))
-    return {"pageInfo": page_info.as_json(), "data": data}
+    return OrjsonResponse({"pageInfo": page_info.as_json(), "data": data})
 
 
 @router.get("/v2/sessions", tags=["sessions"], include_in_schema=False)
@@ -405,18 +406,15 @@ def list_sessions(
             page=page,
             per_page=perPage,
         )
-        data = [
-            q_sessions.session_json(
-                conn,
-                info,
-                now_ms=now,
-                idle_timeout_s=state.settings.idle_timeout_s,
-                participant_gap_s=state.settings.participant_gap_s,
-                base_url=_base_url(request),
-            )
-            for info in infos
-        ]
-    return {"pageInfo": page_info.as_json(), "data": data}
+        data = q_sessions.sessions_json(
+            conn,
+            infos,
+            now_ms=now,
+            idle_timeout_s=state.settings.idle_timeout_s,
+            participant_gap_s=state.settings.participant_gap_s,
+            base_url=_base_url(request),
+        )
+    return OrjsonResponse({"pageInfo": page_info.as_json(), "data": data})
 
 
 class EndSession(BaseModel):
@@ -443,7 +441,7 @@ def end_session(
             ongoing = info.status(now, state.settings.idle_timeout_s) == "ongoing"
             writes.end_session(conn, info.session_id, now if ongoing else info.last_report_ms)
             info = q_sessions.get_session(conn, claims.api_key, info.session_id)
-        return q_sessions.session_json(
+        answer = q_sessions.session_json(
             conn,
             info,
             now_ms=now,
@@ -451,6 +449,7 @@ def end_session(
             participant_gap_s=state.settings.participant_gap_s,
             base_url=_base_url(request),
         )
+    return OrjsonResponse(answer)
 
 
 def _session_to_end(

@@ -84,6 +84,23 @@ def get_session(conn: Connection, api_key: str, session_id: str) -> SessionInfo:
     )
 
 
+def participants_of(
+    conn: Connection, session_ids: list[str]
+) -> dict[str, dict[str, str | None]]:
+    """{session_id: {participant_id: name}}, participants in id order."""
+    if not session_ids:
+        return {}
+    rows = conn.execute(
+        select(participants.c.session_id, participants.c.participant_id, participants.c.name)
+        .where(participants.c.session_id.in_(session_ids))
+        .order_by(participants.c.session_id, participants.c.participant_id)
+    )
+    result: dict[str, dict[str, str | None]] = defaultdict(dict)
+    for s, p, n in rows:
+        result[s][p] = n
+    return result
+
+
 def participant_names(conn: Connection, session_id: str) -> dict[str, str | None]:
     """{participant_id: name} of a session, in id order."""
     rows = conn.execute(
@@ -132,6 +149,46 @@ def participant_json(
     return {"participantId": participant_id, "name": name, "timelog": log}
 
 
+def sessions_json(
+    conn: Connection,
+    infos: list[SessionInfo],
+    *,
+    now_ms: int,
+    idle_timeout_s: int,
+    participant_gap_s: int,
+    base_url: str,
+) -> list[dict[str, Any]]:
+    """Session objects as GET /v2/sessions/{id} returns them; two queries for any number."""
+    ids = [info.session_id for info in infos]
+    names = participants_of(conn, ids)
+    logs = timelogs(conn, ids)
+    bodies = []
+    for info in infos:
+        status = info.status(now_ms, idle_timeout_s)
+        ended = info.ended_at(now_ms, idle_timeout_s)
+        people = []
+        for p, n in names.get(info.session_id, {}).items():
+            log = logs.get((info.session_id, p), [])
+            present = _still_present(status, log, now_ms, participant_gap_s)
+            people.append(participant_json(p, n, log, present))
+        bodies.append(
+            {
+                "id": info.session_id,
+                "roomId": info.room_id,
+                "customRoomId": info.custom_room_id,
+                "start": iso_ms(info.start_ms),
+                "end": iso_ms(ended) if ended is not None else None,
+                "status": status,
+                "participants": people,
+                "links": {
+                    "get_room": f"{base_url}/v2/rooms/{info.room_id}",
+                    "get_session": f"{base_url}/v2/sessions/{info.session_id}",
+                },
+            }
+        )
+    return bodies
+
+
 def session_json(
     conn: Connection,
     info: SessionInfo,
@@ -140,37 +197,16 @@ def session_json(
     idle_timeout_s: int,
     participant_gap_s: int,
     base_url: str,
-    with_participants: bool = True,
 ) -> dict[str, Any]:
     """A session object as GET /v2/sessions/{id} returns it."""
-    status = info.status(now_ms, idle_timeout_s)
-    ended = info.ended_at(now_ms, idle_timeout_s)
-    body: dict[str, Any] = {
-        "id": info.session_id,
-        "roomId": info.room_id,
-        "customRoomId": info.custom_room_id,
-        "start": iso_ms(info.start_ms),
-        "end": iso_ms(ended) if ended is not None else None,
-        "status": status,
-    }
-    if with_participants:
-        names = participant_names(conn, info.session_id)
-        logs = timelogs(conn, [info.session_id])
-        body["participants"] = [
-            participant_json(
-                p,
-                n,
-                logs.get((info.session_id, p), []),
-                _still_present(status, logs.get((info.session_id, p), []), now_ms,
-                               participant_gap_s),
-            )
-            for p, n in names.items()
-        ]
-    body["links"] = {
-        "get_room": f"{base_url}/v2/rooms/{info.room_id}",
-        "get_session": f"{base_url}/v2/sessions/{info.session_id}",
-    }
-    return body
+    return sessions_json(
+        conn,
+        [info],
+        now_ms=now_ms,
+        idle_timeout_s=idle_timeout_s,
+        participant_gap_s=participant_gap_s,
+        base_url=base_url,
+    )[0]
 
 
 def _still_present(

@@ -131,8 +131,9 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 
 def iso_ms(timestamp_ms: float) -> str:
     """ISO 8601 UTC with milliseconds and Z, as VideoSDK writes times."""
-    dt = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    ms = int(timestamp_ms)  # whole milliseconds, exact (no float seconds)
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC).replace(microsecond=ms % 1000 * 1000)
+    return dt.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _percentile(values: list[float], q: float) -> float | None:
