@@ -64,15 +64,7 @@ class Page:
         }
 
 
-def get_session(conn: Connection, api_key: str, session_id: str) -> SessionInfo:
-    """A session of this API key; another key's session is NotFound, as a missing one."""
-    row = conn.execute(
-        select(sessions).where(
-            sessions.c.session_id == session_id, sessions.c.api_key == api_key
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"no session {session_id!r} for this API key; list them at /v2/sessions/")
+def _info(row: Any) -> SessionInfo:
     return SessionInfo(
         session_id=row.session_id,
         api_key=row.api_key,
@@ -82,6 +74,18 @@ def get_session(conn: Connection, api_key: str, session_id: str) -> SessionInfo:
         last_report_ms=row.last_report_ms,
         end_ms=row.end_ms,
     )
+
+
+def get_session(conn: Connection, api_key: str, session_id: str) -> SessionInfo:
+    """A session of this API key; another key's session is NotFound, as a missing one."""
+    row = conn.execute(
+        select(sessions).where(
+            sessions.c.session_id == session_id, sessions.c.api_key == api_key
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no session {session_id!r} for this API key; list them at /v2/sessions/")
+    return _info(row)
 
 
 def participants_of(
@@ -261,16 +265,4 @@ def list_sessions(
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    infos = [
-        SessionInfo(
-            session_id=r.session_id,
-            api_key=r.api_key,
-            room_id=r.room_id,
-            custom_room_id=r.custom_room_id,
-            start_ms=r.start_ms,
-            last_report_ms=r.last_report_ms,
-            end_ms=r.end_ms,
-        )
-        for r in rows
-    ]
-    return infos, Page(page, per_page, int(total))
+    return [_info(r) for r in rows], Page(page, per_page, int(total))
