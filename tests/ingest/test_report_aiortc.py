@@ -9,15 +9,14 @@ import math
 from array import array
 from typing import Any
 
+import aiortc  # a test dependency (pyproject [test]): never skipped
 import pytest
+from aiortc.contrib.media import MediaBlackhole
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from callquality.ingest.aiortc_compat import aiortc_report_to_dicts
 from callquality.ingest.report import process_report
 from callquality.ingest.sample import Sample
-
-aiortc = pytest.importorskip("aiortc")
-from aiortc.contrib.media import MediaBlackhole  # noqa: E402
-from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack  # noqa: E402
 
 # 20 ms of a 400 Hz tone at 8 kHz (AudioStreamTrack's format, s16 mono): exactly 8 periods.
 _TONE = array("h", (int(8000 * math.sin(2 * math.pi * 400 * i / 8000)) for i in range(160)))

@@ -30,8 +30,7 @@ def _samples(peer: str) -> list[Sample]:
 
 @pytest.fixture(scope="module")
 def receiver() -> list[Sample]:
-    if not FIXTURE.exists():
-        pytest.skip(f"fixture not found: {FIXTURE}")
+    assert FIXTURE.exists(), f"fixture not found: {FIXTURE}"
     return _samples("b")
 
 
