@@ -6,6 +6,8 @@ Database errors are wrapped here, at the edge: an unreachable database becomes
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -117,8 +119,10 @@ def wrap_errors() -> Iterator[None]:
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that takes the write lock at once on SQLite."""
     if engine.dialect.name == "sqlite":
-        # One writer at a time per process: threads queue on a lock instead of polling
-        # SQLite's busy handler, whose growing sleeps made the ack latency's long tail.
+        # One writer at a time: threads queue on a lock, and processes on an flock() of a
+        # file beside the database, instead of polling SQLite's busy handler, whose growing
+        # sleeps made the ack latency's long tail. The kernel drops the flock of a killed
+        # process; the busy handler stays as the fallback for writers that do not take it.
         with _sqlite_writer(engine), wrap_errors(), engine.connect() as conn:
             conn = conn.execution_options(sqlite_immediate=True)
             with conn.begin():
@@ -130,12 +134,51 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
-_SQLITE_WRITERS: dict[str, threading.RLock] = {}
+class _SqliteWriter:
+    """The write lock of one SQLite database file: a thread lock, then a file lock."""
+
+    def __init__(self, database: str | None) -> None:
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._path = (
+            f"{database}.writelock" if database and database != ":memory:"
+            and not database.startswith("file:") else None
+        )
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            if self._depth == 0 and self._path is not None:
+                if self._fd is None or self._pid != os.getpid():  # not a forked parent's
+                    self._pid = os.getpid()
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            # No lock file (read-only directory...): SQLite's own locking still holds.
+            self._path = None
+        self._depth += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None and self._path is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()
 
 
-def _sqlite_writer(engine: Engine) -> threading.RLock:
-    """The in-process write lock of one SQLite database file."""
-    return _SQLITE_WRITERS.setdefault(str(engine.url), threading.RLock())
+_SQLITE_WRITERS: dict[str, _SqliteWriter] = {}
+_SQLITE_WRITERS_LOCK = threading.Lock()
+
+
+def _sqlite_writer(engine: Engine) -> _SqliteWriter:
+    """The write lock of one SQLite database file (shared by the engines of a process)."""
+    key = str(engine.url)
+    with _SQLITE_WRITERS_LOCK:
+        writer = _SQLITE_WRITERS.get(key)
+        if writer is None:
+            writer = _SQLITE_WRITERS[key] = _SqliteWriter(engine.url.database)
+        return writer
 
 
 @contextmanager
