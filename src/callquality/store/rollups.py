@@ -110,6 +110,21 @@ def add_samples(conn: Connection, rows: Sequence[Mapping[str, Any]], origin_ms: 
         refresh_session_minutes(conn, session_id, sorted(minutes))
 
 
+def add_samples_many(
+    conn: Connection, by_session: Mapping[str, tuple[Sequence[Mapping[str, Any]], int]]
+) -> None:
+    """Add newly stored sample rows to their sessions' rollups: {session: (rows, origin)}."""
+    increments = [inc for rows, origin in by_session.values() for inc in rollup_rows(rows, origin)]
+    if not increments:
+        return
+    conn.execute(_upsert(is_postgres(conn)), increments)
+    minutes: dict[str, set[int]] = {}
+    for inc in increments:
+        minutes.setdefault(inc["session_id"], set()).add(inc["bucket"])
+    for session_id, buckets in minutes.items():
+        refresh_session_minutes(conn, session_id, sorted(buckets))
+
+
 @cache
 def _upsert(postgres: bool) -> Any:
     """INSERT ... ON CONFLICT that adds increments to sample_rollups (built once)."""

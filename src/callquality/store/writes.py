@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, select, text, tuple_, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callquality.store import rollups
@@ -155,9 +155,13 @@ def existing_sample_keys(
 
 
 def load_states(
-    conn: Connection, session_id: str, streams: Iterable[tuple[str, str]]
+    conn: Connection, session_id: str, streams: Iterable[tuple[str, str]], *,
+    for_update: bool = True,
 ) -> dict[tuple[str, str], str]:
-    """The stored counter state (JSON text) of each (participant, peer connection)."""
+    """The stored counter state (JSON text) of each (participant, peer connection).
+
+    On PostgreSQL the rows are locked (FOR UPDATE) unless ``for_update`` is false.
+    """
     wanted = list(set(streams))
     if not wanted:
         return {}
@@ -165,7 +169,7 @@ def load_states(
     query = select(*cols, stream_states.c.state).where(
         stream_states.c.session_id == session_id, tuple_(*cols).in_(wanted)
     )
-    if is_postgres(conn):
+    if for_update and is_postgres(conn):
         query = query.with_for_update()
     return {(r[0], r[1]): r[2] for r in conn.execute(query)}
 
@@ -283,3 +287,194 @@ def purge_samples_before(conn: Connection, cutoff_ms: int) -> int:
     conn.execute(delete(sample_rollups).where(sample_rollups.c.received_ms < cutoff_ms))
     conn.execute(delete(session_rollups).where(session_rollups.c.received_ms < cutoff_ms))
     return int(result.rowcount or 0)
+
+
+# The same statements for all the sessions of a request at once: one statement each (per
+# chunk of keys), where the functions above take one session.
+
+StreamKey = tuple[str, str, str]  # (session, participant, peer connection)
+
+
+def _per_session(
+    column: Any, tuple_cols: Sequence[Any], keys: Mapping[str, Iterable[Any]]
+) -> Any:
+    """``session = s AND (cols) IN (...)`` for each session, joined with OR."""
+    return or_(*(and_(column == s, tuple_(*tuple_cols).in_(list(k))) for s, k in keys.items()))
+
+
+def existing_sample_keys_many(
+    conn: Connection, keys: Sequence[tuple[str, str, str, int]]
+) -> set[tuple[str, str, str, int]]:
+    """Which (session, participant, peer connection, timestamp) are stored already."""
+    found: set[tuple[str, str, str, int]] = set()
+    cols = (samples.c.participant_id, samples.c.peer_connection_id, samples.c.timestamp_ms)
+    for start in range(0, len(keys), 500):
+        by_session: dict[str, list[tuple[str, str, int]]] = {}
+        for s, p, pc, ts in keys[start : start + 500]:
+            by_session.setdefault(s, []).append((p, pc, ts))
+        rows = conn.execute(
+            select(samples.c.session_id, *cols).where(
+                _per_session(samples.c.session_id, cols, by_session)
+            )
+        )
+        found.update((r[0], r[1], r[2], int(r[3])) for r in rows)
+    return found
+
+
+def load_states_many(conn: Connection, streams: Iterable[StreamKey]) -> dict[StreamKey, str]:
+    """The stored counter state (JSON text) of each stream; locked on PostgreSQL."""
+    by_session: dict[str, set[tuple[str, str]]] = {}
+    for s, p, pc in streams:
+        by_session.setdefault(s, set()).add((p, pc))
+    if not by_session:
+        return {}
+    cols = (stream_states.c.participant_id, stream_states.c.peer_connection_id)
+    query = select(stream_states.c.session_id, *cols, stream_states.c.state).where(
+        _per_session(stream_states.c.session_id, cols, by_session)
+    )
+    if is_postgres(conn):
+        query = query.with_for_update()
+    return {(r[0], r[1], r[2]): r[3] for r in conn.execute(query)}
+
+
+def save_states_many(conn: Connection, states: Mapping[StreamKey, tuple[int, str]]) -> None:
+    """Store the newest counter state of each stream: {stream: (timestamp_ms, json)}."""
+    if not states:
+        return
+    stmt = dialect_insert(conn, stream_states)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["session_id", "participant_id", "peer_connection_id"],
+        set_={"timestamp_ms": stmt.excluded.timestamp_ms, "state": stmt.excluded.state},
+    )
+    conn.execute(
+        stmt,
+        [
+            {"session_id": s, "participant_id": p, "peer_connection_id": pc,
+             "timestamp_ms": ts, "state": state}
+            for (s, p, pc), (ts, state) in states.items()
+        ],
+    )
+
+
+def upsert_participants_many(
+    conn: Connection, api_key: str, names: Mapping[tuple[str, str], str | None]
+) -> None:
+    """Record participants {(session, participant): name}; a later name replaces an older."""
+    if not names:
+        return
+    stmt = dialect_insert(conn, participants)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["session_id", "participant_id"],
+        set_={"name": stmt.excluded.name},
+        where=stmt.excluded.name.is_not(None),
+    )
+    conn.execute(
+        stmt,
+        [
+            {"session_id": s, "participant_id": p, "api_key": api_key, "name": n}
+            for (s, p), n in names.items()
+        ],
+    )
+
+
+def insert_samples_many(
+    conn: Connection,
+    rows: Sequence[dict[str, Any]],
+    rollup_origins: Mapping[str, int | None],
+) -> None:
+    """Insert new sample rows of several sessions, and add them to the rollups of each
+    session that has them (``rollup_origins``: session -> its origin, or None)."""
+    if not rows:
+        return
+    stmt = dialect_insert(conn, samples).on_conflict_do_nothing(
+        index_elements=["session_id", "participant_id", "peer_connection_id", "timestamp_ms"]
+    )
+    conn.execute(stmt, list(rows))
+    by_session: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if rollup_origins.get(row["session_id"]) is not None:
+            by_session.setdefault(row["session_id"], []).append(row)
+    rollups.add_samples_many(
+        conn, {s: (r, int(rollup_origins[s] or 0)) for s, r in by_session.items()}
+    )
+
+
+def load_intervals_many(
+    conn: Connection, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """Each (session, participant)'s presence intervals, sorted."""
+    result: dict[tuple[str, str], list[tuple[int, int]]] = {k: [] for k in keys}
+    by_session: dict[str, list[str]] = {}
+    for s, p in result:
+        by_session.setdefault(s, []).append(p)
+    if not by_session:
+        return result
+    pi = participant_intervals.c
+    rows = conn.execute(
+        select(pi.session_id, pi.participant_id, pi.start_ms, pi.end_ms)
+        .where(or_(*(and_(pi.session_id == s, pi.participant_id.in_(ps))
+                     for s, ps in by_session.items())))
+        .order_by(pi.start_ms)
+    )
+    for s, p, start, end in rows:
+        result[(s, p)].append((int(start), int(end)))
+    return result
+
+
+def replace_intervals_many(
+    conn: Connection, changed: Mapping[tuple[str, str], list[tuple[int, int]]]
+) -> None:
+    """Rewrite the intervals of the (session, participant)s whose intervals changed."""
+    if not changed:
+        return
+    pi = participant_intervals.c
+    keys = list(changed)
+    for start in range(0, len(keys), 500):
+        by_session: dict[str, list[str]] = {}
+        for s, p in keys[start : start + 500]:
+            by_session.setdefault(s, []).append(p)
+        conn.execute(
+            delete(participant_intervals).where(
+                or_(*(and_(pi.session_id == s, pi.participant_id.in_(ps))
+                      for s, ps in by_session.items()))
+            )
+        )
+    rows = [
+        {"session_id": s, "participant_id": p, "start_ms": a, "end_ms": b}
+        for (s, p), intervals in changed.items()
+        for a, b in intervals
+    ]
+    if rows:
+        conn.execute(participant_intervals.insert(), rows)
+
+
+def save_sessions_many(conn: Connection, rows: Iterable[SessionRow]) -> None:
+    """Insert new sessions and move the bounds of touched ones (two statements at most)."""
+    new = [r for r in rows if r.is_new]
+    touched = [r for r in rows if not r.is_new and r.touched]
+    if new:
+        conn.execute(
+            sessions.insert(),
+            [
+                {"session_id": r.session_id, "api_key": r.api_key, "room_id": r.room_id,
+                 "custom_room_id": r.custom_room_id, "start_ms": r.start_ms,
+                 "last_report_ms": r.last_report_ms, "end_ms": r.end_ms,
+                 "rollup_origin_ms": r.rollup_origin_ms}
+                for r in new
+            ],
+        )
+    if touched:
+        conn.execute(
+            update(sessions)
+            .where(sessions.c.session_id == bindparam("b_session_id"))
+            .values(
+                start_ms=bindparam("b_start_ms"),
+                last_report_ms=bindparam("b_last_report_ms"),
+                custom_room_id=bindparam("b_custom_room_id"),
+            ),
+            [
+                {"b_session_id": r.session_id, "b_start_ms": r.start_ms,
+                 "b_last_report_ms": r.last_report_ms, "b_custom_room_id": r.custom_room_id}
+                for r in touched
+            ],
+        )
