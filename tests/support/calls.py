@@ -11,6 +11,9 @@ seconds the raw ``getStats()`` report of each peer, as W3C dictionaries.
 - :func:`record_chromium_calls`: headless Chromium with fake devices, one page, two peer
   connections, through the shared relay ``$SHARED/tools/impair/relay.py`` (run as a
   subprocess, as is). Peer connection ``a`` sends audio and video, ``b`` receives.
+- :func:`record_firefox_calls`: the same page in headless Firefox (firefox-esr), which refuses
+  loopback candidates: it runs in a network namespace (``netns-host.sh``; root), the relay on
+  10.77.0.1 outside it, the browser's candidates on 10.77.0.2 inside.
 
 The truth a test compares callquality's API with is what the peers themselves counted
 (:meth:`RecordedCall.deltas` and friends read their cumulative counters), not the relay's
@@ -27,6 +30,7 @@ import json
 import random
 import re
 import socket
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -60,7 +64,7 @@ class RecordedCall:
     """A finished call: what the peers reported, and what the relay did."""
 
     name: str
-    peer: str  # "aiortc" | "chromium"
+    peer: str  # "aiortc" | "chromium" | "firefox"
     loss: float  # injected drop probability of RTP/RTCP packets, each direction
     delay_s: float  # injected one-way delay
     snapshots: list[Snapshot]
@@ -550,24 +554,34 @@ def relay_script(shared: Path) -> Path:
     return script
 
 
-def _page_port_free() -> bool:
+def _page_port_free(host: str) -> bool:
     with socket.socket() as s:
         try:
-            s.bind(("127.0.0.1", RELAY_PAGE_PORT))
+            s.bind((host, RELAY_PAGE_PORT))
         except OSError:
             return False
     return True
 
 
-async def _chromium_call(
-    name: str, script: Path, out_dir: Path, loss: float, delay_s: float, secs: int
+async def _relay_call(
+    name: str,
+    script: Path,
+    out_dir: Path,
+    loss: float,
+    delay_s: float,
+    secs: int,
+    browser: str = "chromium",
+    relay_host: str = "127.0.0.1",
+    extra_args: tuple[str, ...] = (),
 ) -> RecordedCall:
     started = time.monotonic()
-    deadline = time.monotonic() + 30
-    while not _page_port_free():  # relay.py serves its page on a fixed port: one at a time
-        assert time.monotonic() < deadline, f"port {RELAY_PAGE_PORT} stays busy"
+    # relay.py serves its page on a fixed port of the relay host: one call at a time there
+    # (another test run's calls included: wait for up to two of them).
+    deadline = time.monotonic() + 2 * secs + 30
+    while not _page_port_free(relay_host):
+        assert time.monotonic() < deadline, f"port {relay_host}:{RELAY_PAGE_PORT} stays busy"
         await asyncio.sleep(0.5)
-    out = out_dir / f"chromium-{name}.json"
+    out = out_dir / f"{browser}-{name}.json"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(script),
@@ -578,6 +592,11 @@ async def _chromium_call(
         str(delay_s),
         "--secs",
         str(secs),
+        "--browser",
+        browser,
+        "--relay-host",
+        relay_host,
+        *extra_args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -596,14 +615,43 @@ async def _chromium_call(
     assert len(snapshots) >= 3, f"only {len(snapshots)} snapshots"
     return RecordedCall(
         name=name,
-        peer="chromium",
+        peer=browser,
         loss=loss,
         delay_s=delay_s,
         snapshots=snapshots,
-        peer_connection_ids={"a": f"chromium-{name}-a", "b": f"chromium-{name}-b"},
+        peer_connection_ids={"a": f"{browser}-{name}-a", "b": f"{browser}-{name}-b"},
         relay={**body.get("relay", {}), "ua": body.get("ua")},
         wall_s=time.monotonic() - started,
     )
+
+
+def _record_relay_calls(
+    shared: Path,
+    out_dir: Path,
+    specs: Mapping[str, Mapping[str, Any]],
+    browser: str,
+    relay_host: str = "127.0.0.1",
+    extra_args: tuple[str, ...] = (),
+) -> dict[str, RecordedCall]:
+    script = relay_script(shared)
+
+    async def run() -> dict[str, RecordedCall]:
+        calls = {}
+        for name, spec in specs.items():
+            calls[name] = await _relay_call(
+                name,
+                script,
+                out_dir,
+                spec.get("loss", 0.0),
+                spec.get("delay_s", 0.0),
+                int(spec.get("secs", 20)),
+                browser,
+                relay_host,
+                extra_args,
+            )
+        return calls
+
+    return asyncio.run(run())
 
 
 def record_chromium_calls(
@@ -611,19 +659,45 @@ def record_chromium_calls(
 ) -> dict[str, RecordedCall]:
     """Chromium calls through ``relay.py``, one after the other (its page port is fixed).
     ``specs``: name → {loss, delay_s, secs}; the relay's drops are not seeded."""
-    script = relay_script(shared)
+    return _record_relay_calls(shared, out_dir, specs, "chromium")
 
-    async def run() -> dict[str, RecordedCall]:
-        calls = {}
-        for name, spec in specs.items():
-            calls[name] = await _chromium_call(
-                name,
-                script,
-                out_dir,
-                spec.get("loss", 0.0),
-                spec.get("delay_s", 0.0),
-                int(spec.get("secs", 20)),
-            )
-        return calls
 
-    return asyncio.run(run())
+# --------------------------------------------------------------------------------------------
+# Firefox, through the shared relay, in a network namespace
+
+FIREFOX_NETNS = "cqff"
+FIREFOX_RELAY_HOST = "10.77.0.1"  # this side of the namespace's veth pair (netns-host.sh)
+FIREFOX_PEER_HOST = "10.77.0.2"  # the browser's side, inside the namespace
+
+
+def firefox_test_host(shared: Path, netns: str = FIREFOX_NETNS) -> None:
+    """Make (idempotently; needs root) the network namespace Firefox runs in: it refuses
+    loopback ICE candidates, so its host candidate is 10.77.0.2 inside the namespace and the
+    relay listens on 10.77.0.1 outside it."""
+    script = shared / "tools" / "impair" / "netns-host.sh"
+    assert script.exists(), f"missing the shared namespace script {script}"
+    for _ in range(2):  # a second try: another test run may be making it just now
+        done = subprocess.run(["bash", str(script), netns], capture_output=True, text=True)
+        if done.returncode == 0:
+            break
+        time.sleep(1)
+    assert done.returncode == 0, f"{script} {netns} failed: {done.stderr or done.stdout}"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((FIREFOX_RELAY_HOST, 0))
+        except OSError as e:
+            raise AssertionError(
+                f"namespace {netns} exists but {FIREFOX_RELAY_HOST} is not on this side "
+                f"({e}): 'ip netns del {netns}' and run again"
+            ) from e
+
+
+def record_firefox_calls(
+    shared: Path, out_dir: Path, specs: Mapping[str, Mapping[str, Any]]
+) -> dict[str, RecordedCall]:
+    """Headless Firefox (firefox-esr) calls through ``relay.py``, one after the other, the
+    browser in the namespace :func:`firefox_test_host` makes (made here if missing). As for
+    Chromium, peer connection ``a`` sends audio and video and ``b`` receives."""
+    firefox_test_host(shared)
+    extra = ("--peer-host", FIREFOX_PEER_HOST, "--netns", FIREFOX_NETNS)
+    return _record_relay_calls(shared, out_dir, specs, "firefox", FIREFOX_RELAY_HOST, extra)
