@@ -52,9 +52,8 @@ def ingest(
     derivation; any other is derived again there (optimistic concurrency). So the write lock
     is held for the statements alone, and two workers use both cores (SQLite only, below).
     """
-    # SQLite only for now: on PostgreSQL, with the precompute, tests/scaling/
-    # test_two_processes.py failed in the full suite (a stats float differing in its last
-    # digit between the two sessions); not yet understood, so it stays off there.
+    # SQLite only for now: on PostgreSQL it showed no gain in the one pair of runs made
+    # (docs/performance.md); the test failure first blamed on it also occurs without it.
     plan = {} if is_postgres(engine) else _precompute(engine, settings, api_key, items, now_ms)
     for attempt in range(_ATTEMPTS):
         try:
