@@ -97,19 +97,6 @@ def rollup_rows(rows: Iterable[Mapping[str, Any]], origin_ms: int) -> list[dict[
     return list(out.values())
 
 
-def add_samples(conn: Connection, rows: Sequence[Mapping[str, Any]], origin_ms: int) -> None:
-    """Add newly stored sample rows (of one session) to its rollups."""
-    increments = rollup_rows(rows, origin_ms)
-    if not increments:
-        return
-    conn.execute(_upsert(is_postgres(conn)), increments)
-    by_session: dict[str, set[int]] = {}
-    for inc in increments:
-        by_session.setdefault(inc["session_id"], set()).add(inc["bucket"])
-    for session_id, minutes in by_session.items():
-        refresh_session_minutes(conn, session_id, sorted(minutes))
-
-
 def add_samples_many(
     conn: Connection, by_session: Mapping[str, tuple[Sequence[Mapping[str, Any]], int]]
 ) -> None:

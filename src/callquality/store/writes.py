@@ -90,68 +90,22 @@ def new_session_id() -> str:
 
 def save_sessions(conn: Connection, rows: Iterable[SessionRow]) -> None:
     """Insert new sessions and move the bounds of touched ones."""
-    for row in rows:
-        if row.is_new:
-            conn.execute(
-                sessions.insert().values(
-                    session_id=row.session_id,
-                    api_key=row.api_key,
-                    room_id=row.room_id,
-                    custom_room_id=row.custom_room_id,
-                    start_ms=row.start_ms,
-                    last_report_ms=row.last_report_ms,
-                    end_ms=row.end_ms,
-                    rollup_origin_ms=row.rollup_origin_ms,
-                )
-            )
-        elif row.touched:
-            conn.execute(
-                update(sessions)
-                .where(sessions.c.session_id == row.session_id)
-                .values(
-                    start_ms=row.start_ms,
-                    last_report_ms=row.last_report_ms,
-                    custom_room_id=row.custom_room_id,
-                )
-            )
+    save_sessions_many(conn, rows)
 
 
 def upsert_participants(
     conn: Connection, api_key: str, session_id: str, names: Mapping[str, str | None]
 ) -> None:
-    """Record participants; a name sent later replaces an older one."""
-    if not names:
-        return
-    stmt = dialect_insert(conn, participants)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["session_id", "participant_id"],
-        set_={"name": stmt.excluded.name},
-        where=stmt.excluded.name.is_not(None),
-    )
-    conn.execute(
-        stmt,
-        [
-            {"session_id": session_id, "participant_id": p, "api_key": api_key, "name": n}
-            for p, n in names.items()
-        ],
-    )
+    """Record one session's participants; a name sent later replaces an older one."""
+    upsert_participants_many(conn, api_key, {(session_id, p): n for p, n in names.items()})
 
 
 def existing_sample_keys(
     conn: Connection, session_id: str, keys: Sequence[tuple[str, str, int]]
 ) -> set[tuple[str, str, int]]:
-    """Which (participant, peer connection, timestamp) of a batch are stored already."""
-    if not keys:
-        return set()
-    found: set[tuple[str, str, int]] = set()
-    cols = (samples.c.participant_id, samples.c.peer_connection_id, samples.c.timestamp_ms)
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        rows = conn.execute(
-            select(*cols).where(samples.c.session_id == session_id, tuple_(*cols).in_(chunk))
-        )
-        found.update((r[0], r[1], int(r[2])) for r in rows)
-    return found
+    """Which (participant, peer connection, timestamp) of one session are stored already."""
+    found = existing_sample_keys_many(conn, [(session_id, p, pc, ts) for p, pc, ts in keys])
+    return {(p, pc, ts) for _, p, pc, ts in found}
 
 
 def load_states(
@@ -179,27 +133,8 @@ def save_states(
     session_id: str,
     states: Mapping[tuple[str, str], tuple[int, str]],
 ) -> None:
-    """Store the newest counter state of each stream: {stream: (timestamp_ms, json)}."""
-    if not states:
-        return
-    stmt = dialect_insert(conn, stream_states)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["session_id", "participant_id", "peer_connection_id"],
-        set_={"timestamp_ms": stmt.excluded.timestamp_ms, "state": stmt.excluded.state},
-    )
-    conn.execute(
-        stmt,
-        [
-            {
-                "session_id": session_id,
-                "participant_id": p,
-                "peer_connection_id": pc,
-                "timestamp_ms": ts,
-                "state": state,
-            }
-            for (p, pc), (ts, state) in states.items()
-        ],
-    )
+    """Store the newest counter state of each stream of one session."""
+    save_states_many(conn, {(session_id, p, pc): v for (p, pc), v in states.items()})
 
 
 def insert_samples(
@@ -210,64 +145,22 @@ def insert_samples(
     The rows must not be stored yet (ingest checks under its lock): a row whose key exists
     is left as it is, but would be counted twice in the rollups.
     """
-    if not rows:
-        return
-    stmt = dialect_insert(conn, samples).on_conflict_do_nothing(
-        index_elements=["session_id", "participant_id", "peer_connection_id", "timestamp_ms"]
-    )
-    conn.execute(stmt, list(rows))
-    if rollup_origin_ms is not None:
-        rollups.add_samples(conn, rows, rollup_origin_ms)
+    insert_samples_many(conn, rows, {row["session_id"]: rollup_origin_ms for row in rows})
 
 
 def load_intervals(
     conn: Connection, session_id: str, participant_ids: Iterable[str]
 ) -> dict[str, list[tuple[int, int]]]:
-    """Each participant's presence intervals, sorted."""
-    ids = list(set(participant_ids))
-    result: dict[str, list[tuple[int, int]]] = {p: [] for p in ids}
-    if not ids:
-        return result
-    rows = conn.execute(
-        select(
-            participant_intervals.c.participant_id,
-            participant_intervals.c.start_ms,
-            participant_intervals.c.end_ms,
-        )
-        .where(
-            participant_intervals.c.session_id == session_id,
-            participant_intervals.c.participant_id.in_(ids),
-        )
-        .order_by(participant_intervals.c.start_ms)
-    )
-    for p, start, end in rows:
-        result[p].append((int(start), int(end)))
-    return result
+    """Each participant's presence intervals in one session, sorted."""
+    found = load_intervals_many(conn, [(session_id, p) for p in set(participant_ids)])
+    return {p: intervals for (_, p), intervals in found.items()}
 
 
 def replace_intervals(
     conn: Connection, session_id: str, changed: Mapping[str, list[tuple[int, int]]]
 ) -> None:
-    """Rewrite the intervals of the participants whose intervals changed (two statements)."""
-    if not changed:
-        return
-    ids = list(changed)
-    for start in range(0, len(ids), 500):
-        conn.execute(
-            delete(participant_intervals).where(
-                and_(
-                    participant_intervals.c.session_id == session_id,
-                    participant_intervals.c.participant_id.in_(ids[start : start + 500]),
-                )
-            )
-        )
-    rows = [
-        {"session_id": session_id, "participant_id": p, "start_ms": start, "end_ms": end}
-        for p, intervals in changed.items()
-        for start, end in intervals
-    ]
-    if rows:
-        conn.execute(participant_intervals.insert(), rows)
+    """Rewrite the intervals of one session's participants whose intervals changed."""
+    replace_intervals_many(conn, {(session_id, p): v for p, v in changed.items()})
 
 
 def end_session(conn: Connection, session_id: str, end_ms: int) -> None:
