@@ -45,9 +45,12 @@ import pytest
 from conftest import SHARED
 from support.calls import (
     KINDS,
+    Measured,
     RecordedCall,
-    get_stats,
-    post_call,
+    close,
+    loss_pct,
+    measure_call,
+    participants_with,
     record_aiortc_calls,
     record_chromium_calls,
 )
@@ -72,16 +75,6 @@ MAX_LOSS_PCT = 8.0
 # 4.7). The exact checks against the browser's own counters are unaffected.
 MAX_VIDEO_LOSS_PCT = 12.0
 LABEL = {"audio": "Audio", "video": "Video"}
-
-
-@dataclass
-class Measured:
-    """One recorded call as the API saw it."""
-
-    call: RecordedCall
-    session_id: str
-    series: dict[str | None, list[dict[str, Any]]]  # participant (None: session) -> 5 s buckets
-    whole: dict[str | None, dict[str, Any]]  # participant (None: session) -> the one bucket
 
 
 @dataclass
@@ -110,24 +103,10 @@ class Recorder:
             with server.client(tenant) as client:
                 for name, call in self.calls(peer).items():
                     room = f"impaired-{peer}-{name}-{uuid.uuid4().hex[:6]}"
-                    sid = post_call(client, call, room)
-                    series: dict[str | None, list[dict[str, Any]]] = {}
-                    whole: dict[str | None, dict[str, Any]] = {}
-                    for p in (None, *call.participants):
-                        body = get_stats(client, sid, participant=p, interval_s=BUCKET_S)
-                        assert body["sessionId"] == sid and body.get("participantId") == p
-                        series[p] = body["stats"]
-                        (whole[p],) = get_stats(
-                            client, sid, participant=p, interval_s=WHOLE_CALL_S
-                        )["stats"]
-                    out[name] = Measured(call, sid, series, whole)
-                    w = whole[None]
-                    print(peer, name, "API whole call:", {
-                        "loss%": w["packetLossPercent"],
-                        "rtt": [w["averageAudioRtt"], w["averageVideoRtt"]],
-                        "rttP50": [w["rttMs"][k]["p50"] for k in KINDS],
-                        "score": w["qualityScore"],
-                    })
+                    out[name] = measure_call(
+                        client, call, room, bucket_s=BUCKET_S, whole_call_s=WHOLE_CALL_S,
+                        label=f"{peer} {name}",
+                    )
             self.measured[key] = out
         return self.measured[key]
 
@@ -145,23 +124,11 @@ def measured(
 
 
 def _receivers(call: RecordedCall, kind: str) -> list[str]:
-    return [
-        p
-        for p in call.participants
-        if any(call.stream(s.reports[p], "inbound-rtp", kind) for s in call.snapshots)
-    ]
+    return participants_with(call, "inbound-rtp", kind)
 
 
 def _senders(call: RecordedCall, kind: str) -> list[str]:
-    return [
-        p
-        for p in call.participants
-        if any(call.stream(s.reports[p], "outbound-rtp", kind) for s in call.snapshots)
-    ]
-
-
-def _pct(lost: float, packets: float) -> float | None:
-    return round(100.0 * lost / (lost + packets), 3) if lost + packets > 0 else None
+    return participants_with(call, "outbound-rtp", kind)
 
 
 def _bucketed(values: list[tuple[int, float]], t0_ms: int) -> dict[int, list[float]]:
@@ -169,12 +136,6 @@ def _bucketed(values: list[tuple[int, float]], t0_ms: int) -> dict[int, list[flo
     for t_ms, v in values:
         out.setdefault((t_ms - t0_ms) // (BUCKET_S * 1000), []).append(v)
     return out
-
-
-def _close(got: float | None, want: float | None, tol: float) -> bool:
-    if got is None or want is None:
-        return got is want
-    return abs(got - want) <= tol
 
 
 @pytest.mark.parametrize("name", ["clean", "impaired"])
@@ -199,7 +160,7 @@ def test_recv_loss_is_what_the_receivers_counted(
                     continue
                 assert entry[f"recv{LABEL[kind]}PacketLost"] == want_lost, where
                 pct = entry["packetLossPercent"][f"recv{LABEL[kind]}"]
-                assert _close(pct, _pct(want_lost, want_received), 0.0011), (where, pct)
+                assert close(pct, loss_pct(want_lost, want_received), 0.0011), (where, pct)
 
 
 def test_injected_loss_shows_in_the_receive_loss(measured: dict[str, Measured]) -> None:
@@ -213,7 +174,7 @@ def test_injected_loss_shows_in_the_receive_loss(measured: dict[str, Measured]) 
             received = sum(m.call.total(p, "inbound-rtp", kind, "packetsReceived")
                            for p in _receivers(m.call, kind))
             assert m.whole[None][f"recv{LABEL[kind]}PacketLost"] == want
-            assert _close(pct[f"recv{LABEL[kind]}"], _pct(want, received), 0.0011)
+            assert close(pct[f"recv{LABEL[kind]}"], loss_pct(want, received), 0.0011)
         if name == "clean":
             assert pct["recvAudio"] == 0 and pct["recvVideo"] == 0, pct
         else:
@@ -271,7 +232,7 @@ def test_rtt_is_what_the_senders_measured(measured: dict[str, Measured], name: s
                 ]
                 want = sum(means) / len(means) if means else None
                 got = entry[f"average{LABEL[kind]}Rtt"]
-                assert _close(got, want, 0.5), (name, kind, who, b, got, want)
+                assert close(got, want, 0.5), (name, kind, who, b, got, want)
 
 
 def test_rtt_rises_by_twice_the_added_delay(measured: dict[str, Measured]) -> None:

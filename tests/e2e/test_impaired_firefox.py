@@ -35,7 +35,6 @@ impaired calls"), where Firefox differs from Chromium:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -43,9 +42,12 @@ from conftest import SHARED
 from support.calls import (
     FIREFOX_PEER_HOST,
     KINDS,
+    Measured,
     RecordedCall,
-    get_stats,
-    post_call,
+    close,
+    loss_pct,
+    measure_call,
+    participants_with,
     record_firefox_calls,
 )
 from support.server import RunningServer
@@ -74,15 +76,6 @@ SEND_RECV_GAP = 4.5
 LABEL = {"audio": "Audio", "video": "Video"}
 
 
-@dataclass
-class Measured:
-    """One recorded call as the API saw it."""
-
-    call: RecordedCall
-    series: dict[str | None, list[dict[str, Any]]]  # participant (None: session) -> 5 s buckets
-    whole: dict[str | None, dict[str, Any]]  # participant (None: session) -> the one bucket
-
-
 @pytest.fixture(scope="module")
 def firefox_calls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RecordedCall]:
     calls = record_firefox_calls(SHARED, tmp_path_factory.mktemp("firefox"), SPECS)
@@ -104,44 +97,13 @@ def measured(
         out = {}
         with server.client(server.new_tenant()) as client:
             for name, call in firefox_calls.items():
-                sid = post_call(client, call, f"impaired-firefox-{name}-{uuid.uuid4().hex[:6]}")
-                series: dict[str | None, list[dict[str, Any]]] = {}
-                whole: dict[str | None, dict[str, Any]] = {}
-                for p in (None, *call.participants):
-                    body = get_stats(client, sid, participant=p, interval_s=BUCKET_S)
-                    assert body["sessionId"] == sid and body.get("participantId") == p
-                    series[p] = body["stats"]
-                    (whole[p],) = get_stats(
-                        client, sid, participant=p, interval_s=WHOLE_CALL_S
-                    )["stats"]
-                out[name] = Measured(call, series, whole)
-                w = whole[None]
-                print("firefox", name, "API whole call:", {
-                    "loss%": w["packetLossPercent"],
-                    "rtt": [w["averageAudioRtt"], w["averageVideoRtt"]],
-                    "rttP50": [w["rttMs"][k]["p50"] for k in KINDS],
-                    "score": w["qualityScore"],
-                })
+                room = f"impaired-firefox-{name}-{uuid.uuid4().hex[:6]}"
+                out[name] = measure_call(
+                    client, call, room, bucket_s=BUCKET_S, whole_call_s=WHOLE_CALL_S,
+                    label=f"firefox {name}",
+                )
         _measured[server.url] = out
     return _measured[server.url]
-
-
-def _with_stream(call: RecordedCall, stats_type: str, kind: str) -> list[str]:
-    return [
-        p
-        for p in call.participants
-        if any(call.stream(s.reports[p], stats_type, kind) for s in call.snapshots)
-    ]
-
-
-def _pct(lost: float, packets: float) -> float | None:
-    return round(100.0 * lost / (lost + packets), 3) if lost + packets > 0 else None
-
-
-def _close(got: float | None, want: float | None, tol: float) -> bool:
-    if got is None or want is None:
-        return got is want
-    return abs(got - want) <= tol
 
 
 def test_firefox_made_the_calls(firefox_calls: dict[str, RecordedCall]) -> None:
@@ -149,8 +111,8 @@ def test_firefox_made_the_calls(firefox_calls: dict[str, RecordedCall]) -> None:
     loopback); the relay dropped only in the impaired call."""
     for name, call in firefox_calls.items():
         for kind in KINDS:
-            assert _with_stream(call, "outbound-rtp", kind) == ["a"], (name, kind)
-            assert _with_stream(call, "inbound-rtp", kind) == ["b"], (name, kind)
+            assert participants_with(call, "outbound-rtp", kind) == ["a"], (name, kind)
+            assert participants_with(call, "inbound-rtp", kind) == ["b"], (name, kind)
         for p in call.participants:
             hosts = {
                 s.get("address")
@@ -177,7 +139,7 @@ def test_recv_loss_is_what_firefox_counted(measured: dict[str, Measured], name: 
                 where = (name, kind, who or "session", b)
                 assert entry[f"recv{LABEL[kind]}PacketLost"] == lost[b], where
                 pct = entry["packetLossPercent"][f"recv{LABEL[kind]}"]
-                assert _close(pct, _pct(lost[b], got.get(b, 0)), 0.0011), (where, pct)
+                assert close(pct, loss_pct(lost[b], got.get(b, 0)), 0.0011), (where, pct)
 
 
 def test_injected_loss_shows_in_the_receive_loss(measured: dict[str, Measured]) -> None:
@@ -189,7 +151,7 @@ def test_injected_loss_shows_in_the_receive_loss(measured: dict[str, Measured]) 
                 want = m.call.total("b", "inbound-rtp", kind, "packetsLost")
                 received = m.call.total("b", "inbound-rtp", kind, "packetsReceived")
                 assert m.whole[who][f"recv{LABEL[kind]}PacketLost"] == want, (name, kind)
-                assert _close(pct[f"recv{LABEL[kind]}"], _pct(want, received), 0.0011)
+                assert close(pct[f"recv{LABEL[kind]}"], loss_pct(want, received), 0.0011)
             if name == "clean":
                 assert pct["recvAudio"] == 0 and pct["recvVideo"] == 0, pct
             else:
@@ -238,7 +200,7 @@ def test_rtt_is_what_the_sender_measured(measured: dict[str, Measured], name: st
                 values = per_bucket.get(b)
                 want = sum(values) / len(values) if values else None
                 got = entry[f"average{LABEL[kind]}Rtt"]
-                assert _close(got, want, 0.5), (name, kind, who, b, got, want)
+                assert close(got, want, 0.5), (name, kind, who, b, got, want)
 
 
 def test_rtt_rises_by_twice_the_added_delay(measured: dict[str, Measured]) -> None:
