@@ -103,6 +103,31 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (those still alive)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """The processes of the PostgreSQL server on this machine (its backends included)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 @dataclass
 class Server:
     """A `callquality serve` subprocess."""
@@ -114,6 +139,10 @@ class Server:
     def rss_kb(self) -> int:
         """Current resident memory of the server and its workers, summed."""
         return sum(_status_kb(p, "VmRSS") for p in _tree(self.process.pid))
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and its workers."""
+        return cpu_seconds(_tree(self.process.pid))
 
     def peak_rss_kb(self) -> int:
         """Peak resident memory (VmHWM) of the server and its workers, summed."""

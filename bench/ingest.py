@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 import orjson
-from _common import ROOT, database, machine, percentile, serve
+from _common import ROOT, cpu_seconds, database, machine, percentile, postgres_pids, serve
 
 from callquality.ingest.items import IngestItem
 from callquality.ingest.report import process_report
@@ -126,6 +126,7 @@ class Result:
     errors: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
     late_s: float = 0.0  # worst lag of a send behind its schedule
+    cpu_s: float = 0.0  # the generator process's own CPU time
 
 
 def participants(n: int, room_size: int, loss_share: float, seed: int = 7) -> list[Participant]:
@@ -203,7 +204,10 @@ async def _run(url: str, token: str, people: list[Participant], args: argparse.N
 
 def _proc(url: str, token: str, people: list[Participant], args: argparse.Namespace,
           t0_ms: int, start_at: float) -> Result:
-    return asyncio.run(_run(url, token, people, args, t0_ms, start_at))
+    began = time.process_time()
+    result = asyncio.run(_run(url, token, people, args, t0_ms, start_at))
+    result.cpu_s = time.process_time() - began
+    return result
 
 
 def raw_insert_rate(database_url: str, batch: int, seconds: float) -> float:
@@ -284,11 +288,19 @@ def main() -> None:
             per = -(-len(people) // args.procs)
             per = -(-per // args.room_size) * args.room_size
             shares = [people[i : i + per] for i in range(0, len(people), per)]
+            database_pids = postgres_pids() if args.backend == "postgresql" else []
+            database_cpu = {p: cpu_seconds([p]) for p in database_pids}
+            cpu_before = (server.cpu_seconds(), sum(database_cpu.values()))
             with ProcessPoolExecutor(len(shares),
                                      mp_context=multiprocessing.get_context("fork")) as pool:
                 futures = [pool.submit(_proc, server.url, token, share, args, t0_ms, start_at)
                            for share in shares]
                 results = [f.result() for f in futures]
+            # Backends that started during the run (the server's pool) count from zero.
+            database_pids = postgres_pids() if args.backend == "postgresql" else []
+            cpu_after = (server.cpu_seconds(), cpu_seconds(database_pids)
+                         - sum(database_cpu.get(p, 0.0) for p in database_pids)
+                         + sum(database_cpu.values()))
             stop.set()
             watcher.join()
             peak_kb = server.peak_rss_kb()
@@ -313,6 +325,13 @@ def main() -> None:
     print(f"ack latency: p50 {percentile(latencies, 50):.0f} ms, "
           f"p99 {percentile(latencies, 99):.0f} ms, max {max(latencies, default=0):.0f} ms "
           f"({len(latencies)} requests of {args.batch} reports)")
+    # CPU time per accepted report: less sensitive than the rate to other work on the machine.
+    server_us, database_us = (1e6 * (b - a) / max(accepted, 1)
+                              for a, b in zip(cpu_before, cpu_after, strict=True))
+    generator_us = 1e6 * sum(r.cpu_s for r in results) / max(accepted, 1)
+    print(f"CPU per accepted report: server {server_us:.0f} µs"
+          + (f", PostgreSQL {database_us:.0f} µs" if args.backend == "postgresql" else "")
+          + f", load generator {generator_us:.0f} µs")
     if rss:
         early = rss[min(len(rss) - 1, 5)]
         print(f"server RSS: {early / 1024:.0f} MB at 5 s, {rss[-1] / 1024:.0f} MB at the end, "

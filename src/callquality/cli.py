@@ -154,6 +154,7 @@ def serve(
         os.environ["DATABASE_URL"] = database_url
     if data_dir:
         os.environ["DATA_DIR"] = data_dir
+    os.environ["WEB_CONCURRENCY"] = str(workers)
     uvicorn.run(
         "callquality.api.server:app",
         host=host,

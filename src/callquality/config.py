@@ -31,6 +31,7 @@ class Settings:
     rate_limit_burst: int = 0  # 0 = 2 × rate
     log_level: str = "info"
     token_leeway_s: int = 30
+    web_concurrency: int = 1  # worker processes (uvicorn's own variable)
 
     @property
     def resolved_database_url(self) -> str:
@@ -63,6 +64,9 @@ SETTINGS_HELP: dict[str, str] = {
     "rate_limit_burst": "burst size of the per-key rate limit; 0 means twice the rate",
     "log_level": "debug, info, warning or error",
     "token_leeway_s": "clock skew tolerated on exp/iat",
+    "web_concurrency": "worker processes serving one port (uvicorn's variable; serve --workers "
+    "sets it); above 1, each ingest answer closes its connection, so that the client's next "
+    "request goes to whichever worker is idle",
 }
 
 

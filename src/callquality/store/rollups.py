@@ -26,9 +26,8 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
-from callquality.store.db import is_postgres
+from callquality.store import bulk
 from callquality.store.schema import (
     ROLLUP_BUCKET_MS,
     ROLLUP_MEASURES,
@@ -104,7 +103,7 @@ def add_samples_many(
     increments = [inc for rows, origin in by_session.values() for inc in rollup_rows(rows, origin)]
     if not increments:
         return
-    conn.execute(_upsert(is_postgres(conn)), increments)
+    bulk.insert_many(conn, sample_rollups, increments, _add_on_conflict)
     minutes: dict[str, set[int]] = {}
     for inc in increments:
         minutes.setdefault(inc["session_id"], set()).add(inc["bucket"])
@@ -112,10 +111,8 @@ def add_samples_many(
         refresh_session_minutes(conn, session_id, sorted(buckets))
 
 
-@cache
-def _upsert(postgres: bool) -> Any:
-    """INSERT ... ON CONFLICT that adds increments to sample_rollups (built once)."""
-    stmt = (postgresql.insert if postgres else sqlite.insert)(sample_rollups)
+def _add_on_conflict(stmt: Any) -> Any:
+    """ON CONFLICT of the sample_rollups insert: add the increments to the stored row."""
     new = stmt.excluded
     old = sample_rollups.c
     set_: dict[str, Any] = {

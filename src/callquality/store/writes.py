@@ -8,10 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, or_, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, delete, select, text, update
 
-from callquality.store import rollups
+from callquality.store import bulk, rollups
 from callquality.store.db import is_postgres
 from callquality.store.schema import (
     participant_intervals,
@@ -22,11 +21,6 @@ from callquality.store.schema import (
     sessions,
     stream_states,
 )
-
-
-def dialect_insert(conn: Connection, table: Table) -> Any:
-    """An INSERT that knows ON CONFLICT, for SQLite or PostgreSQL."""
-    return (postgresql.insert if is_postgres(conn) else sqlite.insert)(table)
 
 
 @dataclass(slots=True)
@@ -116,16 +110,11 @@ def load_states(
 
     On PostgreSQL the rows are locked (FOR UPDATE) unless ``for_update`` is false.
     """
-    wanted = list(set(streams))
-    if not wanted:
-        return {}
-    cols = (stream_states.c.participant_id, stream_states.c.peer_connection_id)
-    query = select(*cols, stream_states.c.state).where(
-        stream_states.c.session_id == session_id, tuple_(*cols).in_(wanted)
+    rows = bulk.select_by_keys(
+        conn, stream_states, _STREAM_KEY, sorted({(session_id, p, pc) for p, pc in streams}),
+        ("participant_id", "peer_connection_id", "state"), for_update=for_update,
     )
-    if for_update and is_postgres(conn):
-        query = query.with_for_update()
-    return {(r[0], r[1]): r[2] for r in conn.execute(query)}
+    return {(r[0], r[1]): r[2] for r in rows}
 
 
 def save_states(
@@ -188,64 +177,45 @@ def purge_samples_before(conn: Connection, cutoff_ms: int) -> int:
 StreamKey = tuple[str, str, str]  # (session, participant, peer connection)
 
 
-def _per_session(
-    column: Any, tuple_cols: Sequence[Any], keys: Mapping[str, Iterable[Any]]
-) -> Any:
-    """``session = s AND (cols) IN (...)`` for each session, joined with OR."""
-    return or_(*(and_(column == s, tuple_(*tuple_cols).in_(list(k))) for s, k in keys.items()))
-
-
 def existing_sample_keys_many(
     conn: Connection, keys: Sequence[tuple[str, str, str, int]]
 ) -> set[tuple[str, str, str, int]]:
     """Which (session, participant, peer connection, timestamp) are stored already."""
-    found: set[tuple[str, str, str, int]] = set()
-    cols = (samples.c.participant_id, samples.c.peer_connection_id, samples.c.timestamp_ms)
-    for start in range(0, len(keys), 500):
-        by_session: dict[str, list[tuple[str, str, int]]] = {}
-        for s, p, pc, ts in keys[start : start + 500]:
-            by_session.setdefault(s, []).append((p, pc, ts))
-        rows = conn.execute(
-            select(samples.c.session_id, *cols).where(
-                _per_session(samples.c.session_id, cols, by_session)
-            )
-        )
-        found.update((r[0], r[1], r[2], int(r[3])) for r in rows)
-    return found
+    rows = bulk.select_by_keys(conn, samples, _SAMPLE_KEY, keys, _SAMPLE_KEY)
+    return {(r[0], r[1], r[2], int(r[3])) for r in rows}
+
+
+_SAMPLE_KEY = ("session_id", "participant_id", "peer_connection_id", "timestamp_ms")
+_STREAM_KEY = ("session_id", "participant_id", "peer_connection_id")
 
 
 def load_states_many(conn: Connection, streams: Iterable[StreamKey]) -> dict[StreamKey, str]:
     """The stored counter state (JSON text) of each stream; locked on PostgreSQL."""
-    by_session: dict[str, set[tuple[str, str]]] = {}
-    for s, p, pc in streams:
-        by_session.setdefault(s, set()).add((p, pc))
-    if not by_session:
-        return {}
-    cols = (stream_states.c.participant_id, stream_states.c.peer_connection_id)
-    query = select(stream_states.c.session_id, *cols, stream_states.c.state).where(
-        _per_session(stream_states.c.session_id, cols, by_session)
+    rows = bulk.select_by_keys(
+        conn, stream_states, _STREAM_KEY, sorted(set(streams)), (*_STREAM_KEY, "state"),
+        for_update=True,
     )
-    if is_postgres(conn):
-        query = query.with_for_update()
-    return {(r[0], r[1], r[2]): r[3] for r in conn.execute(query)}
+    return {(r[0], r[1], r[2]): r[3] for r in rows}
 
 
 def save_states_many(conn: Connection, states: Mapping[StreamKey, tuple[int, str]]) -> None:
     """Store the newest counter state of each stream: {stream: (timestamp_ms, json)}."""
-    if not states:
-        return
-    stmt = dialect_insert(conn, stream_states)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["session_id", "participant_id", "peer_connection_id"],
-        set_={"timestamp_ms": stmt.excluded.timestamp_ms, "state": stmt.excluded.state},
-    )
-    conn.execute(
-        stmt,
+    bulk.insert_many(
+        conn,
+        stream_states,
         [
             {"session_id": s, "participant_id": p, "peer_connection_id": pc,
              "timestamp_ms": ts, "state": state}
             for (s, p, pc), (ts, state) in states.items()
         ],
+        _states_conflict,
+    )
+
+
+def _states_conflict(stmt: Any) -> Any:
+    return stmt.on_conflict_do_update(
+        index_elements=["session_id", "participant_id", "peer_connection_id"],
+        set_={"timestamp_ms": stmt.excluded.timestamp_ms, "state": stmt.excluded.state},
     )
 
 
@@ -253,20 +223,22 @@ def upsert_participants_many(
     conn: Connection, api_key: str, names: Mapping[tuple[str, str], str | None]
 ) -> None:
     """Record participants {(session, participant): name}; a later name replaces an older."""
-    if not names:
-        return
-    stmt = dialect_insert(conn, participants)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["session_id", "participant_id"],
-        set_={"name": stmt.excluded.name},
-        where=stmt.excluded.name.is_not(None),
-    )
-    conn.execute(
-        stmt,
+    bulk.insert_many(
+        conn,
+        participants,
         [
             {"session_id": s, "participant_id": p, "api_key": api_key, "name": n}
             for (s, p), n in names.items()
         ],
+        _participants_conflict,
+    )
+
+
+def _participants_conflict(stmt: Any) -> Any:
+    return stmt.on_conflict_do_update(
+        index_elements=["session_id", "participant_id"],
+        set_={"name": stmt.excluded.name},
+        where=stmt.excluded.name.is_not(None),
     )
 
 
@@ -279,10 +251,7 @@ def insert_samples_many(
     session that has them (``rollup_origins``: session -> its origin, or None)."""
     if not rows:
         return
-    stmt = dialect_insert(conn, samples).on_conflict_do_nothing(
-        index_elements=["session_id", "participant_id", "peer_connection_id", "timestamp_ms"]
-    )
-    conn.execute(stmt, list(rows))
+    bulk.insert_many(conn, samples, rows, _samples_conflict)
     by_session: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if rollup_origins.get(row["session_id"]) is not None:
@@ -292,25 +261,25 @@ def insert_samples_many(
     )
 
 
+def _samples_conflict(stmt: Any) -> Any:
+    return stmt.on_conflict_do_nothing(
+        index_elements=["session_id", "participant_id", "peer_connection_id", "timestamp_ms"]
+    )
+
+
 def load_intervals_many(
     conn: Connection, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], list[tuple[int, int]]]:
     """Each (session, participant)'s presence intervals, sorted."""
     result: dict[tuple[str, str], list[tuple[int, int]]] = {k: [] for k in keys}
-    by_session: dict[str, list[str]] = {}
-    for s, p in result:
-        by_session.setdefault(s, []).append(p)
-    if not by_session:
-        return result
-    pi = participant_intervals.c
-    rows = conn.execute(
-        select(pi.session_id, pi.participant_id, pi.start_ms, pi.end_ms)
-        .where(or_(*(and_(pi.session_id == s, pi.participant_id.in_(ps))
-                     for s, ps in by_session.items())))
-        .order_by(pi.start_ms)
+    rows = bulk.select_by_keys(
+        conn, participant_intervals, ("session_id", "participant_id"), list(result),
+        ("session_id", "participant_id", "start_ms", "end_ms"),
     )
     for s, p, start, end in rows:
         result[(s, p)].append((int(start), int(end)))
+    for intervals in result.values():
+        intervals.sort()
     return result
 
 
@@ -320,25 +289,15 @@ def replace_intervals_many(
     """Rewrite the intervals of the (session, participant)s whose intervals changed."""
     if not changed:
         return
-    pi = participant_intervals.c
-    keys = list(changed)
-    for start in range(0, len(keys), 500):
-        by_session: dict[str, list[str]] = {}
-        for s, p in keys[start : start + 500]:
-            by_session.setdefault(s, []).append(p)
-        conn.execute(
-            delete(participant_intervals).where(
-                or_(*(and_(pi.session_id == s, pi.participant_id.in_(ps))
-                      for s, ps in by_session.items()))
-            )
-        )
+    bulk.delete_by_keys(
+        conn, participant_intervals, ("session_id", "participant_id"), list(changed)
+    )
     rows = [
         {"session_id": s, "participant_id": p, "start_ms": a, "end_ms": b}
         for (s, p), intervals in changed.items()
         for a, b in intervals
     ]
-    if rows:
-        conn.execute(participant_intervals.insert(), rows)
+    bulk.insert_many(conn, participant_intervals, rows)
 
 
 def save_sessions_many(conn: Connection, rows: Iterable[SessionRow]) -> None:

@@ -1,0 +1,211 @@
+"""Many rows in one statement, for ingest's large inserts and upserts.
+
+SQLAlchemy's executemany spends 35-50 µs of Python per 75-column ``samples`` row (it builds
+and processes a parameter dict per row), more than the database spends storing it
+(docs/performance.md). Here the statement is built once per table, columns and conflict
+clause, and the rows go to the database without that per-row work:
+
+- **PostgreSQL**: all rows travel as one JSON array parameter and the server expands them
+  (``INSERT ... SELECT ... FROM json_to_recordset(:rows) AS r(col type, ...)``), one
+  statement and one round trip whatever the number of rows. Integer columns are read as
+  double precision and cast on assignment, as the driver's float parameters were.
+- **SQLite**: the statement is compiled once and run with the driver's executemany over
+  plain tuples.
+
+Rows must not repeat a conflict key within one call when the conflict clause updates
+(PostgreSQL refuses to update a row twice in one statement); ingest's rows never do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from callquality.store.db import is_postgres
+
+# A dialect INSERT -> the statement to run (adds ON CONFLICT ...); None: a plain insert.
+Finish = Callable[[Any], Any]
+
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def insert_many(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    finish: Finish | None = None,
+    *,
+    name: str = "",
+) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table``, ``finish`` applied.
+
+    ``name`` tells apart two conflict clauses used on one table (the statement is cached
+    by table, name and columns, so ``finish`` must not vary for one name).
+    """
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    postgres = is_postgres(conn)
+    key = (table.name, name, columns, postgres)
+    statement: Any = _STATEMENTS.get(key)
+    if statement is None:
+        build = _postgres_statement if postgres else _sqlite_statement
+        statement = _STATEMENTS[key] = build(table, columns, finish)
+    if postgres:
+        conn.execute(statement, {"rows": orjson.dumps(list(rows)).decode()})
+    else:
+        sql, order = statement
+        conn.exec_driver_sql(sql, [tuple(row[c] for c in order) for row in rows])
+
+
+def _postgres_statement(table: Table, columns: tuple[str, ...], finish: Finish | None) -> Any:
+    recordset = (
+        func.json_to_recordset(cast(bindparam("rows", type_=Text), postgresql.JSON))
+        .table_valued(
+            *(
+                column(c, Float() if isinstance(table.c[c].type, Integer) else table.c[c].type)
+                for c in columns
+            )
+        )
+        .render_derived(name="r", with_types=True)
+    )
+    stmt = postgresql.insert(table).from_select(
+        list(columns), select(*(recordset.c[c] for c in columns))
+    )
+    return finish(stmt) if finish is not None else stmt
+
+
+def _sqlite_statement(
+    table: Table, columns: tuple[str, ...], finish: Finish | None
+) -> tuple[str, tuple[str, ...]]:
+    stmt = sqlite.insert(table).values({c: bindparam(c) for c in columns})
+    stmt = finish(stmt) if finish is not None else stmt
+    compiled = stmt.compile(dialect=sqlite.dialect())
+    assert compiled.positiontup is not None
+    return str(compiled), tuple(compiled.positiontup)
+
+
+def select_by_keys(
+    conn: Connection,
+    table: Table,
+    key_columns: tuple[str, ...],
+    keys: Sequence[Sequence[Any]],
+    columns: tuple[str, ...],
+    *,
+    for_update: bool = False,
+) -> list[Any]:
+    """The rows of ``table`` whose ``key_columns`` equal one of ``keys``: ``columns`` of each.
+
+    One statement for any number of keys, built once: the keys travel as one JSON array,
+    joined to the table by its index (``FOR UPDATE`` on PostgreSQL when asked).
+    """
+    if not keys:
+        return []
+    postgres = is_postgres(conn)
+    cache_key = (table.name, "select:" + ",".join(key_columns), columns, postgres, for_update)
+    statement: Any = _STATEMENTS.get(cache_key)
+    if statement is None:
+        statement = _STATEMENTS[cache_key] = _select_statement(
+            table, key_columns, columns, postgres, for_update
+        )
+    keys_json = _keys_json(keys, key_columns, postgres)
+    if postgres:
+        return list(conn.execute(statement, {"keys": keys_json}))
+    return list(conn.exec_driver_sql(statement, (keys_json,)))
+
+
+def delete_by_keys(
+    conn: Connection, table: Table, key_columns: tuple[str, ...], keys: Sequence[Sequence[Any]]
+) -> None:
+    """Delete the rows of ``table`` whose ``key_columns`` equal one of ``keys``."""
+    if not keys:
+        return
+    postgres = is_postgres(conn)
+    cache_key = (table.name, "delete:" + ",".join(key_columns), (), postgres)
+    statement: Any = _STATEMENTS.get(cache_key)
+    if statement is None:
+        if postgres:
+            recordset = _keys_recordset(table, key_columns)
+            statement = delete(table).where(
+                *(table.c[c] == recordset.c[c] for c in key_columns)
+            )
+            # DELETE ... USING the recordset: SQLAlchemy renders the extra FROM as USING.
+        else:
+            compiled = (
+                delete(table)
+                .where(*(table.c[c] == bindparam(c) for c in key_columns))
+                .compile(dialect=sqlite.dialect())
+            )
+            statement = str(compiled)
+        _STATEMENTS[cache_key] = statement
+    if postgres:
+        conn.execute(statement, {"keys": _keys_json(keys, key_columns, True)})
+    else:
+        conn.exec_driver_sql(statement, [tuple(k) for k in keys])
+
+
+def _keys_json(keys: Sequence[Sequence[Any]], key_columns: tuple[str, ...], postgres: bool) -> str:
+    if postgres:  # json_to_recordset reads objects
+        return orjson.dumps([dict(zip(key_columns, k, strict=True)) for k in keys]).decode()
+    return orjson.dumps([list(k) for k in keys]).decode()
+
+
+def _keys_recordset(table: Table, key_columns: tuple[str, ...]) -> Any:
+    return (
+        func.json_to_recordset(cast(bindparam("keys", type_=Text), postgresql.JSON))
+        .table_valued(*(column(c, table.c[c].type) for c in key_columns))
+        .render_derived(name="k", with_types=True)
+    )
+
+
+def _select_statement(
+    table: Table,
+    key_columns: tuple[str, ...],
+    columns: tuple[str, ...],
+    postgres: bool,
+    for_update: bool,
+) -> Any:
+    if postgres:
+        recordset = _keys_recordset(table, key_columns)
+        query = (
+            select(*(table.c[c] for c in columns))
+            .select_from(recordset)
+            .join(table, and_(*(table.c[c] == recordset.c[c] for c in key_columns)))
+        )
+        return query.with_for_update(of=table) if for_update else query
+    # (SQLite locks the whole database for a write transaction: nothing to add.)
+    # SQLite: json_each's rows drive the loop (CROSS JOIN keeps that order), each key found
+    # through the table's index.
+    each = func.json_each(bindparam("keys", type_=Text)).table_valued("value").alias("k")
+    condition = and_(
+        *(
+            table.c[c] == func.json_extract(each.c.value, literal_column(f"'$[{i}]'"))
+            for i, c in enumerate(key_columns)
+        )
+    )
+    compiled = (
+        select(*(table.c[c] for c in columns))
+        .select_from(each)
+        .join(table, condition)
+        .compile(dialect=sqlite.dialect())
+    )
+    assert compiled.positiontup == ["keys"]  # the one bound value: the keys' JSON
+    return str(compiled).replace(" JOIN ", " CROSS JOIN ", 1)
