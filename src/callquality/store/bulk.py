@@ -36,6 +36,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -126,10 +127,7 @@ def select_by_keys(
         statement = _STATEMENTS[cache_key] = _select_statement(
             table, key_columns, columns, postgres, for_update
         )
-    keys_json = _keys_json(keys, key_columns, postgres)
-    if postgres:
-        return list(conn.execute(statement, {"keys": keys_json}))
-    return list(conn.exec_driver_sql(statement, (keys_json,)))
+    return list(conn.execute(statement, {"keys": _keys_json(keys, key_columns, postgres)}))
 
 
 def delete_by_keys(
@@ -192,20 +190,64 @@ def _select_statement(
         )
         return query.with_for_update(of=table) if for_update else query
     # (SQLite locks the whole database for a write transaction: nothing to add.)
-    # SQLite: json_each's rows drive the loop (CROSS JOIN keeps that order), each key found
-    # through the table's index.
-    each = func.json_each(bindparam("keys", type_=Text)).table_valued("value").alias("k")
-    condition = and_(
+    each = _json_each()
+    query = select(*(table.c[c] for c in columns)).select_from(each).join(
+        table, _each_matches(table, each, key_columns)
+    )
+    return query
+
+
+# Builds the statement of upsert_selected from the source joined to the keys:
+# keyed -> (target table, SELECT whose columns are the target's, target's conflict keys).
+SelectBuilder = Callable[[Any], tuple[Table, Any, tuple[str, ...]]]
+
+
+def upsert_selected(
+    conn: Connection,
+    source: Table,
+    key_columns: tuple[str, ...],
+    keys: Sequence[Sequence[Any]],
+    build: SelectBuilder,
+) -> None:
+    """INSERT INTO target SELECT ... (from ``source`` rows matching ``keys``), replacing the
+    target rows with the same conflict key: one statement for any number of keys."""
+    if not keys:
+        return
+    postgres = is_postgres(conn)
+    cache_key = (source.name, "upsert:" + ",".join(key_columns), build, postgres)
+    statement: Any = _STATEMENTS.get(cache_key)
+    if statement is None:
+        if postgres:
+            recordset = _keys_recordset(source, key_columns)
+            keyed = select().select_from(recordset).join(
+                source, and_(*(source.c[c] == recordset.c[c] for c in key_columns))
+            )
+        else:
+            each = _json_each()
+            keyed = select().select_from(each).join(
+                source, _each_matches(source, each, key_columns)
+            )
+        target, query, conflict = build(keyed)
+        names = [c.name for c in query.selected_columns]
+        insert = (postgresql.insert if postgres else sqlite.insert)(target)
+        # WHERE true: SQLite's INSERT ... SELECT ... ON CONFLICT needs it to parse.
+        stmt = insert.from_select(names, query.where(true()))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(conflict),
+            set_={n: stmt.excluded[n] for n in names if n not in conflict},
+        )
+        statement = _STATEMENTS[cache_key] = stmt
+    conn.execute(statement, {"keys": _keys_json(keys, key_columns, postgres)})
+
+
+def _json_each() -> Any:
+    return func.json_each(bindparam("keys", type_=Text)).table_valued("value").alias("k")
+
+
+def _each_matches(table: Table, each: Any, key_columns: tuple[str, ...]) -> Any:
+    return and_(
         *(
             table.c[c] == func.json_extract(each.c.value, literal_column(f"'$[{i}]'"))
             for i, c in enumerate(key_columns)
         )
     )
-    compiled = (
-        select(*(table.c[c] for c in columns))
-        .select_from(each)
-        .join(table, condition)
-        .compile(dialect=sqlite.dialect())
-    )
-    assert compiled.positiontup == ["keys"]  # the one bound value: the keys' JSON
-    return str(compiled).replace(" JOIN ", " CROSS JOIN ", 1)

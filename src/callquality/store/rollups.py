@@ -10,7 +10,6 @@ is the one read from the samples (up to the order of floating-point additions).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -18,10 +17,8 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
-    String,
-    bindparam,
+    Table,
     case,
-    delete,
     func,
     or_,
     select,
@@ -107,8 +104,7 @@ def add_samples_many(
     minutes: dict[str, set[int]] = {}
     for inc in increments:
         minutes.setdefault(inc["session_id"], set()).add(inc["bucket"])
-    for session_id, buckets in minutes.items():
-        refresh_session_minutes(conn, session_id, sorted(buckets))
+    refresh_minutes(conn, minutes)
 
 
 def _add_on_conflict(stmt: Any) -> Any:
@@ -171,65 +167,65 @@ def step1(
     return query if participant_id is None else query.where(r.participant_id == participant_id)
 
 
-def steps2and3(level1: Select[Any]) -> Select[Any]:
-    """Steps 2 and 3: per participant, then per bucket (participants, sums and means)."""
+def steps2and3(level1: Select[Any], *, by_session: bool = False) -> Select[Any]:
+    """Steps 2 and 3: per participant, then per bucket (participants, sums and means).
+
+    ``by_session``: ``level1`` also has ``session_id`` and ``received_ms`` columns, and the
+    result is per (session, bucket), with the newest ``received_ms``.
+    """
     l1 = level1.subquery("l1")
+    keys = [l1.c.session_id, l1.c.bucket] if by_session else [l1.c.bucket]
+    received = [func.max(l1.c.received_ms).label("received_ms")] if by_session else []
     l2 = (
         select(
-            l1.c.bucket,
+            *keys,
             l1.c.participant_id,
+            *received,
             *(
                 (func.sum(l1.c[name]) if name in ADDITIVE else func.avg(l1.c[name])).label(name)
                 for name, _, _ in ROLLUP_MEASURES
             ),
         )
-        .group_by(l1.c.bucket, l1.c.participant_id)
+        .group_by(*keys, l1.c.participant_id)
         .subquery("l2")
     )
-    columns: list[ColumnElement[Any]] = [l2.c.bucket, func.count().label("participants")]
+    columns: list[ColumnElement[Any]] = [l2.c[k.name] for k in keys]
+    if by_session:
+        columns.append(func.max(l2.c.received_ms).label("received_ms"))
+    columns.append(func.count().label("participants"))
     for name, _, _ in ROLLUP_MEASURES:
         columns += [
             func.sum(l2.c[name]).label(f"{name}__sum"),
             func.avg(l2.c[name]).label(f"{name}__avg"),
         ]
-    return select(*columns).group_by(l2.c.bucket)
+    return select(*columns).group_by(*(l2.c[k.name] for k in keys))
+
+
+def refresh_minutes(conn: Connection, minutes: Mapping[str, Iterable[int]]) -> None:
+    """Recompute the session_rollups rows of these minutes ({session: minutes}) from
+    sample_rollups: one INSERT ... SELECT ... ON CONFLICT DO UPDATE for all of them."""
+    keys = sorted((s, m) for s, ms in minutes.items() for m in set(ms))
+    if keys:
+        bulk.upsert_selected(conn, sample_rollups, ("session_id", "bucket"), keys, _refresh)
+
+
+def _refresh(keyed: Select[Any]) -> tuple[Table, Select[Any], tuple[str, ...]]:
+    """The refresh's SELECT, from ``keyed`` (sample_rollups joined to the wanted keys)."""
+    r = sample_rollups.c
+    level1 = keyed.with_only_columns(
+        r.session_id,
+        r.bucket,
+        r.participant_id,
+        r.peer_connection_id,
+        func.max(r.received_ms).label("received_ms"),
+        *(_step1(name, how) for name, _, how in ROLLUP_MEASURES),
+    ).group_by(r.session_id, r.bucket, r.participant_id, r.peer_connection_id)
+    return session_rollups, steps2and3(level1, by_session=True), ("session_id", "bucket")
 
 
 def refresh_session_minutes(conn: Connection, session_id: str, minutes: Sequence[int]) -> None:
-    """Recompute the session_rollups rows of these minutes from sample_rollups."""
-    params = {"session_id": session_id, "minutes": list(minutes)}
-    delete_stmt, insert_stmt = _refresh_statements()
-    conn.execute(delete_stmt, params)
-    conn.execute(insert_stmt, params)
-
-
-@cache
-def _refresh_statements() -> tuple[Any, Any]:
-    """DELETE and INSERT ... SELECT of refresh_session_minutes (built once, bound later)."""
-    r = sample_rollups.c
-    session_id = bindparam("session_id", type_=String(64))
-    minutes: BindParameter[int] = bindparam("minutes", expanding=True)
-    delete_stmt = delete(session_rollups).where(
-        session_rollups.c.session_id == session_id, session_rollups.c.bucket.in_(minutes)
-    )
-    level1 = step1(session_id, r.bucket).where(r.bucket.in_(minutes))
-    per_minute = steps2and3(level1).subquery("m")
-    received = (
-        select(r.bucket, func.max(r.received_ms).label("received_ms"))
-        .where(r.session_id == session_id, r.bucket.in_(minutes))
-        .group_by(r.bucket)
-        .subquery("rcv")
-    )
-    names = [c.name for c in session_rollups.c if c.name not in ("session_id", "received_ms")]
-    query = select(
-        session_id.label("session_id"),
-        received.c.received_ms,
-        *(per_minute.c[n] for n in names),
-    ).join_from(per_minute, received, per_minute.c.bucket == received.c.bucket)
-    insert_stmt = session_rollups.insert().from_select(
-        ["session_id", "received_ms", *names], query
-    )
-    return delete_stmt, insert_stmt
+    """Recompute the session_rollups rows of one session's minutes from sample_rollups."""
+    refresh_minutes(conn, {session_id: minutes})
 
 
 def session_minutes(conn: Connection, session_id: str) -> list[Any]:
