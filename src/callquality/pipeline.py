@@ -296,7 +296,7 @@ def _update_intervals(
         after = merge_intervals(before + spans, gap_ms)
         if after != before:
             changed[key] = after
-    writes.replace_intervals_many(conn, changed)
+    writes.save_intervals_many(conn, stored, changed)
 
 
 def _assign(

@@ -133,31 +133,11 @@ def select_by_keys(
 def delete_by_keys(
     conn: Connection, table: Table, key_columns: tuple[str, ...], keys: Sequence[Sequence[Any]]
 ) -> None:
-    """Delete the rows of ``table`` whose ``key_columns`` equal one of ``keys``."""
-    if not keys:
-        return
-    postgres = is_postgres(conn)
-    cache_key = (table.name, "delete:" + ",".join(key_columns), (), postgres)
-    statement: Any = _STATEMENTS.get(cache_key)
-    if statement is None:
-        if postgres:
-            recordset = _keys_recordset(table, key_columns)
-            statement = delete(table).where(
-                *(table.c[c] == recordset.c[c] for c in key_columns)
-            )
-            # DELETE ... USING the recordset: SQLAlchemy renders the extra FROM as USING.
-        else:
-            compiled = (
-                delete(table)
-                .where(*(table.c[c] == bindparam(c) for c in key_columns))
-                .compile(dialect=sqlite.dialect())
-            )
-            statement = str(compiled)
-        _STATEMENTS[cache_key] = statement
-    if postgres:
-        conn.execute(statement, {"keys": _keys_json(keys, key_columns, True)})
-    else:
-        conn.exec_driver_sql(statement, [tuple(k) for k in keys])
+    """Delete the rows of ``table`` whose ``key_columns`` equal one of ``keys`` (one
+    statement per key, through the index: for the few rows ingest deletes)."""
+    if keys:
+        statement = delete(table).where(*(table.c[c] == bindparam(c) for c in key_columns))
+        conn.execute(statement, [dict(zip(key_columns, k, strict=True)) for k in keys])
 
 
 def _keys_json(keys: Sequence[Sequence[Any]], key_columns: tuple[str, ...], postgres: bool) -> str:
@@ -174,6 +154,23 @@ def _keys_recordset(table: Table, key_columns: tuple[str, ...]) -> Any:
     )
 
 
+def _keyed_postgres(
+    table: Table, key_columns: tuple[str, ...], for_update: bool, columns: tuple[str, ...] = ()
+) -> Any:
+    """FROM the keys' recordset CROSS JOIN LATERAL (the table's rows of each key), and the
+    columns of those rows (``columns``, or all)."""
+    recordset = _keys_recordset(table, key_columns)
+    rows = (
+        select(*(table.c[c] for c in columns or table.c.keys()))
+        .where(*(table.c[c] == recordset.c[c] for c in key_columns))
+        .offset(0)  # keeps the subquery from being merged into a join of the two
+    )
+    if for_update:
+        rows = rows.with_for_update()
+    lateral = rows.lateral("t")
+    return recordset.join(lateral, true()), lateral.c
+
+
 def _select_statement(
     table: Table,
     key_columns: tuple[str, ...],
@@ -182,14 +179,12 @@ def _select_statement(
     for_update: bool,
 ) -> Any:
     if postgres:
-        recordset = _keys_recordset(table, key_columns)
-        query = (
-            select(*(table.c[c] for c in columns))
-            .select_from(recordset)
-            .join(table, and_(*(table.c[c] == recordset.c[c] for c in key_columns)))
-        )
-        return query.with_for_update(of=table) if for_update else query
-    # (SQLite locks the whole database for a write transaction: nothing to add.)
+        # LATERAL: one index lookup per key, whatever the planner believes of the table's
+        # size (a plan cached while the table was small hashed the whole table instead).
+        frm, src = _keyed_postgres(table, key_columns, for_update, columns)
+        return select(*(src[c] for c in columns)).select_from(frm)
+    # SQLite: json_each's rows drive the loop, each key found through the table's index.
+    # (FOR UPDATE: SQLite's write transaction holds the whole database already.)
     each = _json_each()
     query = select(*(table.c[c] for c in columns)).select_from(each).join(
         table, _each_matches(table, each, key_columns)
@@ -197,9 +192,9 @@ def _select_statement(
     return query
 
 
-# Builds the statement of upsert_selected from the source joined to the keys:
-# keyed -> (target table, SELECT whose columns are the target's, target's conflict keys).
-SelectBuilder = Callable[[Any], tuple[Table, Any, tuple[str, ...]]]
+# Builds the statement of upsert_selected: (the FROM of the source rows matching the keys,
+# the source's columns there) -> (target table, SELECT of target columns, conflict keys).
+SelectBuilder = Callable[[Any, Any], tuple[Table, Any, tuple[str, ...]]]
 
 
 def upsert_selected(
@@ -218,16 +213,11 @@ def upsert_selected(
     statement: Any = _STATEMENTS.get(cache_key)
     if statement is None:
         if postgres:
-            recordset = _keys_recordset(source, key_columns)
-            keyed = select().select_from(recordset).join(
-                source, and_(*(source.c[c] == recordset.c[c] for c in key_columns))
-            )
+            frm, src = _keyed_postgres(source, key_columns, False)
         else:
             each = _json_each()
-            keyed = select().select_from(each).join(
-                source, _each_matches(source, each, key_columns)
-            )
-        target, query, conflict = build(keyed)
+            frm, src = each.join(source, _each_matches(source, each, key_columns)), source.c
+        target, query, conflict = build(frm, src)
         names = [c.name for c in query.selected_columns]
         insert = (postgresql.insert if postgres else sqlite.insert)(target)
         # WHERE true: SQLite's INSERT ... SELECT ... ON CONFLICT needs it to parse.

@@ -136,9 +136,8 @@ def _add_on_conflict(stmt: Any) -> Any:
     )
 
 
-def _step1(name: str, how: str) -> ColumnElement[Any]:
-    """Step 1 of one measure, recombined from the rollup sums and counts."""
-    col = sample_rollups.c
+def _step1(name: str, how: str, col: Any = sample_rollups.c) -> ColumnElement[Any]:
+    """Step 1 of one measure, recombined from the rollup sums and counts (of ``col``)."""
     if how == "sum":
         return func.sum(col[f"{name}_sum"]).label(name)
     if how == "max":
@@ -209,17 +208,20 @@ def refresh_minutes(conn: Connection, minutes: Mapping[str, Iterable[int]]) -> N
         bulk.upsert_selected(conn, sample_rollups, ("session_id", "bucket"), keys, _refresh)
 
 
-def _refresh(keyed: Select[Any]) -> tuple[Table, Select[Any], tuple[str, ...]]:
-    """The refresh's SELECT, from ``keyed`` (sample_rollups joined to the wanted keys)."""
-    r = sample_rollups.c
-    level1 = keyed.with_only_columns(
-        r.session_id,
-        r.bucket,
-        r.participant_id,
-        r.peer_connection_id,
-        func.max(r.received_ms).label("received_ms"),
-        *(_step1(name, how) for name, _, how in ROLLUP_MEASURES),
-    ).group_by(r.session_id, r.bucket, r.participant_id, r.peer_connection_id)
+def _refresh(frm: Any, src: Any) -> tuple[Table, Select[Any], tuple[str, ...]]:
+    """The refresh's SELECT, from ``src``: the sample_rollups rows of the wanted minutes."""
+    level1 = (
+        select(
+            src.session_id,
+            src.bucket,
+            src.participant_id,
+            src.peer_connection_id,
+            func.max(src.received_ms).label("received_ms"),
+            *(_step1(name, how, src) for name, _, how in ROLLUP_MEASURES),
+        )
+        .select_from(frm)
+        .group_by(src.session_id, src.bucket, src.participant_id, src.peer_connection_id)
+    )
     return session_rollups, steps2and3(level1, by_session=True), ("session_id", "bucket")
 
 

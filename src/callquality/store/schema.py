@@ -198,6 +198,7 @@ sample_rollups = Table(
     Column("bucket", BigInteger, primary_key=True),  # (timestamp_ms - origin) // 60 000
     Column("received_ms", BigInteger, nullable=False),  # newest sample's, for retention
     *_rollup_table_columns(),
+    Index("ix_sample_rollups_minute", "session_id", "bucket"),  # the ingest's refresh reads
 )
 
 # Per (session, minute since its rollup origin): the stats query's steps 2 and 3 done, i.e.

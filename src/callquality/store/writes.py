@@ -149,7 +149,8 @@ def replace_intervals(
     conn: Connection, session_id: str, changed: Mapping[str, list[tuple[int, int]]]
 ) -> None:
     """Rewrite the intervals of one session's participants whose intervals changed."""
-    replace_intervals_many(conn, {(session_id, p): v for p, v in changed.items()})
+    after = {(session_id, p): v for p, v in changed.items()}
+    save_intervals_many(conn, load_intervals_many(conn, after), after)
 
 
 def end_session(conn: Connection, session_id: str, end_ms: int) -> None:
@@ -283,21 +284,38 @@ def load_intervals_many(
     return result
 
 
-def replace_intervals_many(
-    conn: Connection, changed: Mapping[tuple[str, str], list[tuple[int, int]]]
+def save_intervals_many(
+    conn: Connection,
+    before: Mapping[tuple[str, str], list[tuple[int, int]]],
+    after: Mapping[tuple[str, str], list[tuple[int, int]]],
 ) -> None:
-    """Rewrite the intervals of the (session, participant)s whose intervals changed."""
-    if not changed:
-        return
+    """Store the new intervals of (session, participant)s, given those stored (``before``).
+
+    An interval is keyed by its start: one that grew is updated, one that was merged into
+    another is deleted (rare: late data bridging a gap), a new one is inserted.
+    """
+    gone = [
+        (s, p, start)
+        for (s, p), intervals in after.items()
+        for start in {a for a, _ in before.get((s, p), [])} - {a for a, _ in intervals}
+    ]
     bulk.delete_by_keys(
-        conn, participant_intervals, ("session_id", "participant_id"), list(changed)
+        conn, participant_intervals, ("session_id", "participant_id", "start_ms"), gone
     )
     rows = [
         {"session_id": s, "participant_id": p, "start_ms": a, "end_ms": b}
-        for (s, p), intervals in changed.items()
+        for (s, p), intervals in after.items()
         for a, b in intervals
+        if (a, b) not in before.get((s, p), ())
     ]
-    bulk.insert_many(conn, participant_intervals, rows)
+    bulk.insert_many(conn, participant_intervals, rows, _intervals_conflict)
+
+
+def _intervals_conflict(stmt: Any) -> Any:
+    return stmt.on_conflict_do_update(
+        index_elements=["session_id", "participant_id", "start_ms"],
+        set_={"end_ms": stmt.excluded.end_ms},
+    )
 
 
 def save_sessions_many(conn: Connection, rows: Iterable[SessionRow]) -> None:
