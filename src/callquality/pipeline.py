@@ -164,10 +164,12 @@ def _assign_all(
     by_room: dict[str, list[IngestItem]] = defaultdict(list)
     for item in items:
         by_room[item.room_id].append(item)
-    for room_id in sorted(by_room):
-        if lock:
-            writes.lock_room(conn, api_key, room_id)
-        latest = writes.latest_session(conn, api_key, room_id)
+    rooms = sorted(by_room)
+    if lock:
+        writes.lock_rooms(conn, api_key, rooms)
+    latest_by_room = writes.latest_sessions(conn, api_key, rooms)
+    for room_id in rooms:
+        latest = latest_by_room.get(room_id)
         for item in sorted(by_room[room_id], key=lambda i: (i.timestamp_ms, i.index)):
             row = _assign(conn, settings, api_key, item, latest, session_rows)
             # Later items of this batch are assigned against the session as it grows.

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
 from callquality.store import bulk, rollups
 from callquality.store.db import is_postgres
@@ -41,10 +41,27 @@ class SessionRow:
 
 def lock_room(conn: Connection, api_key: str, room_id: str) -> None:
     """Serialise ingest of one room across API processes (PostgreSQL; SQLite locks all)."""
-    if is_postgres(conn):
-        digest = hashlib.blake2b(f"{api_key}/{room_id}".encode(), digest_size=8).digest()
-        key = int.from_bytes(digest, "big", signed=True)
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    lock_rooms(conn, api_key, [room_id])
+
+
+def lock_rooms(conn: Connection, api_key: str, room_ids: Sequence[str]) -> None:
+    """Take the ingest locks of several rooms (one statement), in ``room_ids`` order: every
+    caller passes them sorted, so two requests sharing rooms never wait on each other in a
+    cycle."""
+    if is_postgres(conn) and room_ids:
+        keys = [
+            int.from_bytes(
+                hashlib.blake2b(f"{api_key}/{room_id}".encode(), digest_size=8).digest(),
+                "big",
+                signed=True,
+            )
+            for room_id in room_ids
+        ]
+        # unnest yields the array in order, and each row takes its lock before the next.
+        conn.execute(_LOCK_ROOMS, {"keys": keys})
+
+
+_LOCK_ROOMS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
 
 
 def _session_row(row: Any) -> SessionRow:
@@ -62,13 +79,40 @@ def _session_row(row: Any) -> SessionRow:
 
 def latest_session(conn: Connection, api_key: str, room_id: str) -> SessionRow | None:
     """The room's most recent session, ended or not."""
-    row = conn.execute(
-        select(sessions)
-        .where(sessions.c.api_key == api_key, sessions.c.room_id == room_id)
-        .order_by(sessions.c.start_ms.desc())
-        .limit(1)
-    ).first()
-    return _session_row(row) if row else None
+    return latest_sessions(conn, api_key, [room_id]).get(room_id)
+
+
+def latest_sessions(
+    conn: Connection, api_key: str, room_ids: Sequence[str]
+) -> dict[str, SessionRow]:
+    """Each room's most recent session, ended or not (rooms without one are left out)."""
+    if not room_ids:
+        return {}
+    latest: dict[str, SessionRow] = {}
+    for row in conn.execute(_LATEST_SESSIONS, {"api_key": api_key, "rooms": list(room_ids)}):
+        old = latest.get(row.room_id)
+        # Two sessions of a room that started in the same millisecond: the larger id, as
+        # a tie-break that every process makes alike.
+        if old is None or (row.start_ms, row.session_id) > (old.start_ms, old.session_id):
+            latest[row.room_id] = _session_row(row)
+    return latest
+
+
+def _latest_sessions() -> Any:
+    newer = sessions.alias("newer")
+    starts = (
+        select(func.max(newer.c.start_ms))
+        .where(newer.c.api_key == sessions.c.api_key, newer.c.room_id == sessions.c.room_id)
+        .scalar_subquery()
+    )
+    return select(sessions).where(
+        sessions.c.api_key == bindparam("api_key"),
+        sessions.c.room_id.in_(bindparam("rooms", expanding=True)),
+        sessions.c.start_ms == starts,
+    )
+
+
+_LATEST_SESSIONS = _latest_sessions()
 
 
 def session_by_id(conn: Connection, session_id: str) -> SessionRow | None:
