@@ -65,8 +65,8 @@ SETTINGS_HELP: dict[str, str] = {
     "log_level": "debug, info, warning or error",
     "token_leeway_s": "clock skew tolerated on exp/iat",
     "web_concurrency": "worker processes serving one port (uvicorn's variable; serve --workers "
-    "sets it); above 1, each ingest answer closes its connection, so that the client's next "
-    "request goes to whichever worker is idle",
+    "sets it); above 1, a worker closes an ingest answer's connection at most every 0.2 s, "
+    "so that clients' connections spread over the workers",
 }
 
 

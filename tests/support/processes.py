@@ -29,12 +29,14 @@ def create_key(database_url: str) -> tuple[str, str]:
 
 @contextmanager
 def serve_process(
-    database_url: str, *, port: int | None = None, env: dict[str, str] | None = None
+    database_url: str, *, port: int | None = None, env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A `callquality serve` process; yields (base url, process) once /healthz answers."""
     port = port or free_port()
     proc = subprocess.Popen(
-        [CLI, "serve", "--port", str(port), "--database-url", database_url],
+        [CLI, "serve", "--port", str(port), "--database-url", database_url,
+         "--workers", str(workers)],
         env={**os.environ, "LOG_LEVEL": "warning", **(env or {})},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )

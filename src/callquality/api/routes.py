@@ -131,11 +131,7 @@ async def post_stats(request: Request) -> Any:
     )
     state.metrics.ingest_items.labels("accepted").inc(result.accepted)
     state.metrics.ingest_items.labels("duplicate").inc(result.duplicates)
-    # Workers of one port share its listening socket, and a kept-alive connection stays with
-    # the worker that accepted it: a few busy connections can pile onto one worker while the
-    # other idles. Closing after each ingest answer lets the next connect go to whichever
-    # worker is free first (docs/performance.md); a reconnect costs little beside a batch.
-    headers = {"Connection": "close"} if state.settings.web_concurrency > 1 else None
+    headers = {"Connection": "close"} if state.should_close() else None
     return OrjsonResponse(
         {
             "accepted": result.accepted,
