@@ -361,6 +361,21 @@ def merge_intervals(spans: list[tuple[int, int]], gap_ms: int) -> list[tuple[int
 
 
 _DIRECTION_FIELDS = tuple(f.name for f in fields(DirectionStats))
+# (kind, direction, ((DirectionStats field, samples column), ...)) of every stats column.
+_STAT_COLUMNS = tuple(
+    (kind, direction, tuple((f, stat_column(kind, direction, f)) for f in _DIRECTION_FIELDS))
+    for kind in KINDS
+    for direction in DIRECTIONS
+)
+_EMPTY_ROW: dict[str, Any] = {
+    "interval_ms": None,
+    "codec_audio": None,
+    "codec_video": None,
+    "audio_mos": None,
+    "video_vq": None,
+    "score_inputs": None,
+    **{column: None for _, _, pairs in _STAT_COLUMNS for _, column in pairs},
+}
 
 
 def sample_row(
@@ -373,23 +388,16 @@ def sample_row(
         "peer_connection_id": item.peer_connection_id,
         "timestamp_ms": item.timestamp_ms,
         "received_ms": now_ms,
-        "interval_ms": None,
-        "codec_audio": None,
-        "codec_video": None,
-        "audio_mos": None,
-        "video_vq": None,
-        "score_inputs": None,
+        **_EMPTY_ROW,
     }
-    for kind in KINDS:
-        media = getattr(sample, kind) if sample is not None else None
-        for direction in DIRECTIONS:
-            stats: DirectionStats | None = getattr(media, direction) if media else None
-            for name in _DIRECTION_FIELDS:
-                row[stat_column(kind, direction, name)] = (
-                    getattr(stats, name) if stats is not None else None
-                )
     if sample is None:
         return row
+    for kind, direction, pairs in _STAT_COLUMNS:
+        media = getattr(sample, kind)
+        stats: DirectionStats | None = getattr(media, direction) if media else None
+        if stats is not None:
+            for name, column in pairs:
+                row[column] = getattr(stats, name)
     score = score_sample(sample)
     row.update(
         interval_ms=sample.interval_ms,
