@@ -120,18 +120,22 @@ def _precompute(
     try:
         with read_transaction(engine) as conn:
             by_session, session_rows = _assign_all(conn, settings, api_key, items, lock=False)
-            texts: dict[str, dict[tuple[str, str], str]] = {}
-            for session_id, session_items in by_session.items():
-                streams = [i.stream_key for i in session_items if i.report is not None]
-                texts[session_id] = (
-                    {} if session_rows[session_id].is_new or not streams
-                    else writes.load_states(conn, session_id, streams, for_update=False)
-                )
+            texts = writes.load_states_many(
+                conn,
+                [
+                    (session_id, *i.stream_key)
+                    for session_id, session_items in by_session.items()
+                    if not session_rows[session_id].is_new
+                    for i in session_items
+                    if i.report is not None
+                ],
+                for_update=False,
+            )
         plan: _Plan = {}
         for session_id, session_items in by_session.items():
             for stream_key, stream_items in _raw_streams(session_items).items():
                 indices = tuple(i.index for i in stream_items)
-                state_in = texts[session_id].get(stream_key)
+                state_in = texts.get((session_id, *stream_key))
                 plan[(*stream_key, indices)] = _derive_stream(
                     session_id, state_in, stream_items, now_ms
                 )

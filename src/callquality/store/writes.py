@@ -146,21 +146,6 @@ def existing_sample_keys(
     return {(p, pc, ts) for _, p, pc, ts in found}
 
 
-def load_states(
-    conn: Connection, session_id: str, streams: Iterable[tuple[str, str]], *,
-    for_update: bool = True,
-) -> dict[tuple[str, str], str]:
-    """The stored counter state (JSON text) of each (participant, peer connection).
-
-    On PostgreSQL the rows are locked (FOR UPDATE) unless ``for_update`` is false.
-    """
-    rows = bulk.select_by_keys(
-        conn, stream_states, _STREAM_KEY, sorted({(session_id, p, pc) for p, pc in streams}),
-        ("participant_id", "peer_connection_id", "state"), for_update=for_update,
-    )
-    return {(r[0], r[1]): r[2] for r in rows}
-
-
 def save_states(
     conn: Connection,
     session_id: str,
@@ -234,11 +219,14 @@ _SAMPLE_KEY = ("session_id", "participant_id", "peer_connection_id", "timestamp_
 _STREAM_KEY = ("session_id", "participant_id", "peer_connection_id")
 
 
-def load_states_many(conn: Connection, streams: Iterable[StreamKey]) -> dict[StreamKey, str]:
-    """The stored counter state (JSON text) of each stream; locked on PostgreSQL."""
+def load_states_many(
+    conn: Connection, streams: Iterable[StreamKey], *, for_update: bool = True
+) -> dict[StreamKey, str]:
+    """The stored counter state (JSON text) of each stream; locked on PostgreSQL unless
+    ``for_update`` is false."""
     rows = bulk.select_by_keys(
         conn, stream_states, _STREAM_KEY, sorted(set(streams)), (*_STREAM_KEY, "state"),
-        for_update=True,
+        for_update=for_update,
     )
     return {(r[0], r[1], r[2]): r[3] for r in rows}
 
