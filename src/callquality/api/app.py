@@ -6,7 +6,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -155,6 +155,49 @@ class AppState:
 _REBALANCE_S = 0.2
 
 
+class AccessLog:
+    """Counts, times and logs every request (pure ASGI: the body streams through untouched).
+
+    Logged: method, route template, status and time only; never the Authorization header,
+    the query or the body.
+    """
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an exception became ServerErrorMiddleware's
+
+        async def send_and_note(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            elapsed = time.perf_counter() - started
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.latency.labels(template).observe(elapsed)
+            if template == "/v2/stats" and status >= 400:
+                self.metrics.ingest_errors.labels(str(status)).inc()
+            log.info(
+                "request",
+                extra={
+                    "method": method, "route": template, "status": status,
+                    "ms": round(elapsed * 1000, 1),
+                },
+            )
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The ASGI app; migrations run on start-up."""
     from callquality.api import routes, web
@@ -181,31 +224,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.cq = AppState(settings, eng)
     _install_error_handlers(app)
 
-    @app.middleware("http")
-    async def _access_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Any]]
-    ) -> Any:
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        metrics = app.state.cq.metrics
-        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
-        metrics.latency.labels(template).observe(elapsed)
-        if template == "/v2/stats" and response.status_code >= 400:
-            metrics.ingest_errors.labels(str(response.status_code)).inc()
-        # Route, status and time only: never the Authorization header, the query or the body.
-        log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "route": template,
-                "status": response.status_code,
-                "ms": round(elapsed * 1000, 1),
-            },
-        )
-        return response
+    app.add_middleware(AccessLog, metrics=app.state.cq.metrics)
 
     # Every body is bounded: MAX_BODY_BYTES, and the dump import its own larger limit
     # (inside CORS, so that a 413 carries the CORS headers too).
