@@ -8,9 +8,8 @@ largest stream that carried media in the interval (the top simulcast layer, the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
 from dataclasses import dataclass
-from statistics import fmean
 
 from callquality.ingest.rtcstats import (
     INBOUND,
@@ -23,7 +22,7 @@ from callquality.ingest.rtcstats import (
 from callquality.ingest.sample import DirectionStats, MediaStats, Sample
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for the reason given at RtpStream
 class StreamDelta:
     """One stream over the interval: counter deltas, and the seconds they took."""
 
@@ -48,14 +47,19 @@ class StreamDelta:
 
 def build_sample(interval_ms: int, deltas: list[StreamDelta], parsed: ParsedReport) -> Sample:
     """The sample of one interval from its stream deltas."""
+    # The streams of each kind and type, in report order.
+    groups: dict[tuple[str, str], list[StreamDelta]] = {}
+    for d in deltas:
+        groups.setdefault((d.stream.kind, d.stream.type), []).append(d)
     media: dict[str, MediaStats | None] = {}
     codecs: dict[str, str | None] = {}
     for kind in ("audio", "video"):
-        of_kind = [d for d in deltas if d.stream.kind == kind]
-        send = _send(kind, of_kind, parsed)
-        recv = _recv(kind, of_kind, parsed)
-        media[kind] = MediaStats(send=send, recv=recv) if send or recv else None
-        codecs[kind] = _codec(of_kind)
+        out = groups.get((kind, OUTBOUND), [])
+        inbound = groups.get((kind, INBOUND), [])
+        send = _send(kind, out, groups.get((kind, REMOTE_INBOUND), []), parsed)
+        recv = _recv(kind, inbound, groups.get((kind, REMOTE_OUTBOUND), []), parsed)
+        media[kind] = MediaStats(send, recv) if send or recv else None
+        codecs[kind] = _codec(kind, out, inbound, deltas)
     return Sample(
         interval_ms=interval_ms,
         audio=media["audio"],
@@ -65,85 +69,96 @@ def build_sample(interval_ms: int, deltas: list[StreamDelta], parsed: ParsedRepo
     )
 
 
-def _send(kind: str, ds: list[StreamDelta], parsed: ParsedReport) -> DirectionStats | None:
-    out = [d for d in ds if d.stream.type == OUTBOUND]
-    remote = [d for d in ds if d.stream.type == REMOTE_INBOUND]
+def _send(
+    kind: str, out: list[StreamDelta], remote: list[StreamDelta], parsed: ParsedReport
+) -> DirectionStats | None:
     if not out and not remote:
         return None
-    rtts = [r for r in (_rtt_s(d) for d in remote) if r is not None]
-    rtt_s = fmean(rtts) if rtts else parsed.pair_rtt_s
-    top = _largest(out, "bytesSent")
-    width, height, fps = _picture(top, "framesEncoded") if kind == "video" else (None, None, None)
+    rtts = []
+    for d in remote:
+        if (r := _rtt_s(d)) is not None:
+            rtts.append(r)
+    rtt_s = _fmean(rtts) if rtts else parsed.pair_rtt_s
+    if kind == "video":
+        top = _largest(out, "bytesSent")
+        width, height, fps = _picture(top, "framesEncoded")
+        reason = top.stream.quality_limitation_reason if top is not None else None
+    else:
+        width = height = fps = reason = None
     return DirectionStats(
-        packets=_count(d.delta("packetsSent") for d in out),
-        packets_lost=_count(d.delta("packetsLost") for d in remote),
-        bitrate_bps=_bits(d.rate("bytesSent") for d in out),
+        packets=_count(out, "packetsSent"),
+        packets_lost=_count(remote, "packetsLost"),
+        bitrate_bps=_bits(out, "bytesSent"),
         rtt_ms=rtt_s * 1000.0 if rtt_s is not None else None,
-        jitter_ms=_mean_ms(d.value("jitter") for d in remote),
+        jitter_ms=_mean_ms(remote, "jitter"),
         width=width,
         height=height,
         frame_rate=fps,
-        quality_limitation_reason=(
-            top.stream.quality_limitation_reason if top is not None and kind == "video" else None
-        ),
+        quality_limitation_reason=reason,
         available_outgoing_bitrate_bps=parsed.available_outgoing_bitrate_bps if out else None,
     )
 
 
-def _recv(kind: str, ds: list[StreamDelta], parsed: ParsedReport) -> DirectionStats | None:
-    inbound = [d for d in ds if d.stream.type == INBOUND]
+def _recv(
+    kind: str, inbound: list[StreamDelta], remote: list[StreamDelta], parsed: ParsedReport
+) -> DirectionStats | None:
     if not inbound:
         return None
     # The receiver's own round trip: remote-outbound-rtp.roundTripTime (RTCP XR DLRR, when
     # the sender sends it), else the selected candidate pair's. A receive-only participant
     # has no send side, and its experienced delay must still reach its audio score.
-    receiver_rtts = [
-        r
-        for r in (d.value("roundTripTime") for d in ds if d.stream.type == REMOTE_OUTBOUND)
-        if r
-    ]
-    rtt_s = fmean(receiver_rtts) if receiver_rtts else parsed.pair_rtt_s
-    bitrate = _bits(d.rate("bytesReceived") for d in inbound)
+    receiver_rtts = []
+    for d in remote:
+        if r := d.stream.values.get("roundTripTime"):
+            receiver_rtts.append(r)
+    rtt_s = _fmean(receiver_rtts) if receiver_rtts else parsed.pair_rtt_s
+    bitrate = _bits(inbound, "bytesReceived")
     if bitrate is None and all(d.value("bytesReceived") is None for d in inbound):
         # aiortc has no bytesReceived: use the sender's own byte count from its RTCP SR.
-        bitrate = _bits(d.rate("bytesSent") for d in ds if d.stream.type == REMOTE_OUTBOUND)
-    freeze_s = _sum(d.delta("totalFreezesDuration") for d in inbound)
-    video = kind == "video"
-    width, height, fps = _picture(_largest(inbound, "bytesReceived"), "framesDecoded")
+        bitrate = _bits(remote, "bytesSent")
+    if kind == "video":
+        width, height, fps = _picture(_largest(inbound, "bytesReceived"), "framesDecoded")
+        freeze_count = _count(inbound, "freezeCount")
+        freeze_s = _sum(inbound, "totalFreezesDuration")
+        freeze_ms = freeze_s * 1000.0 if freeze_s is not None else None
+        concealed_ratio = None
+    else:
+        width = height = fps = freeze_count = freeze_ms = None
+        concealed_ratio = _concealed_ratio(inbound)
     return DirectionStats(
-        packets=_count(d.delta("packetsReceived") for d in inbound),
-        packets_lost=_count(d.delta("packetsLost") for d in inbound),
+        packets=_count(inbound, "packetsReceived"),
+        packets_lost=_count(inbound, "packetsLost"),
         bitrate_bps=bitrate,
         rtt_ms=rtt_s * 1000.0 if rtt_s is not None else None,
-        jitter_ms=_mean_ms(d.value("jitter") for d in inbound),
-        width=width if video else None,
-        height=height if video else None,
-        frame_rate=fps if video else None,
-        freeze_count=_count(d.delta("freezeCount") for d in inbound) if video else None,
-        freeze_duration_ms=freeze_s * 1000.0 if video and freeze_s is not None else None,
-        concealed_ratio=None if video else _concealed_ratio(inbound),
+        jitter_ms=_mean_ms(inbound, "jitter"),
+        width=width,
+        height=height,
+        frame_rate=fps,
+        freeze_count=freeze_count,
+        freeze_duration_ms=freeze_ms,
+        concealed_ratio=concealed_ratio,
     )
 
 
 def _rtt_s(d: StreamDelta) -> float | None:
     """This interval's mean RTT of one remote-inbound stream, else its latest RTT."""
-    measurements = d.delta("roundTripTimeMeasurements")
-    total = d.delta("totalRoundTripTime")
+    measurements = d.deltas.get("roundTripTimeMeasurements")
+    total = d.deltas.get("totalRoundTripTime")
     if measurements and total is not None:
         return total / measurements
-    rtt = d.value("roundTripTime")
+    rtt = d.stream.values.get("roundTripTime")
     if rtt is None:
         return None
     # Safari and Firefox say 0 before the first RTCP receiver report has been answered.
-    if rtt == 0 and not d.value("roundTripTimeMeasurements"):
+    if rtt == 0 and not d.stream.values.get("roundTripTimeMeasurements"):
         return None
     return rtt
 
 
 def _largest(ds: list[StreamDelta], bytes_counter: str) -> StreamDelta | None:
     """The stream with the largest picture among those that carried bytes in the interval."""
-    if not ds:
-        return None
+    if len(ds) <= 1:  # the usual case: nothing to compare
+        return ds[0] if ds else None
     active = [d for d in ds if (d.delta(bytes_counter) or 0) > 0] or ds
     return max(
         active,
@@ -159,8 +174,9 @@ def _picture(
 ) -> tuple[int | None, int | None, float | None]:
     if d is None:
         return None, None, None
-    width, height = d.value("frameWidth"), d.value("frameHeight")
-    fps = d.value("framesPerSecond")
+    values = d.stream.values
+    width, height = values.get("frameWidth"), values.get("frameHeight")
+    fps = values.get("framesPerSecond")
     if fps is None:
         fps = d.rate(frames_counter)
     return (
@@ -171,33 +187,62 @@ def _picture(
 
 
 def _concealed_ratio(inbound: list[StreamDelta]) -> float | None:
-    concealed = _sum(d.delta("concealedSamples") for d in inbound)
-    received = _sum(d.delta("totalSamplesReceived") for d in inbound)
+    concealed = _sum(inbound, "concealedSamples")
+    received = _sum(inbound, "totalSamplesReceived")
     if concealed is None or not received:
         return None
     return min(1.0, concealed / received)
 
 
-def _codec(ds: list[StreamDelta]) -> str | None:
-    ordered = sorted(ds, key=lambda d: (d.stream.type != OUTBOUND, d.stream.type != INBOUND))
-    return next((d.stream.codec for d in ordered if d.stream.codec), None)
+def _codec(
+    kind: str, out: list[StreamDelta], inbound: list[StreamDelta], deltas: list[StreamDelta]
+) -> str | None:
+    """The codec of the kind's outbound streams, else of its inbound ones, else of any."""
+    for d in out:
+        if d.stream.codec:
+            return d.stream.codec
+    for d in inbound:
+        if d.stream.codec:
+            return d.stream.codec
+    return next((d.stream.codec for d in deltas if d.stream.kind == kind and d.stream.codec), None)
 
 
-def _sum(values: Iterable[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
+# The helpers below loop rather than use comprehensions: they run on lists of one or two
+# streams, where a comprehension's own setup costs more than the work (CPython 3.11).
+
+
+def _sum(ds: list[StreamDelta], counter: str) -> float | None:
+    """The streams' total delta of a counter, if any of them knows it."""
+    known = []
+    for d in ds:
+        if (v := d.deltas.get(counter)) is not None:
+            known.append(v)
     return sum(known) if known else None
 
 
-def _count(values: Iterable[float | None]) -> int | None:
-    total = _sum(values)
+def _count(ds: list[StreamDelta], counter: str) -> int | None:
+    total = _sum(ds, counter)
     return round(total) if total is not None else None
 
 
-def _bits(bytes_per_s: Iterable[float | None]) -> float | None:
-    total = _sum(bytes_per_s)
-    return total * 8.0 if total is not None else None
+def _bits(ds: list[StreamDelta], bytes_counter: str) -> float | None:
+    """The streams' total bitrate from a byte counter, if any of them has a rate."""
+    rates = []
+    for d in ds:
+        if (r := d.rate(bytes_counter)) is not None:
+            rates.append(r)
+    return sum(rates) * 8.0 if rates else None
 
 
-def _mean_ms(seconds: Iterable[float | None]) -> float | None:
-    known = [v for v in seconds if v is not None]
-    return fmean(known) * 1000.0 if known else None
+def _mean_ms(ds: list[StreamDelta], name: str) -> float | None:
+    """The streams' mean value of a field in seconds, as milliseconds."""
+    known = []
+    for d in ds:
+        if (v := d.stream.values.get(name)) is not None:
+            known.append(v)
+    return _fmean(known) * 1000.0 if known else None
+
+
+def _fmean(values: list[float]) -> float:
+    # statistics.fmean's own arithmetic, without its generality: small lists, often of one.
+    return math.fsum(values) / len(values)

@@ -77,7 +77,7 @@ def process_report(
     covered is already inside the next accepted report's. Raises ``ReportError`` for a
     structurally invalid report, stale or not.
     """
-    if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int | float):
+    if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, (int, float)):
         raise ReportError(f"timestamp must be a number of epoch ms, got {timestamp_ms!r}")
     if not math.isfinite(timestamp_ms):
         raise ReportError(f"timestamp must be finite, got {timestamp_ms!r}")
@@ -111,7 +111,7 @@ def _valid_state(state: dict[str, Any] | None) -> StateDict | None:
         return None
     ts = state.get("timestamp_ms")
     streams = state.get("streams")
-    if isinstance(ts, bool) or not isinstance(ts, int | float) or not isinstance(streams, dict):
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not isinstance(streams, dict):
         return None
     return state
 
@@ -120,52 +120,59 @@ def _advance(
     old: StateDict | None, stream: RtpStream, report_timestamp_ms: float
 ) -> tuple[StateDict, StreamDelta]:
     """The stream's new state entry, and its deltas against the old one."""
-    names = COUNTERS[stream.type]
-    current = {n: stream.values[n] for n in names if n in stream.values}
+    values = stream.values
     ts = stream.timestamp_ms if stream.timestamp_ms is not None else report_timestamp_ms
-    remote_ts = stream.values.get("remoteTimestamp", 0.0)
+    remote_ts = values.get("remoteTimestamp", 0.0)
     if stream.type == REMOTE_OUTBOUND and remote_ts > 0:
         # The counters are the sender's at its RTCP SR: time them by the SR's own clock.
         # (aiortc sends NTP time 0, 1900-01-01, in an SR before its first RTP packet.)
         ts = remote_ts
+    continues = _continues(old, stream)
+    before: dict[str, float] = old["counters"] if continues and old is not None else {}
+    current: dict[str, float] = {}
+    deltas: dict[str, float] = {}
+    for name in COUNTERS[stream.type]:
+        value = values.get(name)
+        if value is None:
+            continue
+        prev = before.get(name)
+        if prev is None:
+            current[name] = value  # a new stream, or the counter appeared: a baseline
+        elif name in _HIGH_WATER:
+            deltas[name] = max(0.0, value - prev)
+            current[name] = max(value, prev)
+        else:
+            current[name] = value
+            if value >= prev:
+                deltas[name] = value - prev
+            # else: this one counter went down alone; it restarts from its new value.
     entry: StateDict = {
         "type": stream.type,
         "ssrc": stream.ssrc,
         "timestamp_ms": ts,
         "counters": current,
     }
-    if not _continues(old, stream):
-        return entry, StreamDelta(stream=stream, deltas={}, dt_s=None, new=True)
+    # StreamDelta(stream, deltas, dt_s, new), positional: keywords double the call's cost.
+    if not continues:
+        return entry, StreamDelta(stream, deltas, None, True)
     assert old is not None
-    before: dict[str, float] = old["counters"]
-    if any(
-        current.get(n, math.inf) < before.get(n, -math.inf) for n in _RESET_COUNTERS[stream.type]
-    ):
-        return entry, StreamDelta(stream=stream, deltas={}, dt_s=None, new=True)
-
-    deltas: dict[str, float] = {}
-    for name, value in current.items():
-        prev = before.get(name)
-        if prev is None:
-            continue  # the counter appeared: it is a baseline from now on
-        if name in _HIGH_WATER:
-            deltas[name] = max(0.0, value - prev)
-            current[name] = max(value, prev)
-        elif value >= prev:
-            deltas[name] = value - prev
-        # else: this one counter went down alone; it restarts from its new value.
     dt_ms = ts - old["timestamp_ms"]
-    return entry, StreamDelta(
-        stream=stream, deltas=deltas, dt_s=dt_ms / 1000.0 if dt_ms > 0 else None, new=False
-    )
+    return entry, StreamDelta(stream, deltas, dt_ms / 1000.0 if dt_ms > 0 else None, False)
 
 
 def _continues(old: StateDict | None, stream: RtpStream) -> bool:
-    """Whether the stored entry is the same stream: same id (the key), type and SSRC."""
-    return (
+    """Whether the stored entry is the same stream (same id, type and SSRC), and not reset."""
+    if not (
         isinstance(old, dict)
         and old.get("type") == stream.type
         and old.get("ssrc") == stream.ssrc
         and isinstance(old.get("counters"), dict)
-        and isinstance(old.get("timestamp_ms"), int | float)
-    )
+        and isinstance(old.get("timestamp_ms"), (int, float))
+    ):
+        return False
+    before: dict[str, float] = old["counters"]
+    values = stream.values
+    for name in _RESET_COUNTERS[stream.type]:
+        if values.get(name, math.inf) < before.get(name, -math.inf):
+            return False
+    return True
