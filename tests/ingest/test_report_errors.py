@@ -107,3 +107,14 @@ def test_timestamp_must_be_a_finite_number(bad: Any) -> None:
 
 def test_report_error_is_a_value_error() -> None:
     assert issubclass(ReportError, ValueError)
+
+
+def test_a_transport_naming_its_pair_with_a_list_names_none() -> None:
+    """A malformed selectedCandidatePairId is no pair, not a crash (was a TypeError: 500)."""
+    t, report = first()
+    for stats in report:
+        if stats["type"] == "transport":
+            stats["selectedCandidatePairId"] = ["CP1"]
+    _, state = process_report(None, t, report)
+    sample, _ = process_report(state, t + 5000, report)
+    assert sample is not None

@@ -284,7 +284,9 @@ def _selected_pair(by_id: Mapping[str, StatsDict]) -> StatsDict | None:
         if stats_type == "candidate-pair":
             pairs.append(stats)
         elif stats_type == "transport":
-            selected_ids.add(stats.get("selectedCandidatePairId"))
+            selected = stats.get("selectedCandidatePairId")
+            if isinstance(selected, str):  # anything else names no pair
+                selected_ids.add(selected)
     chosen = [p for p in pairs if p["id"] in selected_ids]
     if not chosen:
         chosen = [p for p in pairs if p.get("selected") is True]  # Firefox
