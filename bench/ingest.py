@@ -339,8 +339,11 @@ def main() -> None:
           + f", load generator {generator_us:.0f} µs")
     if rss:
         early = rss[min(len(rss) - 1, 5)]
-        print(f"server RSS: {early / 1024:.0f} MB at 5 s, {rss[-1] / 1024:.0f} MB at the end, "
-              f"peak (VmHWM, summed over processes) {peak_kb / 1024:.0f} MB")
+        print(f"server RSS: {early / 1024:.0f} MB at 5 s, {rss[-1] / 1024:.0f} MB at "
+              f"the end, peak (VmHWM, summed over processes) {peak_kb / 1024:.0f} MB")
+        if len(rss) > 120:
+            print("server RSS each minute: "
+                  + ", ".join(f"{rss[i] / 1024:.0f}" for i in range(0, len(rss), 60)) + " MB")
     print(f"raw insert (executemany, {args.batch} rows/transaction, no HTTP): "
           f"{raw:,.0f} rows/s; HTTP ingest / raw insert = {rate / raw:.2f}")
 

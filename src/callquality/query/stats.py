@@ -20,6 +20,7 @@ import math
 import statistics
 from collections import defaultdict
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -132,8 +133,14 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 def iso_ms(timestamp_ms: float) -> str:
     """ISO 8601 UTC with milliseconds and Z, as VideoSDK writes times."""
     ms = int(timestamp_ms)  # whole milliseconds, exact (no float seconds)
-    dt = datetime.fromtimestamp(ms // 1000, tz=UTC).replace(microsecond=ms % 1000 * 1000)
-    return dt.isoformat(timespec="milliseconds")[:-6] + "Z"
+    return f"{_iso_second(ms // 1000)}.{ms % 1000:03d}Z"
+
+
+@lru_cache(maxsize=8192)
+def _iso_second(seconds: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of an epoch second (cached: a session list or a series
+    formats thousands of times that share their seconds)."""
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat()[:-6]
 
 
 def _percentile(values: list[float], q: float) -> float | None:
