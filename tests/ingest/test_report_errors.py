@@ -118,3 +118,15 @@ def test_a_transport_naming_its_pair_with_a_list_names_none() -> None:
     _, state = process_report(None, t, report)
     sample, _ = process_report(state, t + 5000, report)
     assert sample is not None
+
+
+def test_an_integer_beyond_a_float_is_an_invalid_number_not_a_crash() -> None:
+    """A dump's JSON may hold any integer (the standard parser reads them); 10**400 in a
+    counter or as the timestamp is a ReportError naming the field (was an OverflowError)."""
+    t, report = first()
+    inbound = next(s for s in report if s["type"] in ("inbound-rtp", "outbound-rtp"))
+    inbound["packetsSent" if "packetsSent" in inbound else "packetsReceived"] = 10**400
+    with pytest.raises(ReportError, match="must be a number"):
+        process_report(None, t, report)
+    with pytest.raises(ReportError, match="timestamp must be finite"):
+        process_report(None, 10**400, first()[1])

@@ -79,7 +79,11 @@ def process_report(
     """
     if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, (int, float)):
         raise ReportError(f"timestamp must be a number of epoch ms, got {timestamp_ms!r}")
-    if not math.isfinite(timestamp_ms):
+    try:
+        finite = math.isfinite(timestamp_ms)
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite:
         raise ReportError(f"timestamp must be finite, got {timestamp_ms!r}")
     parsed = parse_report(report)
     previous = _valid_state(state)

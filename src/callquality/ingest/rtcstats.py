@@ -174,18 +174,25 @@ def _numbers(stats_id: str, stats_type: str, stats: StatsDict) -> dict[str, floa
         if value is None:
             continue
         # The usual case in one test; anything else is judged (and rejected) by _check_number.
-        if (
-            type(value) not in (int, float)
-            or not math.isfinite(value)
-            or (value < 0 and name not in _SIGNED_FIELDS)
-        ):
+        try:
+            usual = (
+                type(value) in (int, float)
+                and math.isfinite(value)
+                and (value >= 0 or name in _SIGNED_FIELDS)
+            )
+        except OverflowError:  # an integer beyond a float's range (from a dump's JSON)
+            usual = False
+        if not usual:
             _check_number(stats_id, stats_type, name, value)
         values[name] = value
     return values
 
 
 def _check_number(stats_id: str, stats_type: str, name: str, value: object) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an integer too large for a float is no usable number either
+        ok = False
     if not ok:
         raise ReportError(
             f"stats {stats_id!r} ({stats_type}): field {name!r} must be a number, got {value!r}",
