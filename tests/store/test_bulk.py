@@ -36,7 +36,7 @@ def test_insert_and_select_by_keys(engine: Engine) -> None:
     keys = [(session, f"p{i}", "default", 1_800_000_000_000 + i) for i in range(0, 120, 2)]
     cols = ("session_id", "participant_id", "peer_connection_id", "timestamp_ms")
     with write_transaction(engine) as conn:
-        bulk.insert_many(conn, samples, rows, name="plain")
+        bulk.insert_many(conn, samples, rows)
         # Ten times: PostgreSQL's driver prepares the statement after five, and the server
         # may then reuse a generic plan made when the table was nearly empty.
         for _ in range(10):

@@ -48,28 +48,30 @@ Finish = Callable[[Any], Any]
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
+def _cached(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """The statement built for ``key`` (built the first time it is asked for)."""
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = build()
+    return statement
+
+
 def insert_many(
     conn: Connection,
     table: Table,
     rows: Sequence[Mapping[str, Any]],
     finish: Finish | None = None,
-    *,
-    name: str = "",
 ) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table``, ``finish`` applied.
-
-    ``name`` tells apart two conflict clauses used on one table (the statement is cached
-    by table, name and columns, so ``finish`` must not vary for one name).
-    """
+    """Insert ``rows`` (dicts with the same keys) into ``table``, ``finish`` applied."""
     if not rows:
         return
     columns = tuple(rows[0])
     postgres = is_postgres(conn)
-    key = (table.name, name, columns, postgres)
-    statement: Any = _STATEMENTS.get(key)
-    if statement is None:
-        build = _postgres_statement if postgres else _sqlite_statement
-        statement = _STATEMENTS[key] = build(table, columns, finish)
+    build = _postgres_statement if postgres else _sqlite_statement
+    statement = _cached(
+        ("insert", table.name, columns, finish, postgres),
+        lambda: build(table, columns, finish),
+    )
     if postgres:
         conn.execute(statement, {"rows": orjson.dumps(list(rows)).decode()})
     else:
@@ -121,12 +123,10 @@ def select_by_keys(
     if not keys:
         return []
     postgres = is_postgres(conn)
-    cache_key = (table.name, "select:" + ",".join(key_columns), columns, postgres, for_update)
-    statement: Any = _STATEMENTS.get(cache_key)
-    if statement is None:
-        statement = _STATEMENTS[cache_key] = _select_statement(
-            table, key_columns, columns, postgres, for_update
-        )
+    statement = _cached(
+        ("select", table.name, key_columns, columns, postgres, for_update),
+        lambda: _select_statement(table, key_columns, columns, postgres, for_update),
+    )
     return list(conn.execute(statement, {"keys": _keys_json(keys, key_columns, postgres)}))
 
 
@@ -154,11 +154,31 @@ def _keys_recordset(table: Table, key_columns: tuple[str, ...]) -> Any:
     )
 
 
-def _keyed_postgres(
-    table: Table, key_columns: tuple[str, ...], for_update: bool, columns: tuple[str, ...] = ()
-) -> Any:
-    """FROM the keys' recordset CROSS JOIN LATERAL (the table's rows of each key), and the
-    columns of those rows (``columns``, or all)."""
+def _keyed(
+    table: Table,
+    key_columns: tuple[str, ...],
+    postgres: bool,
+    for_update: bool = False,
+    columns: tuple[str, ...] = (),
+) -> tuple[Any, Any]:
+    """The FROM of the table's rows matching the keys' JSON (bound as ``keys``), and the
+    columns of those rows there (``columns``, or all, on PostgreSQL).
+
+    PostgreSQL: the keys' recordset CROSS JOIN LATERAL (the table's rows of each key),
+    fenced with OFFSET 0: one index lookup per key, whatever the planner believes of the
+    table's size (a plan cached while the table was small hashed the whole table instead).
+    SQLite: json_each's rows drive the loop, each key found through the table's index
+    (FOR UPDATE: SQLite's write transaction holds the whole database already).
+    """
+    if not postgres:
+        each = func.json_each(bindparam("keys", type_=Text)).table_valued("value").alias("k")
+        matches = and_(
+            *(
+                table.c[c] == func.json_extract(each.c.value, literal_column(f"'$[{i}]'"))
+                for i, c in enumerate(key_columns)
+            )
+        )
+        return each.join(table, matches), table.c
     recordset = _keys_recordset(table, key_columns)
     rows = (
         select(*(table.c[c] for c in columns or table.c.keys()))
@@ -178,18 +198,8 @@ def _select_statement(
     postgres: bool,
     for_update: bool,
 ) -> Any:
-    if postgres:
-        # LATERAL: one index lookup per key, whatever the planner believes of the table's
-        # size (a plan cached while the table was small hashed the whole table instead).
-        frm, src = _keyed_postgres(table, key_columns, for_update, columns)
-        return select(*(src[c] for c in columns)).select_from(frm)
-    # SQLite: json_each's rows drive the loop, each key found through the table's index.
-    # (FOR UPDATE: SQLite's write transaction holds the whole database already.)
-    each = _json_each()
-    query = select(*(table.c[c] for c in columns)).select_from(each).join(
-        table, _each_matches(table, each, key_columns)
-    )
-    return query
+    frm, src = _keyed(table, key_columns, postgres, for_update, columns)
+    return select(*(src[c] for c in columns)).select_from(frm)
 
 
 # Builds the statement of upsert_selected: (the FROM of the source rows matching the keys,
@@ -209,35 +219,22 @@ def upsert_selected(
     if not keys:
         return
     postgres = is_postgres(conn)
-    cache_key = (source.name, "upsert:" + ",".join(key_columns), build, postgres)
-    statement: Any = _STATEMENTS.get(cache_key)
-    if statement is None:
-        if postgres:
-            frm, src = _keyed_postgres(source, key_columns, False)
-        else:
-            each = _json_each()
-            frm, src = each.join(source, _each_matches(source, each, key_columns)), source.c
-        target, query, conflict = build(frm, src)
-        names = [c.name for c in query.selected_columns]
-        insert = (postgresql.insert if postgres else sqlite.insert)(target)
-        # WHERE true: SQLite's INSERT ... SELECT ... ON CONFLICT needs it to parse.
-        stmt = insert.from_select(names, query.where(true()))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(conflict),
-            set_={n: stmt.excluded[n] for n in names if n not in conflict},
-        )
-        statement = _STATEMENTS[cache_key] = stmt
+    statement = _cached(
+        ("upsert", source.name, key_columns, build, postgres),
+        lambda: _upsert_statement(source, key_columns, build, postgres),
+    )
     conn.execute(statement, {"keys": _keys_json(keys, key_columns, postgres)})
 
 
-def _json_each() -> Any:
-    return func.json_each(bindparam("keys", type_=Text)).table_valued("value").alias("k")
-
-
-def _each_matches(table: Table, each: Any, key_columns: tuple[str, ...]) -> Any:
-    return and_(
-        *(
-            table.c[c] == func.json_extract(each.c.value, literal_column(f"'$[{i}]'"))
-            for i, c in enumerate(key_columns)
-        )
+def _upsert_statement(
+    source: Table, key_columns: tuple[str, ...], build: SelectBuilder, postgres: bool
+) -> Any:
+    target, query, conflict = build(*_keyed(source, key_columns, postgres))
+    names = [c.name for c in query.selected_columns]
+    insert = (postgresql.insert if postgres else sqlite.insert)(target)
+    # WHERE true: SQLite's INSERT ... SELECT ... ON CONFLICT needs it to parse.
+    stmt = insert.from_select(names, query.where(true()))
+    return stmt.on_conflict_do_update(
+        index_elements=list(conflict),
+        set_={n: stmt.excluded[n] for n in names if n not in conflict},
     )
