@@ -225,11 +225,6 @@ def _refresh(frm: Any, src: Any) -> tuple[Table, Select[Any], tuple[str, ...]]:
     return session_rollups, steps2and3(level1, by_session=True), ("session_id", "bucket")
 
 
-def refresh_session_minutes(conn: Connection, session_id: str, minutes: Sequence[int]) -> None:
-    """Recompute the session_rollups rows of one session's minutes from sample_rollups."""
-    refresh_minutes(conn, {session_id: minutes})
-
-
 def session_minutes(conn: Connection, session_id: str) -> list[Any]:
     """The session_rollups rows of a session, in minute order."""
     return list(

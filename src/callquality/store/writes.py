@@ -39,11 +39,6 @@ class SessionRow:
     rollup_origin_ms: int | None = None  # None: the session has no rollups (schema.py)
 
 
-def lock_room(conn: Connection, api_key: str, room_id: str) -> None:
-    """Serialise ingest of one room across API processes (PostgreSQL; SQLite locks all)."""
-    lock_rooms(conn, api_key, [room_id])
-
-
 def lock_rooms(conn: Connection, api_key: str, room_ids: Sequence[str]) -> None:
     """Take the ingest locks of several rooms (one statement), in ``room_ids`` order: every
     caller passes them sorted, so two requests sharing rooms never wait on each other in a
@@ -75,11 +70,6 @@ def _session_row(row: Any) -> SessionRow:
         end_ms=row.end_ms,
         rollup_origin_ms=row.rollup_origin_ms,
     )
-
-
-def latest_session(conn: Connection, api_key: str, room_id: str) -> SessionRow | None:
-    """The room's most recent session, ended or not."""
-    return latest_sessions(conn, api_key, [room_id]).get(room_id)
 
 
 def latest_sessions(
@@ -138,23 +128,6 @@ def upsert_participants(
     upsert_participants_many(conn, api_key, {(session_id, p): n for p, n in names.items()})
 
 
-def existing_sample_keys(
-    conn: Connection, session_id: str, keys: Sequence[tuple[str, str, int]]
-) -> set[tuple[str, str, int]]:
-    """Which (participant, peer connection, timestamp) of one session are stored already."""
-    found = existing_sample_keys_many(conn, [(session_id, p, pc, ts) for p, pc, ts in keys])
-    return {(p, pc, ts) for _, p, pc, ts in found}
-
-
-def save_states(
-    conn: Connection,
-    session_id: str,
-    states: Mapping[tuple[str, str], tuple[int, str]],
-) -> None:
-    """Store the newest counter state of each stream of one session."""
-    save_states_many(conn, {(session_id, p, pc): v for (p, pc), v in states.items()})
-
-
 def insert_samples(
     conn: Connection, rows: Sequence[dict[str, Any]], rollup_origin_ms: int | None = None
 ) -> None:
@@ -164,14 +137,6 @@ def insert_samples(
     is left as it is, but would be counted twice in the rollups.
     """
     insert_samples_many(conn, rows, {row["session_id"]: rollup_origin_ms for row in rows})
-
-
-def load_intervals(
-    conn: Connection, session_id: str, participant_ids: Iterable[str]
-) -> dict[str, list[tuple[int, int]]]:
-    """Each participant's presence intervals in one session, sorted."""
-    found = load_intervals_many(conn, [(session_id, p) for p in set(participant_ids)])
-    return {p: intervals for (_, p), intervals in found.items()}
 
 
 def replace_intervals(
