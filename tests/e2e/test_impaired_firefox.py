@@ -44,6 +44,7 @@ from support.calls import (
     KINDS,
     Measured,
     RecordedCall,
+    assert_rtt_rises_by,
     close,
     loss_pct,
     measure_call,
@@ -206,14 +207,7 @@ def test_rtt_is_what_the_sender_measured(measured: dict[str, Measured], name: st
 def test_rtt_rises_by_twice_the_added_delay(measured: dict[str, Measured]) -> None:
     """Whole call: the median RTT (``rttMs.*.p50``) of the impaired call minus the clean
     call's is 2 × 50 ms ± 30 ms."""
-    p50 = {
-        name: {kind: m.whole[None]["rttMs"][kind]["p50"] for kind in KINDS}
-        for name, m in measured.items()
-    }
-    for kind in KINDS:
-        assert p50["clean"][kind] is not None and p50["impaired"][kind] is not None, p50
-        added = p50["impaired"][kind] - p50["clean"][kind]
-        assert abs(added - 2000 * DELAY_S) <= 30, (kind, p50)
+    assert_rtt_rises_by(measured, DELAY_S, tol_ms=30)
 
 
 def test_bitrates_are_what_firefox_counted(measured: dict[str, Measured]) -> None:

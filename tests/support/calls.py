@@ -344,6 +344,19 @@ def measure_call(
     return Measured(call, sid, series, whole)
 
 
+def assert_rtt_rises_by(measured: Mapping[str, Measured], delay_s: float, tol_ms: float) -> None:
+    """The whole-call median RTT (``rttMs.*.p50``, robust to a start-up spike) of the
+    ``impaired`` call minus the ``clean`` call's is twice the added one-way delay ± tol."""
+    p50 = {
+        name: {kind: m.whole[None]["rttMs"][kind]["p50"] for kind in KINDS}
+        for name, m in measured.items()
+    }
+    for kind in KINDS:
+        assert p50["clean"][kind] is not None and p50["impaired"][kind] is not None, p50
+        added = p50["impaired"][kind] - p50["clean"][kind]
+        assert abs(added - 2000 * delay_s) <= tol_ms, (kind, p50)
+
+
 def participants_with(call: RecordedCall, stats_type: str, kind: str) -> list[str]:
     """The participants whose reports ever had a ``stats_type`` stream of ``kind``."""
     return [
