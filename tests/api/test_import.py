@@ -126,3 +126,22 @@ def test_the_cli_imports_with_a_progress_bar(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert bad.returncode == 1 and "import failed" in bad.stderr
+
+
+def test_a_number_beyond_a_float_in_a_dump_is_a_400_naming_the_field(
+    server: RunningServer,
+) -> None:
+    """The dump reader takes any JSON integer; one too large for a float is refused with
+    the field named, and nothing is imported (it was an OverflowError: a 500)."""
+    tenant = server.new_tenant()
+    whole = (FIXTURES / "rtcstats/firefox-standard-stats-sfu.rtcstats").read_text()
+    # The first packetsReceived, 0, becomes a 401-digit integer.
+    huge = whole.replace('"packetsReceived":', '"packetsReceived":' + "9" * 400, 1)
+    assert huge != whole
+    with server.client(tenant) as client:
+        response = client.post(
+            "/v2/sessions/import", files={"file": ("huge.rtcstats", huge.encode())}
+        )
+        assert response.status_code == 400, response.text
+        assert "packetsReceived" in response.json()["message"]
+        assert client.get("/v2/sessions/").json()["pageInfo"]["total"] == 0
