@@ -372,10 +372,12 @@ def test_keyboard_alone_signs_in_opens_a_session_and_charts_a_participant(
 def test_a_bad_session_id_shows_its_error_alone(
     sqlite_server: RunningServer, new_page: Any, demo: tuple[str, str]  # noqa: F811
 ) -> None:
-    token, _ = demo
+    token, session_id = demo
     page = new_page()
     _sign_in(page, sqlite_server.url, token)
-    page.goto(f"{sqlite_server.url}/dashboard#/sessions/no-such-session")
+    page.click(f'tr[data-session="{session_id}"] a')  # a good session first: nothing of it stays
+    _open_session(page)
+    page.evaluate("location.hash = '#/sessions/no-such-session'")
     page.wait_for_selector("#session-error:not([hidden])")
     lines = [line.strip() for line in page.inner_text("#view-session").splitlines() if line.strip()]
     assert lines == [
@@ -385,13 +387,15 @@ def test_a_bad_session_id_shows_its_error_alone(
                   "#session-controls", "#events", "#session-status"):
         assert page.is_hidden(frame), frame
     assert page.is_hidden("#view-sessions") and page.is_hidden("#view-signin")
+    assert page.inner_text("#top-note") == ""  # not the room of the page before
     assert page.evaluate("document.activeElement.id") == "session-title"
 
-    # A good session after the bad one shows its page in full again.
+    # The good session again shows its page in full.
     page.click("#back-link")
-    page.click("#sessions-body tr[data-session] a")
+    page.click(f'tr[data-session="{session_id}"] a')
     _open_session(page)
     assert page.is_hidden("#session-error") and page.is_visible("#participants-table")
+    assert page.inner_text("#top-note") == "demo-room"
 
 
 def test_only_the_status_line_and_the_errors_are_live_regions(

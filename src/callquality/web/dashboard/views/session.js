@@ -46,12 +46,14 @@ class SessionView {
 
   open() {
     $('session-title').textContent = 'Session';
+    $('top-note').textContent = '';  // the room of the page before, until this one loads
     $('session-status').hidden = true;
     $('session-content').hidden = true;
     $('interval-select').value = '';
     show($('session-error'), '');
     cards.reset();
     participants.reset();
+    $('charts').replaceChildren();
     announce('Loading the session…');
     const signal = this.listeners.signal;
     $('participant-select').addEventListener('change', (e) => this.choose(e.target.value, false), { signal });
