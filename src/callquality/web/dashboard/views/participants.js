@@ -27,7 +27,8 @@ function rowOf(pid) {
 function newRow(p, onChoose) {
   const button = h('button', {
     type: 'button', class: 'row-button', 'aria-pressed': 'false',
-    title: 'Show this participant\'s series in the charts', onclick: () => onChoose(p.participantId),
+    title: 'Show this participant\'s series in the charts',
+    onclick: (event) => onChoose(p.participantId, event.detail > 0),  // detail 0: a key
   });
   const row = h('tr', { class: 'clickable', 'data-participant': p.participantId },
     h('td', { class: 'primary' }, button, h('span', { class: 'sub mono', text: p.participantId })),
@@ -38,7 +39,7 @@ function newRow(p, onChoose) {
     h('td', { 'data-label': 'RTT p95', class: 'p-rtt', text: '–' }),
     h('td', { 'data-label': 'Likely cause', class: 'p-cause', text: '–' }));
   row.addEventListener('click', (event) => {
-    if (!event.target.closest('button')) onChoose(p.participantId);  // a mouse on the row
+    if (!event.target.closest('button')) onChoose(p.participantId, true);  // a mouse on the row
   });
   return row;
 }
@@ -57,7 +58,7 @@ function presenceBar(p, b) {
   return bar;
 }
 
-/** Draw or update the participants of a session; onChoose(pid) toggles one's series. */
+/** Draw or update the participants of a session; onChoose(pid, byPointer) toggles one's series. */
 export function render(session, chosen, onChoose) {
   const body = $('participants-body');
   const b = sessionBounds(session);

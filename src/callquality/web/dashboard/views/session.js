@@ -95,7 +95,8 @@ class SessionView {
 
   renderSession() {
     cards.render(this.session, this.sessionStats, this.summary, (pid) => this.nameOf(pid));
-    participants.render(this.session, this.participant, (pid) => this.choose(pid, true));
+    participants.render(this.session, this.participant,
+      (pid, byPointer) => this.choose(pid, true, byPointer));
     participants.renderSummary(this.summary);
   }
 
@@ -156,12 +157,15 @@ class SessionView {
     }
   }
 
-  /** Chart one participant's series (toggle: the chosen one again goes back to everyone). */
-  choose(pid, toggle) {
+  /**
+   * Chart one participant's series (toggle: the chosen one again goes back to everyone). A
+   * click scrolls to the charts; a key press leaves the page where the focus is.
+   */
+  choose(pid, toggle, byPointer = false) {
     this.participant = toggle && this.participant === pid ? '' : pid;
     participants.markChosen(this.participant);
     this.loadSeries();
-    if (toggle) $('charts').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    if (byPointer) $('charts').scrollIntoView({ behavior: 'smooth', block: 'start' });
   }
 
   async downloadCsv(event) {
