@@ -31,6 +31,7 @@ from callquality.store.schema import (
     rollup_columns,
     sample_rollups,
     session_rollups,
+    session_rollups_pending,
 )
 
 # Summed over a participant's peer connections (step 2); the rest are averaged over them.
@@ -96,15 +97,40 @@ def rollup_rows(rows: Iterable[Mapping[str, Any]], origin_ms: int) -> list[dict[
 def add_samples_many(
     conn: Connection, by_session: Mapping[str, tuple[Sequence[Mapping[str, Any]], int]]
 ) -> None:
-    """Add newly stored sample rows to their sessions' rollups: {session: (rows, origin)}."""
+    """Add newly stored sample rows to their sessions' rollups: {session: (rows, origin)}.
+
+    The session_rollups row of a minute is rewritten from all of its participant rows, which
+    costs as much for one new sample as for sixty. So a session's newest minute, which every
+    report of the session adds to, is only marked pending; the minutes before it that this
+    request or an earlier one touched are rewritten now, once. A pending minute is computed
+    from sample_rollups by the stats query (``pending_minutes``).
+    """
     increments = [inc for rows, origin in by_session.values() for inc in rollup_rows(rows, origin)]
     if not increments:
         return
     bulk.insert_many(conn, sample_rollups, increments, _add_on_conflict)
-    minutes: dict[str, set[int]] = {}
+    touched: dict[str, set[int]] = {}
     for inc in increments:
-        minutes.setdefault(inc["session_id"], set()).add(inc["bucket"])
-    refresh_minutes(conn, minutes)
+        touched.setdefault(inc["session_id"], set()).add(inc["bucket"])
+    pending: dict[str, set[int]] = {}
+    for session_id, bucket in bulk.select_by_keys(
+        conn, session_rollups_pending, ("session_id",), [(s,) for s in sorted(touched)],
+        ("session_id", "bucket"),
+    ):
+        pending.setdefault(session_id, set()).add(int(bucket))
+    rewrite: dict[str, set[int]] = {}
+    newest: list[dict[str, Any]] = []
+    done: list[tuple[str, int]] = []
+    for session_id, minutes in touched.items():
+        before = pending.get(session_id, set())
+        last = max(minutes | before)
+        rewrite[session_id] = (minutes | before) - {last}
+        done += [(session_id, m) for m in before - {last}]
+        if last not in before:
+            newest.append({"session_id": session_id, "bucket": last})
+    refresh_minutes(conn, rewrite)
+    bulk.delete_by_keys(conn, session_rollups_pending, ("session_id", "bucket"), done)
+    bulk.insert_many(conn, session_rollups_pending, newest)
 
 
 def _add_on_conflict(stmt: Any) -> Any:
@@ -225,12 +251,26 @@ def _refresh(frm: Any, src: Any) -> tuple[Table, Select[Any], tuple[str, ...]]:
     return session_rollups, steps2and3(level1, by_session=True), ("session_id", "bucket")
 
 
-def session_minutes(conn: Connection, session_id: str) -> list[Any]:
-    """The session_rollups rows of a session, in minute order."""
-    return list(
-        conn.execute(
-            select(session_rollups)
-            .where(session_rollups.c.session_id == session_id)
-            .order_by(session_rollups.c.bucket)
+def session_minutes(conn: Connection, session_id: str) -> dict[int, Any]:
+    """Steps 1-3 of each minute of a session, by minute: its session_rollups row, or, for a
+    minute still pending, the same computed from its sample_rollups rows."""
+    pending = [
+        int(b)
+        for b in conn.execute(
+            select(session_rollups_pending.c.bucket).where(
+                session_rollups_pending.c.session_id == session_id
+            )
+        ).scalars()
+    ]
+    rows = {
+        int(row.bucket): row
+        for row in conn.execute(
+            select(session_rollups).where(session_rollups.c.session_id == session_id)
         )
-    )
+        if int(row.bucket) not in pending
+    }
+    if pending:
+        r = sample_rollups.c
+        live = step1(session_id, r.bucket).where(r.bucket.in_(pending))
+        rows.update((int(row.bucket), row) for row in conn.execute(steps2and3(live)))
+    return dict(sorted(rows.items()))

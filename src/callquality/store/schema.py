@@ -248,8 +248,9 @@ sample_rollups = Table(
 
 # Per (session, minute since its rollup origin): the stats query's steps 2 and 3 done, i.e.
 # each measure summed (<name>__sum) and averaged (<name>__avg) over the participants that had
-# it. Rewritten from sample_rollups for the minutes each ingest touches; it answers the
-# default 60-s series of a session of any size from one row per minute.
+# it. Rewritten from sample_rollups once a minute is no longer a session's newest (see
+# session_rollups_pending); it answers the default 60-s series of a session of any size from
+# one row per minute.
 session_rollups = Table(
     "session_rollups",
     metadata,
@@ -262,4 +263,15 @@ session_rollups = Table(
         for name, _, _ in ROLLUP_MEASURES
         for agg in ("sum", "avg")
     ),
+)
+
+# The minutes of sessions whose session_rollups row is not rewritten yet: a session's newest
+# minute, which every request of the session adds to. Ingest rewrites a minute once a request
+# brings a later one (or late data for it), instead of on every request; the stats query
+# computes a pending minute from sample_rollups (store/rollups.py).
+session_rollups_pending = Table(
+    "session_rollups_pending",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
 )

@@ -111,7 +111,7 @@ def bucket_rows(
     if origin is not None and interval_s * 1000 == ROLLUP_BUCKET_MS and participant_id is None:
         # Steps 1-3 are done already, one row per minute (store/rollups.py).
         offset = (origin - start_ms) // ROLLUP_BUCKET_MS
-        return {int(row.bucket) + offset: row for row in rollups.session_minutes(conn, session_id)}
+        return {b + offset: row for b, row in rollups.session_minutes(conn, session_id).items()}
     level1 = _level1(session_id, start_ms, interval_s, participant_id, origin)
     return {int(row.bucket): row for row in conn.execute(rollups.steps2and3(level1))}
 

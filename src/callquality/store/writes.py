@@ -18,6 +18,7 @@ from callquality.store.schema import (
     sample_rollups,
     samples,
     session_rollups,
+    session_rollups_pending,
     sessions,
     stream_states,
 )
@@ -116,6 +117,12 @@ def purge_samples_before(conn: Connection, cutoff_ms: int) -> int:
     result = conn.execute(delete(samples).where(samples.c.received_ms < cutoff_ms))
     conn.execute(delete(sample_rollups).where(sample_rollups.c.received_ms < cutoff_ms))
     conn.execute(delete(session_rollups).where(session_rollups.c.received_ms < cutoff_ms))
+    # A pending minute whose participant rows are all gone has nothing left to compute.
+    left = select(sample_rollups.c.bucket).where(
+        sample_rollups.c.session_id == session_rollups_pending.c.session_id,
+        sample_rollups.c.bucket == session_rollups_pending.c.bucket,
+    )
+    conn.execute(delete(session_rollups_pending).where(~left.exists()))
     return int(result.rowcount or 0)
 
 
@@ -202,23 +209,17 @@ def insert_samples_many(
     session that has them (``rollup_origins``: session -> its origin, or None).
 
     The rows must not be stored yet (ingest checks under its lock): a row whose key exists
-    is left as it is, but would be counted twice in the rollups.
+    raises IntegrityError, and nothing of the transaction is stored.
     """
     if not rows:
         return
-    bulk.insert_many(conn, samples, rows, _samples_conflict)
+    bulk.copy_rows(conn, samples, rows)
     by_session: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if rollup_origins.get(row["session_id"]) is not None:
             by_session.setdefault(row["session_id"], []).append(row)
     rollups.add_samples_many(
         conn, {s: (r, int(rollup_origins[s] or 0)) for s, r in by_session.items()}
-    )
-
-
-def _samples_conflict(stmt: Any) -> Any:
-    return stmt.on_conflict_do_nothing(
-        index_elements=["session_id", "participant_id", "peer_connection_id", "timestamp_ms"]
     )
 
 
