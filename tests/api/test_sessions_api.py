@@ -10,8 +10,8 @@ import uuid
 from support.items import T0, sample_item
 from support.server import RunningServer, Tenant
 
-from callquality.api.app import purge_expired
 from callquality.config import Settings
+from callquality.service.retention import purge_expired
 
 
 def room() -> str:

@@ -8,8 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from callquality.domain.sample import Sample
 from callquality.ingest.report import process_report
-from callquality.ingest.sample import Sample
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 CHROMIUM = "chromium-156-loopback-getstats.json"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from callquality.domain.sample import Sample
 from callquality.ingest.report import process_report
-from callquality.ingest.sample import Sample
 from callquality.scoring import audio_score, score_sample, video_score
 
 FIXTURE = Path(__file__).parents[3] / "shared" / "fixtures" / "chromium-156-loopback-getstats.json"
