@@ -74,7 +74,11 @@ def token(
     api_key: Annotated[str, typer.Option("--api-key", help="the API key")],
     secret: Annotated[str, typer.Option("--secret", help="its secret")],
     role: Annotated[
-        list[str] | None, typer.Option("--role", help="crawler (read API) and/or rtc (send)")
+        list[str] | None, typer.Option(
+            "--role",
+            help="crawler (read API), rtc (send statistics) and/or janus (POST "
+            "/v2/ingest/janus only, for a Janus event handler)",
+        )
     ] = None,
     room_id: Annotated[str | None, typer.Option("--room-id", help="limit to a room")] = None,
     participant_id: Annotated[
@@ -83,12 +87,14 @@ def token(
     ttl: Annotated[int, typer.Option("--ttl", help="lifetime in seconds")] = 24 * 3600,
 ) -> None:
     """Print a JWT (HS256) for the API key."""
-    from callquality.tokens import make_token
+    from callquality.tokens import ROLES, make_token
 
     roles = tuple(role or ("crawler", "rtc"))
     for r in roles:
-        if r not in ("crawler", "rtc"):
-            raise typer.BadParameter(f"unknown role {r!r}; use crawler or rtc", param_hint="--role")
+        if r not in ROLES:
+            raise typer.BadParameter(
+                f"unknown role {r!r}; use crawler, rtc or janus", param_hint="--role"
+            )
     typer.echo(
         make_token(
             api_key, secret, roles=roles, room_id=room_id, participant_id=participant_id,

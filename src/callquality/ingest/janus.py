@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callquality.ingest.sample import DirectionStats, MediaStats, Sample
+from callquality.domain.sample import DirectionStats, MediaStats, Sample
 
 SESSION, HANDLE, WEBRTC, MEDIA, PLUGIN = 1, 2, 16, 32, 64  # JANUS_EVENT_TYPE_*, src/events.h
 MEDIA_STATS = 3  # JANUS_EVENT_SUBTYPE_MEDIA_STATS

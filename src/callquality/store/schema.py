@@ -101,6 +101,19 @@ stream_states = Table(
     Column("state", Text, nullable=False),
 )
 
+# What POST /v2/ingest/janus keeps between events of one Janus session (ingest/janus.py): its
+# handles, their rooms and previous counters, as JSON. Keyed by the tenant and Janus's own
+# session id: the state comes before any callquality session of the rooms it maps to.
+janus_states = Table(
+    "janus_states",
+    metadata,
+    Column("api_key", String(64), primary_key=True),
+    Column("janus_session_id", String(32), primary_key=True),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
+    Index("ix_janus_states_updated", "updated_ms"),
+)
+
 # One row per accepted item: the idempotency ledger and the per-interval measurements.
 # A raw report that only sets the baseline (the first of a stream) has a row with NULL stats.
 samples = Table(

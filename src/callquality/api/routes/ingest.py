@@ -13,7 +13,7 @@ from callquality.api.auth import check_scope
 from callquality.api.ingest_models import parse_items
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, claims, now_ms, read_body, state
-from callquality.domain.errors import InvalidInput
+from callquality.domain.errors import Forbidden, InvalidInput
 from callquality.service.ingest import ingest
 
 router = APIRouter(responses=ERRORS, tags=["ingest"])
@@ -40,6 +40,11 @@ class IngestAnswer(BaseModel):
 async def post_stats(request: Request) -> Any:
     app = state(request)
     caller = await run_in_threadpool(claims, request)
+    if not caller.may_send_reports:
+        raise Forbidden(
+            "this token has only the 'janus' role, which may send Janus events to "
+            "POST /v2/ingest/janus only; use a token with the 'rtc' role"
+        )
     raw = await read_body(request)
     try:
         body = orjson.loads(raw)
