@@ -32,7 +32,7 @@ from support.server import free_port
 
 JANUS = "/usr/bin/janus"
 LIBDIR = Path("/usr/lib/x86_64-linux-gnu/janus")
-ROOM = 4321  # the VideoRoom room the configuration creates
+ROOMS = (4321, 4322)  # the VideoRoom rooms the configuration creates
 LIBRARIES = {
     "plugins": ("libjanus_videoroom.so", "libjanus_echotest.so"),
     "transports": ("libjanus_http.so",),
@@ -124,18 +124,18 @@ admin: {{
 cors: {{
 }}
 """,
-        "janus.plugin.videoroom.jcfg": f"""
-general: {{
-}}
-room-{ROOM}: {{
-    description = "callquality test room"
+        "janus.plugin.videoroom.jcfg": "general: {\n}\n" + "".join(
+            f"""room-{room}: {{
+    description = "callquality test room {room}"
     publishers = 4
     bitrate = 512000
     fir_freq = 10
     audiocodec = "opus"
     videocodec = "vp8"
 }}
-""",
+"""
+            for room in ROOMS
+        ),
         "janus.plugin.echotest.jcfg": """
 general: {
 }

@@ -221,7 +221,9 @@ def apply_events(states: Mapping[int, dict[str, Any]], events: list[JanusEvent])
                     out.samples.append(sample)
         else:
             out.ignored += 1
-    out.states = work
+    # A state with nothing in it is forgotten: what is left of a destroyed Janus session when
+    # its handles' "detached" events come after its "destroyed" one (as Janus sends them).
+    out.states = {k: v if v and (v["handles"] or v["rooms"]) else None for k, v in work.items()}
     return out
 
 
@@ -284,6 +286,11 @@ def _stats(
     kind, suffix = layer
     key = f"{item.get('mid', item.get('mindex'))}{suffix}"
     now = {name: item.get(name) for name in COUNTERS}
+    if now["lost-by-remote"] is not None and now["lost-by-remote"] & 0x800000:
+        # The receiver report's cumulative loss is a signed 24-bit number (RFC 3550 §6.4.1),
+        # negative when duplicates (retransmissions) outnumber losses; Janus passes it on
+        # unsigned (janus_rtcp_incoming_rr, src/rtcp.c): 16777215 is -1.
+        now["lost-by-remote"] -= 0x1000000
     before = handle["streams"].get(key)
     if before is None and handle.get("up_us") is not None and e.timestamp_us > handle["up_us"]:
         # The peer connection came up at webrtcup: every counter was 0 then.
@@ -308,7 +315,9 @@ def _stats(
     lost_remote, current["lost_remote_hw"] = _rise(
         now["lost-by-remote"], before.get("lost_remote_hw")
     )
-    rtt = item.get("rtt") or None  # 0: not measured (Janus sends nothing on that handle)
+    # Whole milliseconds, 0 until measured (and on a handle Janus sends nothing to): 0 is
+    # unknown, so is a round trip under 1 ms.
+    rtt = item.get("rtt") or None
     jitter_remote = _float(item.get("jitter-remote"))
     high = before.get("lost_remote_hw")
     if now["lost-by-remote"] is not None and high is not None and now["lost-by-remote"] < high:
