@@ -224,6 +224,33 @@ def stats(
     console.print(table)
 
 
+@app.command()
+def process(
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Store the ingest log's items (INGEST_LOG): run one processor until interrupted."""
+    import asyncio
+    import signal
+
+    from callquality.service.processor import Processor
+
+    settings = _settings(database_url, data_dir)
+    configure_logging(settings.log_level)
+    if not settings.ingest_log:
+        err_console.print("INGEST_LOG is not set: there is no log to process (docs/scaling.md)")
+        raise typer.Exit(2)
+    processor = Processor(settings, _engine(settings))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, processor.stop)
+        await processor.run()
+
+    asyncio.run(main())
+
+
 @app.command("import")
 def import_dump(
     file: Annotated[Path, typer.Argument(help="webrtc-internals, RTCStatsDump or rtcstats dump")],

@@ -276,3 +276,16 @@ session_rollups = Table(
         for agg in ("sum", "avg")
     ),
 )
+
+# The ingest log's partitions (INGEST_LOG, docs/scaling.md): which processor owns each one
+# until when (a lease), and the last stream sequence whose items are stored (the checkpoint,
+# written in the same transaction as those items). Operational, not tenant data: a Citus
+# reference table.
+ingest_partitions = Table(
+    "ingest_partitions",
+    metadata,
+    Column("partition", Integer, primary_key=True),
+    Column("owner", String(64)),
+    Column("lease_until_ms", BigInteger, nullable=False),
+    Column("checkpoint_seq", BigInteger, nullable=False),
+)
