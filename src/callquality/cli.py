@@ -329,6 +329,7 @@ def import_dump(
     settings = _settings(database_url, data_dir)
     engine = _engine(settings)
     owner = api_key or ensure_demo_key(engine)[0]
+    failure = ""
     with stream, Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
         TimeRemainingColumn(), console=err_console,
@@ -339,12 +340,12 @@ def import_dump(
                 engine, settings, owner, stream, name=file.name, room_id=room_id,
                 progress=lambda n: progress.update(task, completed=n), refuse_twice=not again,
             )
-        except Conflict as exc:
-            progress.stop()
-            fail(f"{exc.message}; nothing imported (pass --again to import it once more)")
+        except Conflict as exc:  # this key holds the dump already
+            failure = f"{exc.message}; nothing imported (pass --again to import it once more)"
         except CallQualityError as exc:
-            progress.stop()
-            fail(f"import failed: {exc.message}")
+            failure = f"import failed: {exc.message}"
+    if failure:  # printed once the progress bar has stopped
+        fail(failure)
     console.print(
         f"imported {result.reports} reports of {len(result.peer_connections)} peer connections "
         f"into session {result.session_id} (room {result.room_id})"
