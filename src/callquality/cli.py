@@ -209,7 +209,8 @@ def serve(
         api_key, secret = ensure_demo_key(engine)
         session_id = seed_demo_session(engine, settings, api_key)
         tok = make_token(api_key, secret, ttl_s=30 * 24 * 3600)
-        base = f"http://{host}:{port}"
+        bound = sock.getsockname()[1]  # the port chosen, for --port 0
+        base = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
         database = hide_password(settings.database_url) or settings.resolved_database_url
         lines = [
             f"callquality on {base}  (database: {database})",
