@@ -15,10 +15,12 @@ from typing import IO
 from sqlalchemy import Engine
 
 from callquality.config import Settings
-from callquality.domain.errors import InvalidInput
+from callquality.domain.errors import Conflict, InvalidInput
 from callquality.ingest.dumps import DumpError, open_dump
 from callquality.ingest.items import IngestItem
+from callquality.query.sessions import sessions_like
 from callquality.service.ingest import ingest
+from callquality.store.db import read_transaction
 from callquality.store.writes import new_session_id
 
 
@@ -36,8 +38,12 @@ class ImportResult:
 
 
 def default_room_id(name: str) -> str:
-    """A room id from a file name: ``import-<stem>``."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", name.rsplit("/", 1)[-1]).strip("-.")[:60]
+    """A room id from a file name without its extensions: ``dump.txt.gz`` → ``import-dump``."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = re.sub(r"\.gz$", "", base, flags=re.IGNORECASE)
+    if "." in base.lstrip("."):
+        base = base.rsplit(".", 1)[0]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.")[:60]
     return f"import-{stem or 'dump'}"
 
 
@@ -51,8 +57,14 @@ def import_file(
     room_id: str | None = None,
     max_bytes: int | None = None,
     progress: Callable[[int], None] | None = None,
+    refuse_twice: bool = False,
 ) -> ImportResult:
-    """Read, validate and store a dump; each peer connection becomes a participant."""
+    """Read, validate and store a dump; each peer connection becomes a participant.
+
+    With ``refuse_twice``, a dump already stored as a session of this API key (one that
+    started at the same millisecond with the same peer connections) is a ``Conflict``
+    naming that session, and nothing is stored.
+    """
     try:
         dump = open_dump(
             stream, progress=progress, **({"max_bytes": max_bytes} if max_bytes else {})
@@ -78,6 +90,8 @@ def import_file(
     ]
     if not items:
         raise InvalidInput(f"{name}: the dump holds no getStats() reports")
+    if refuse_twice:
+        _refuse_if_imported(engine, api_key, name, items)
     result = ingest(engine, settings, api_key, items, int(time.time() * 1000))
     return ImportResult(
         session_id=session_id,
@@ -88,3 +102,16 @@ def import_file(
         duplicates=result.duplicates,
         peer_connections=tuple(sorted({i.peer_connection_id for i in items})),
     )
+
+
+def _refuse_if_imported(engine: Engine, api_key: str, name: str, items: list[IngestItem]) -> None:
+    """Conflict if the key holds a session like this dump's: same start, same peer connections."""
+    start_ms = min(item.timestamp_ms for item in items)
+    with read_transaction(engine) as conn:
+        twins = sessions_like(conn, api_key, start_ms, {i.participant_id for i in items})
+    if twins:
+        raise Conflict(
+            f"{name} is already imported as session {twins[0].session_id} "
+            f"(room {twins[0].room_id}): a session with the same peer connections "
+            "from the same start"
+        )
