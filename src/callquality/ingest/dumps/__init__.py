@@ -135,13 +135,13 @@ def open_dump(
     elif fmt == jitsi.FORMAT:
         dump = jitsi.read(data, progress)
     else:
-        dump = _json_dump(data, progress)
+        dump = _json_dump(data, progress, fmt)
     return _Standardized(dump)
 
 
-def _json_dump(data: bytes, progress: Progress | None) -> Dump:
+def _json_dump(data: bytes, progress: Progress | None, fmt: str) -> Dump:
     """A one-object JSON dump: a webrtc-internals download, or the first rtcstats layout."""
-    doc = loads(data, "dump JSON")
+    doc = loads(data, "rtcstats JSON" if fmt == rtcstats_v1.FORMAT else "webrtc-internals JSON")
     if progress is not None:
         progress(len(data))
     if isinstance(doc, dict) and rtcstats_v1.is_v1(doc):

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import orjson
 
-from callquality.ingest.sample import Sample
+from callquality.domain.sample import Sample
 
 Progress = Callable[[int], None]
 StatsObject = dict[str, Any]
@@ -65,7 +65,7 @@ class DumpInfo:
     metadata: Mapping[str, Any] = field(default_factory=dict)  # as the dump wrote it
     # What the reader skipped or could not use, each naming the line or part of the dump.
     warnings: tuple[str, ...] = ()
-    source: str = "browser"  # 'browser' (getStats() reports) | 'media server' (samples)
+    source: str = "browser"  # 'browser' (getStats() reports) | 'server' (samples, or nothing)
 
 
 def read_input(stream: IO[bytes] | bytes, *, max_bytes: int, progress: Progress | None) -> bytes:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callquality.ingest.sample import DirectionStats, MediaStats, Sample
+from callquality.domain.sample import DirectionStats, MediaStats, Sample
 
 from ._common import DumpError, DumpSample
 

@@ -131,5 +131,5 @@ def _info(
         end_ms=max(times) if times else None,
         metadata={**identity, "application": app, "statsEntries": entries, "otherLines": other},
         warnings=tuple(warnings),
-        source="media server",
+        source="server",
     )
