@@ -72,15 +72,16 @@ class _Standardized:
         self._dump = dump
 
     def reports(self) -> Iterator[DumpReport]:
+        """The reader's reports, each through ``legacy.standardize``."""
         for r in self._dump.reports():
             report, rebuilt = legacy.standardize(r.report)
-            yield (
-                DumpReport(r.peer_connection_id, r.timestamp_ms, report, rebuilt)
-                if (rebuilt or report is not r.report)
-                else r
-            )
+            if report is r.report:
+                yield r
+            else:
+                yield DumpReport(r.peer_connection_id, r.timestamp_ms, report, rebuilt)
 
     def samples(self) -> Iterator[DumpSample]:
+        """None: a browser's dump holds reports."""
         return self._dump.samples()
 
 

@@ -256,8 +256,9 @@ def _node(parent: Any, prefix: str) -> dict[str, Any] | None:
 
 
 def _endpoint(eid: str, ep: dict[str, Any], where: str) -> _Endpoint:
-    tr = ep.get("transceiver") if isinstance(ep.get("transceiver"), dict) else {}
-    assert isinstance(tr, dict)
+    tr = ep.get("transceiver")
+    if not isinstance(tr, dict):
+        tr = {}
     receiver = _node(tr, "RTP receiver")
     sender = _node(tr, "RTP sender")
     inbound: dict[str, _In] = {}
