@@ -202,6 +202,21 @@ def test_the_chrome96_dump_imports_with_its_untimed_line_as_a_warning(
     assert details["PC_0"]["skipped"] == [
         {"reason": "first report: the baseline its counters are differenced from", "reports": 1}
     ]
+    # jitsi: 0 % lost both ways on both; PC_1's mean RTT 40.33 ms, the mean of its pair's
+    # googRtt in all three reports (48, 38, 35). Ours covers the two intervals: (38 + 35) / 2,
+    # two intervals of 10.0 s, so the time weighting changes nothing at 0.05 ms.
+    expected = RTCSTATS / "chrome96-standard-stats-p2p-add-transceiver.expected-features.json"
+    aggregates = json.loads(expected.read_text())["expectedExtractData"]["features"]["aggregates"]
+    for pc in ("PC_0", "PC_1"):
+        (bucket,) = participant_stats(server, tenant, body["sessionId"], pc)
+        track = aggregates[pc]["trackAggregates"]
+        loss = bucket["packetLossPercent"]
+        assert loss["sendAudio"] == loss["sendVideo"] == track["sentPacketsLostPct"] == 0
+        assert bucket["sendAudioPacketLost"] == bucket["sendVideoPacketLost"] == 0
+    (pc1,) = participant_stats(server, tenant, body["sessionId"], "PC_1")
+    assert pc1["averageAudioRtt"] == pytest.approx((38 + 35) / 2, abs=0.05)
+    jitsi_ms = aggregates["PC_1"]["transportAggregates"]["meanRtt"]
+    assert (2 * pc1["averageAudioRtt"] + 48) / 3 == pytest.approx(jitsi_ms, abs=0.05)
 
 
 def test_the_chrome48_dump_imports_its_26_reports(server: RunningServer) -> None:
