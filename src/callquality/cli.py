@@ -334,7 +334,9 @@ def process(
 
 @app.command("import")
 def import_dump(
-    file: Annotated[Path, typer.Argument(help="webrtc-internals, RTCStatsDump or rtcstats dump")],
+    file: Annotated[
+        Path, typer.Argument(help="webrtc-internals, RTCStatsDump, rtcstats or jitsi server dump")
+    ],
     room_id: Annotated[
         str | None,
         typer.Option("--room-id", help="room to import into (default: import-<file name>)"),
@@ -349,7 +351,8 @@ def import_dump(
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Import a dump file as a session, with a progress bar."""
+    """Import a dump file as a session, with a progress bar; say what each peer connection gave."""
+    from rich import markup
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from callquality.domain.errors import CallQualityError, Conflict
@@ -380,10 +383,26 @@ def import_dump(
             failure = f"import failed: {exc.message}"
     if failure:  # printed once the progress bar has stopped
         fail(failure)
-    console.print(
-        f"imported {result.reports} reports of {len(result.peer_connections)} peer connections "
-        f"into session {result.session_id} (room {result.room_id})"
-    )
+    if result.session_id is None:
+        console.print(f"nothing imported from {file.name} ({result.format})")
+    else:
+        what = "samples" if result.source == "server" else "reports"
+        console.print(
+            f"imported {result.reports} {what} of {len(result.peer_connections)} peer "
+            f"connections into session {result.session_id} (room {result.room_id}); "
+            f"{result.usable_samples} intervals carried media"
+        )
+    for pc in result.details:
+        skipped = "; ".join(f"{n} skipped: {r}" for r, n in pc.skipped.items())
+        idle = "; ".join(f"{n} without media: {r}" for r, n in pc.without_media.items())
+        entries = "stats entries" if pc.stats == "media server" else "reports"
+        line = (
+            f"  {pc.peer_connection_id} ({pc.stats} stats): {pc.reports} {entries}, "
+            f"{pc.intervals} intervals, {pc.with_media} with media"
+        )
+        console.print(markup.escape("; ".join(x for x in (line, skipped, idle) if x)))
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {markup.escape(warning)}")
 
 
 @app.command()
