@@ -16,10 +16,11 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from support.compare import rounded
 from support.faults import Sender, batches, check_exactly_once, own_postgres, wait_for
 from support.items import T0, sample_item
 from support.nats_cluster import nats_cluster
-from support.processes import CLI, create_key, serve_process
+from support.processes import CLI, create_key, serve_process, stop
 
 from callquality.api.ingest_models import parse_items
 from callquality.config import Settings
@@ -45,13 +46,7 @@ def processor(database_url: str, env: dict[str, str]) -> Iterator[subprocess.Pop
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 def _series(url: str) -> list[dict[str, Any]]:
@@ -64,21 +59,10 @@ def _series(url: str) -> list[dict[str, Any]]:
             ).all()
             assert len(found) == 1, f"one session for the room, not {found}"
             session_id, start_ms, _ = found[0]
-            return [_rounded(asdict(b)) for b in time_series(
+            return [rounded(asdict(b)) for b in time_series(
                 conn, session_id, start_ms, interval_s=10, extended=True)]
     finally:
         engine.dispose()
-
-
-def _rounded(value: Any) -> Any:
-    """Floats to 9 significant digits: sums in another order differ in the last bits."""
-    if isinstance(value, float):
-        return float(f"{value:.9g}")
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
 
 
 def test_every_acknowledged_item_survives_a_lost_node_processor_and_database(
