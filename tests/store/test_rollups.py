@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from support.items import T0, sample_item
 
 from callquality.api.ingest_models import parse_items
@@ -19,7 +19,12 @@ from callquality.query.stats import time_series
 from callquality.service.ingest import ingest
 from callquality.store import writes
 from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
-from callquality.store.schema import session_rollups, session_rollups_pending, sessions
+from callquality.store.schema import (
+    score_input_rollups,
+    session_rollups,
+    session_rollups_pending,
+    sessions,
+)
 
 
 def _close(a: Any, b: Any, path: str = "") -> None:
@@ -151,3 +156,28 @@ def test_late_data_for_a_rewritten_minute_rewrites_it_again(backend: str) -> Non
     engine.dispose()
     assert minute0 == pytest.approx((10 + 20 + 30) / 3)
     assert [b.audio_rtt_ms for b in series] == pytest.approx([20.0, 135.0])
+
+
+def test_a_session_from_before_input_rollups_reads_its_score_inputs_from_the_samples(
+    backend: str,
+) -> None:
+    engine = create_store_engine(backend)
+    migrate(engine)
+    room = f"room-{uuid.uuid4().hex[:8]}"
+    items = parse_items(_items(room), 1000)
+    now = int(time.time() * 1000)
+    (session_id,) = ingest(engine, Settings(), f"k-{uuid.uuid4().hex[:8]}", items, now).session_ids
+    with read_transaction(engine) as conn:
+        start_ms = writes.session_by_id(conn, session_id).start_ms  # type: ignore[union-attr]
+        with_rollups = time_series(conn, session_id, start_ms, interval_s=120, extended=True)
+    with write_transaction(engine) as conn:  # as revision 0007 leaves an older session
+        conn.execute(update(sessions).where(sessions.c.session_id == session_id).values(
+            input_rollups=None))
+        conn.execute(delete(score_input_rollups).where(
+            score_input_rollups.c.session_id == session_id))
+    with read_transaction(engine) as conn:
+        from_samples = time_series(conn, session_id, start_ms, interval_s=120, extended=True)
+    engine.dispose()
+    inputs = [b.detail.score_inputs for b in with_rollups if b.detail is not None]
+    assert len(inputs) == 2 and all("audio_r" in i and "video_vq" in i for i in inputs)
+    _close([asdict(b) for b in with_rollups], [asdict(b) for b in from_samples])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -30,6 +31,7 @@ from callquality.store.schema import (
     ROLLUP_MEASURES,
     rollup_columns,
     sample_rollups,
+    score_input_rollups,
     session_rollups,
     session_rollups_pending,
 )
@@ -94,6 +96,48 @@ def rollup_rows(rows: Iterable[Mapping[str, Any]], origin_ms: int) -> list[dict[
     return list(out.values())
 
 
+def input_rows(rows: Iterable[Mapping[str, Any]], origin_ms: int) -> list[dict[str, Any]]:
+    """The score_input_rollups increments of sample rows: one per (session, minute, input),
+    each numeric score input summed over the measured samples, in row order."""
+    out: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for row in rows:
+        text = row["score_inputs"]
+        if row["interval_ms"] is None or not text:
+            continue
+        session_id = row["session_id"]
+        bucket = (row["timestamp_ms"] - origin_ms) // ROLLUP_BUCKET_MS
+        received = row["received_ms"]
+        for name, value in orjson.loads(text).items():
+            if type(value) is not float and type(value) is not int:  # strings, None, bools
+                continue
+            acc = out.get((session_id, bucket, name))
+            if acc is None:
+                out[(session_id, bucket, name)] = {
+                    "session_id": session_id, "bucket": bucket, "name": name,
+                    "received_ms": received, "total": float(value), "count": 1,
+                }
+            else:
+                acc["total"] += value
+                acc["count"] += 1
+                if received > acc["received_ms"]:
+                    acc["received_ms"] = received
+    return list(out.values())
+
+
+def _add_inputs_on_conflict(stmt: Any) -> Any:
+    new, old = stmt.excluded, score_input_rollups.c
+    return stmt.on_conflict_do_update(
+        index_elements=["session_id", "bucket", "name"],
+        set_={
+            "total": old.total + new.total,
+            "count": old.count + new.count,
+            "received_ms": case(
+                (new.received_ms > old.received_ms, new.received_ms), else_=old.received_ms
+            ),
+        },
+    )
+
+
 def add_samples_many(
     conn: Connection, by_session: Mapping[str, tuple[Sequence[Mapping[str, Any]], int]]
 ) -> None:
@@ -109,6 +153,8 @@ def add_samples_many(
     if not increments:
         return
     bulk.insert_many(conn, sample_rollups, increments, _add_on_conflict)
+    inputs = [inc for rows, origin in by_session.values() for inc in input_rows(rows, origin)]
+    bulk.insert_many(conn, score_input_rollups, inputs, _add_inputs_on_conflict)
     touched: dict[str, set[int]] = {}
     for inc in increments:
         touched.setdefault(inc["session_id"], set()).add(inc["bucket"])

@@ -68,6 +68,9 @@ sessions = Table(
     # Where the session's minute rollups start (its start when created); NULL: no rollups
     # (a session created before revision 0002), its stats are computed from samples alone.
     Column("rollup_origin_ms", BigInteger),
+    # 1: the session's score inputs are in score_input_rollups from its start; NULL: a session
+    # created before revision 0007, whose extended series reads them from the samples.
+    Column("input_rollups", Integer),
     Index("ix_sessions_key_start", "api_key", "start_ms"),
     Index("ix_sessions_key_room", "api_key", "room_id", "start_ms"),
 )
@@ -287,6 +290,20 @@ session_rollups_pending = Table(
     metadata,
     Column("session_id", String(64), primary_key=True),
     Column("bucket", BigInteger, primary_key=True),
+)
+
+# Per (session, minute since its rollup origin, score input): the sum and count of that input
+# over the minute's measured samples (score_inputs), added to by each ingest. The extended
+# series' mean score inputs of any bucket of whole minutes, without reading the samples.
+score_input_rollups = Table(
+    "score_input_rollups",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("received_ms", BigInteger, nullable=False),  # newest sample's, for retention
+    Column("total", Float, nullable=False),
+    Column("count", BigInteger, nullable=False),
 )
 
 # The ingest log's partitions (INGEST_LOG, docs/scaling.md): which processor owns each one

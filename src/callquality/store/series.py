@@ -27,6 +27,7 @@ from callquality.store.schema import (
     ROLLUP_MEASURES,
     sample_rollups,
     samples,
+    score_input_rollups,
     sessions,
 )
 
@@ -122,9 +123,16 @@ def sample_details(
     start_ms: int,
     interval_s: int,
     participant_id: str | None,
-) -> list[Any]:
-    """Every measured sample's bucket, send RTTs, receive jitters and score inputs (for the
-    extended series' percentiles and inputs), in a fixed order."""
+    *,
+    with_inputs: bool = True,
+) -> list[tuple[Any, ...]]:
+    """Every measured sample's (bucket, audio and video send RTT, audio and video receive
+    jitter[, score inputs JSON]), for the extended series' percentiles and inputs.
+
+    Plain tuples from the driver: a 1,000-participant hour is 720,000 of them, and
+    SQLAlchemy's rows cost more than the rest. No order: percentiles sort, and the inputs'
+    means (``math.fsum``) do not depend on it.
+    """
     bucket = bucket_expression(start_ms, interval_s)
     query = select(
         bucket,
@@ -132,11 +140,46 @@ def sample_details(
         samples.c.video_send_rtt_ms,
         samples.c.audio_recv_jitter_ms,
         samples.c.video_recv_jitter_ms,
-        samples.c.score_inputs,
+        *((samples.c.score_inputs,) if with_inputs else ()),
     ).where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
     if participant_id is not None:
         query = query.where(samples.c.participant_id == participant_id)
-    query = query.order_by(
-        samples.c.participant_id, samples.c.peer_connection_id, samples.c.timestamp_ms
+    compiled = query.compile(dialect=conn.dialect)
+    params: Any = (
+        tuple(compiled.params[name] for name in compiled.positiontup)
+        if compiled.positiontup is not None
+        else compiled.params
     )
-    return list(conn.execute(query))
+    driver: Any = conn.connection.dbapi_connection
+    cursor = driver.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def bucket_inputs(
+    conn: Connection, session_id: str, start_ms: int, interval_s: int
+) -> dict[int, dict[str, tuple[float, int]]] | None:
+    """Each bucket's score inputs summed over its measured samples, {bucket: {name: (total,
+    count)}}, from score_input_rollups; None when the session's minutes do not nest in the
+    buckets or it has no such rollups (the samples must be read)."""
+    origin = _rollup_origin(conn, session_id, start_ms, interval_s)
+    if origin is None or not conn.execute(
+        select(sessions.c.input_rollups).where(sessions.c.session_id == session_id)
+    ).scalar():
+        return None
+    r = score_input_rollups.c
+    bucket = ((r.bucket * ROLLUP_BUCKET_MS + (origin - start_ms)) // (interval_s * 1000)).label(
+        "b"
+    )
+    query = (
+        select(bucket, r.name, func.sum(r.total), func.sum(r["count"]))
+        .where(r.session_id == session_id)
+        .group_by(bucket, r.name)
+    )
+    out: dict[int, dict[str, tuple[float, int]]] = {}
+    for b, name, total, count in conn.execute(query):
+        out.setdefault(int(b), {})[name] = (float(total), int(count))
+    return out

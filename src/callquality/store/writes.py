@@ -17,6 +17,7 @@ from callquality.store.schema import (
     participants,
     sample_rollups,
     samples,
+    score_input_rollups,
     session_rollups,
     session_rollups_pending,
     sessions,
@@ -117,6 +118,9 @@ def purge_samples_before(conn: Connection, cutoff_ms: int) -> int:
     result = conn.execute(delete(samples).where(samples.c.received_ms < cutoff_ms))
     conn.execute(delete(sample_rollups).where(sample_rollups.c.received_ms < cutoff_ms))
     conn.execute(delete(session_rollups).where(session_rollups.c.received_ms < cutoff_ms))
+    conn.execute(
+        delete(score_input_rollups).where(score_input_rollups.c.received_ms < cutoff_ms)
+    )
     # A pending minute whose participant rows are all gone has nothing left to compute.
     left = select(sample_rollups.c.bucket).where(
         sample_rollups.c.session_id == session_rollups_pending.c.session_id,
@@ -284,7 +288,9 @@ def save_sessions_many(conn: Connection, rows: Iterable[Session]) -> None:
                 {"session_id": r.session_id, "api_key": r.api_key, "room_id": r.room_id,
                  "custom_room_id": r.custom_room_id, "start_ms": r.start_ms,
                  "last_report_ms": r.last_report_ms, "end_ms": r.end_ms,
-                 "rollup_origin_ms": r.rollup_origin_ms}
+                 "rollup_origin_ms": r.rollup_origin_ms,
+                 # score_input_rollups from its first sample, when it has rollups at all
+                 "input_rollups": 1 if r.rollup_origin_ms is not None else None}
                 for r in new
             ],
         )
