@@ -96,45 +96,75 @@ def rollup_rows(rows: Iterable[Mapping[str, Any]], origin_ms: int) -> list[dict[
     return list(out.values())
 
 
-def input_rows(rows: Iterable[Mapping[str, Any]], origin_ms: int) -> list[dict[str, Any]]:
-    """The score_input_rollups increments of sample rows: one per (session, minute, input),
-    each numeric score input summed over the measured samples, in row order."""
-    out: dict[tuple[str, int, str], dict[str, Any]] = {}
+InputSums = dict[str, list[float]]  # score input -> [total, count]
+
+
+def input_sums(
+    rows: Iterable[Mapping[str, Any]], origin_ms: int, into: dict[tuple[str, int], Any]
+) -> None:
+    """Add the numeric score inputs of measured sample rows to ``into``: {(session, minute):
+    [newest received_ms, {input: [total, count]}]}, in row order."""
     for row in rows:
         text = row["score_inputs"]
         if row["interval_ms"] is None or not text:
             continue
-        session_id = row["session_id"]
-        bucket = (row["timestamp_ms"] - origin_ms) // ROLLUP_BUCKET_MS
-        received = row["received_ms"]
+        key = (row["session_id"], (row["timestamp_ms"] - origin_ms) // ROLLUP_BUCKET_MS)
+        acc = into.get(key)
+        if acc is None:
+            acc = into[key] = [row["received_ms"], {}]
+        elif row["received_ms"] > acc[0]:
+            acc[0] = row["received_ms"]
+        sums: InputSums = acc[1]
         for name, value in orjson.loads(text).items():
             if type(value) is not float and type(value) is not int:  # strings, None, bools
                 continue
-            acc = out.get((session_id, bucket, name))
-            if acc is None:
-                out[(session_id, bucket, name)] = {
-                    "session_id": session_id, "bucket": bucket, "name": name,
-                    "received_ms": received, "total": float(value), "count": 1,
-                }
+            total = sums.get(name)
+            if total is None:
+                sums[name] = [value, 1]
             else:
-                acc["total"] += value
-                acc["count"] += 1
-                if received > acc["received_ms"]:
-                    acc["received_ms"] = received
-    return list(out.values())
+                total[0] += value
+                total[1] += 1
 
 
-def _add_inputs_on_conflict(stmt: Any) -> Any:
-    new, old = stmt.excluded, score_input_rollups.c
+def _add_inputs(
+    conn: Connection, by_session: Mapping[str, tuple[Sequence[Mapping[str, Any]], int]]
+) -> None:
+    """Add the rows' score inputs to their minutes' sums (read, added to, written back: the
+    caller holds the rooms' locks)."""
+    new: dict[tuple[str, int], Any] = {}
+    for rows, origin in by_session.values():
+        input_sums(rows, origin, new)
+    if not new:
+        return
+    stored = bulk.select_by_keys(
+        conn, score_input_rollups, ("session_id", "bucket"), sorted(new),
+        ("session_id", "bucket", "received_ms", "sums"),
+    )
+    for session_id, bucket, received_ms, text in stored:
+        acc = new[(session_id, int(bucket))]
+        old: InputSums = orjson.loads(text)
+        for name, (total, count) in acc[1].items():
+            before = old.get(name)
+            old[name] = [total, count] if before is None else [before[0] + total,
+                                                               before[1] + count]
+        acc[0] = max(acc[0], int(received_ms))
+        acc[1] = old
+    bulk.insert_many(
+        conn,
+        score_input_rollups,
+        [
+            {"session_id": s, "bucket": b, "received_ms": received,
+             "sums": orjson.dumps(sums).decode()}
+            for (s, b), (received, sums) in new.items()
+        ],
+        _replace_inputs,
+    )
+
+
+def _replace_inputs(stmt: Any) -> Any:
     return stmt.on_conflict_do_update(
-        index_elements=["session_id", "bucket", "name"],
-        set_={
-            "total": old.total + new.total,
-            "count": old.count + new.count,
-            "received_ms": case(
-                (new.received_ms > old.received_ms, new.received_ms), else_=old.received_ms
-            ),
-        },
+        index_elements=["session_id", "bucket"],
+        set_={"received_ms": stmt.excluded.received_ms, "sums": stmt.excluded.sums},
     )
 
 
@@ -153,8 +183,7 @@ def add_samples_many(
     if not increments:
         return
     bulk.insert_many(conn, sample_rollups, increments, _add_on_conflict)
-    inputs = [inc for rows, origin in by_session.values() for inc in input_rows(rows, origin)]
-    bulk.insert_many(conn, score_input_rollups, inputs, _add_inputs_on_conflict)
+    _add_inputs(conn, by_session)
     touched: dict[str, set[int]] = {}
     for inc in increments:
         touched.setdefault(inc["session_id"], set()).add(inc["bucket"])

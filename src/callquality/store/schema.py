@@ -292,18 +292,17 @@ session_rollups_pending = Table(
     Column("bucket", BigInteger, primary_key=True),
 )
 
-# Per (session, minute since its rollup origin, score input): the sum and count of that input
-# over the minute's measured samples (score_inputs), added to by each ingest. The extended
-# series' mean score inputs of any bucket of whole minutes, without reading the samples.
+# Per (session, minute since its rollup origin): each numeric score input summed over the
+# minute's measured samples (score_inputs), as JSON {"<input>": [total, count], ...}, added to
+# by each ingest. The extended series' mean score inputs of any bucket of whole minutes,
+# without reading the samples.
 score_input_rollups = Table(
     "score_input_rollups",
     metadata,
     Column("session_id", String(64), primary_key=True),
     Column("bucket", BigInteger, primary_key=True),
-    Column("name", String(64), primary_key=True),
     Column("received_ms", BigInteger, nullable=False),  # newest sample's, for retention
-    Column("total", Float, nullable=False),
-    Column("count", BigInteger, nullable=False),
+    Column("sums", Text, nullable=False),
 )
 
 # The ingest log's partitions (INGEST_LOG, docs/scaling.md): which processor owns each one

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, Connection, Select, case, func, select
 
 from callquality.store import rollups
@@ -171,15 +172,14 @@ def bucket_inputs(
     ).scalar():
         return None
     r = score_input_rollups.c
-    bucket = ((r.bucket * ROLLUP_BUCKET_MS + (origin - start_ms)) // (interval_s * 1000)).label(
-        "b"
-    )
-    query = (
-        select(bucket, r.name, func.sum(r.total), func.sum(r["count"]))
-        .where(r.session_id == session_id)
-        .group_by(bucket, r.name)
-    )
     out: dict[int, dict[str, tuple[float, int]]] = {}
-    for b, name, total, count in conn.execute(query):
-        out.setdefault(int(b), {})[name] = (float(total), int(count))
+    step_ms = interval_s * 1000
+    for minute, text in conn.execute(
+        select(r.bucket, r.sums).where(r.session_id == session_id).order_by(r.bucket)
+    ):
+        sums = out.setdefault((int(minute) * ROLLUP_BUCKET_MS + origin - start_ms) // step_ms, {})
+        for name, (total, count) in orjson.loads(text).items():
+            before = sums.get(name)
+            sums[name] = (total, count) if before is None else (before[0] + total,
+                                                                before[1] + count)
     return out
