@@ -119,3 +119,28 @@ def test_inputs_have_the_same_keys_when_nothing_was_scored() -> None:
                                 video=MediaStats(recv=RECV_VIDEO))).inputs()
     assert empty.keys() == full.keys()
     assert all(v is None for v in empty.values())
+
+
+def test_received_audio_that_was_mostly_silent_concealment_is_muted_not_scored() -> None:
+    """docs/models.md, "Muted and silent audio": ≥ 50 % of the received samples concealed as
+    silence (the sender muted or in DTX) → no speech to judge: no score, audio_muted."""
+    muted = DirectionStats(packets=82, packets_lost=0, concealed_ratio=0.05,
+                           silent_concealed_ratio=0.95)
+    score = score_sample(_sample(audio=MediaStats(recv=muted)))
+    assert score.audio is None and score.audio_muted
+    assert score.inputs()["audio_muted"] == 1.0
+
+
+def test_received_audio_with_no_energy_is_muted_not_scored() -> None:
+    """docs/models.md: an RMS level below −80 dBov is digital silence (a disabled track)."""
+    silent = DirectionStats(packets=250, packets_lost=0, concealed_ratio=0.0, level_rms=0.0)
+    assert score_sample(_sample(audio=MediaStats(recv=silent))).audio_muted
+
+
+def test_speech_with_some_silent_concealment_is_still_scored() -> None:
+    """Pauses in speech are concealed as silence too; below half of the interval it is speech."""
+    talking = DirectionStats(packets=250, packets_lost=2, concealed_ratio=0.01,
+                             silent_concealed_ratio=0.2, level_rms=0.05)
+    score = score_sample(_sample(audio=MediaStats(recv=talking)))
+    assert score.audio is not None and not score.audio_muted
+    assert score.inputs()["audio_muted"] == 0.0

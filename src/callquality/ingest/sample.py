@@ -34,7 +34,10 @@ class DirectionStats:
     frame_rate: float | None = None
     freeze_count: int | None = None  # recv video only: freezes in the interval
     freeze_duration_ms: float | None = None  # recv video only
-    concealed_ratio: float | None = None  # recv audio only: concealed / received samples, 0..1
+    # recv audio only: audible concealment, (concealed − silent concealed) / received samples
+    concealed_ratio: float | None = None
+    silent_concealed_ratio: float | None = None  # recv audio only: silent concealed / received
+    level_rms: float | None = None  # recv audio only: RMS audio level played out, 0..1 linear
     quality_limitation_reason: str | None = None  # send video only (Chromium)
     available_outgoing_bitrate_bps: float | None = None  # send only, from the candidate pair
 
