@@ -40,7 +40,7 @@ from _common import ROOT, cpu_seconds, database, machine, percentile, postgres_p
 
 from callquality.ingest.items import IngestItem
 from callquality.ingest.report import process_report
-from callquality.pipeline import sample_row
+from callquality.service.ingest import sample_row
 from callquality.store.db import create_store_engine, migrate, write_transaction
 from callquality.store.keys import create_api_key
 from callquality.store.schema import samples

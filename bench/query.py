@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 from _common import database, machine, percentile, serve
 
+from callquality.domain.sample import DirectionStats, MediaStats, Sample
+from callquality.domain.session import Session
 from callquality.ingest.items import IngestItem
-from callquality.ingest.sample import DirectionStats, MediaStats, Sample
-from callquality.pipeline import sample_row
+from callquality.service.ingest import sample_row
 from callquality.store import writes
 from callquality.store.db import create_store_engine, migrate, write_transaction
 from callquality.store.keys import create_api_key
@@ -69,24 +70,25 @@ def build(url: str, participants: int, minutes: int, small_sessions: int = 60) -
         sid = writes.new_session_id()
         start = T0 - (s + 1) * 3_600_000
         with write_transaction(engine) as conn:
-            writes.save_sessions(conn, [writes.SessionRow(
+            writes.save_sessions_many(conn, [Session(
                 sid, api_key, f"room-{s}", None, start, start + 600_000, None, is_new=True,
                 rollup_origin_ms=start)])
             names = {f"p{i}": f"Small {i}" for i in range(4)}
-            writes.upsert_participants(conn, api_key, sid, names)
-            writes.replace_intervals(conn, sid, {p: [(start, start + 600_000)] for p in names})
-            writes.insert_samples(conn, [
+            writes.upsert_participants_many(conn, api_key, {(sid, p): n for p, n in names.items()})
+            spans = {(sid, p): [(start, start + 600_000)] for p in names}
+            writes.save_intervals_many(conn, {}, spans)
+            writes.insert_samples_many(conn, [
                 {**templates[0], "session_id": sid, "participant_id": p,
                  "timestamp_ms": start + k * STEP_MS}
                 for p in names for k in range(1, 121)
-            ], start)
+            ], {sid: start})
     big = writes.new_session_id()
     with write_transaction(engine) as conn:
-        writes.save_sessions(conn, [writes.SessionRow(
+        writes.save_sessions_many(conn, [Session(
             big, api_key, "big-room", None, T0, end_ms, end_ms, is_new=True, rollup_origin_ms=T0)])
         names = {f"participant-{i:04d}": f"Participant {i}" for i in range(participants)}
-        writes.upsert_participants(conn, api_key, big, names)
-        writes.replace_intervals(conn, big, {p: [(T0, end_ms)] for p in names})
+        writes.upsert_participants_many(conn, api_key, {(big, p): n for p, n in names.items()})
+        writes.save_intervals_many(conn, {}, {(big, p): [(T0, end_ms)] for p in names})
     ids = list(names)
     chunk = 50  # participants per transaction
     for start in range(0, participants, chunk):
@@ -99,7 +101,7 @@ def build(url: str, participants: int, minutes: int, small_sessions: int = 60) -
                 for k in range(1, steps + 1)
             )
         with write_transaction(engine) as conn:
-            writes.insert_samples(conn, rows, T0)
+            writes.insert_samples_many(conn, rows, {big: T0})
     print(f"built {participants} participants x {steps} samples "
           f"({participants * steps:,} rows) in {time.perf_counter() - started:.1f} s")
     engine.dispose()

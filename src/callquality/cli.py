@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from callquality.config import SETTINGS_HELP, Settings, load_settings
+from callquality.config import (
+    SETTINGS,
+    SETTINGS_BY_NAME,
+    Settings,
+    export_to_environment,
+    load_settings,
+    settings_markdown,
+)
 from callquality.logs import configure_logging
 from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
 
@@ -23,9 +31,9 @@ console = Console()
 err_console = Console(stderr=True)
 
 DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help=SETTINGS_HELP["database_url"])
+    str | None, typer.Option("--database-url", help=SETTINGS_BY_NAME["database_url"].help)
 ]
-DataDir = Annotated[str | None, typer.Option("--data-dir", help=SETTINGS_HELP["data_dir"])]
+DataDir = Annotated[str | None, typer.Option("--data-dir", help=SETTINGS_BY_NAME["data_dir"].help)]
 
 
 def _settings(database_url: str | None, data_dir: str | None) -> Settings:
@@ -117,7 +125,6 @@ def serve(
     ] = False,
 ) -> None:
     """Run the HTTP server (migrations run first)."""
-    import os
 
     import uvicorn
 
@@ -125,7 +132,7 @@ def serve(
     configure_logging(settings.log_level)
     engine = _engine(settings)
     if demo:
-        from callquality.demo import seed_demo_session
+        from callquality.service.demo import seed_demo_session
         from callquality.tokens import make_token
 
         api_key, secret = ensure_demo_key(engine)
@@ -150,11 +157,7 @@ def serve(
         sys.stdout.flush()  # before uvicorn takes over (stdout may be a pipe)
     engine.dispose()
     # The app factory reads settings from the environment in each worker.
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    if data_dir:
-        os.environ["DATA_DIR"] = data_dir
-    os.environ["WEB_CONCURRENCY"] = str(workers)
+    export_to_environment(settings.with_overrides(web_concurrency=workers))
     uvicorn.run(
         "callquality.api.server:app",
         host=host,
@@ -174,7 +177,8 @@ def stats(
     data_dir: DataDir = None,
 ) -> None:
     """Print a session's quality time series as a table."""
-    from callquality.query.stats import time_series
+    from callquality.domain.timefmt import iso_ms
+    from callquality.query.stats import Bucket, time_series
     from callquality.store.writes import session_by_id
 
     engine = _engine(_settings(database_url, data_dir))
@@ -185,31 +189,26 @@ def stats(
             raise typer.Exit(1)
         series = time_series(conn, session_id, session.start_ms, interval_s=interval)
     table = Table(title=f"session {session_id} (room {session.room_id})")
-    columns = [
-        ("time (UTC)", "time"),
-        ("MOS audio", "qualityScore.audio"),
-        ("Vq video", "qualityScore.video"),
-        ("RTT a ms", "averageAudioRtt"),
-        ("jitter a ms", "averageAudioJitter"),
-        ("lost recv a", "recvAudioPacketLost"),
-        ("lost recv v", "recvVideoPacketLost"),
-        ("send v kbps", "averageSendVideoBitrate"),
-        ("recv v kbps", "averageRecvVideoBitrate"),
+    columns: list[tuple[str, Callable[[Bucket], Any], str]] = [
+        ("MOS audio", lambda b: b.audio_mos, "score"),
+        ("Vq video", lambda b: b.video_vq, "score"),
+        ("RTT a ms", lambda b: b.audio_rtt_ms, "ms"),
+        ("jitter a ms", lambda b: b.audio_jitter_ms, "ms"),
+        ("lost recv a", lambda b: b.recv_audio_lost, "count"),
+        ("lost recv v", lambda b: b.recv_video_lost, "count"),
+        ("send v kbps", lambda b: b.send_video_bitrate_bps, "bps"),
+        ("recv v kbps", lambda b: b.recv_video_bitrate_bps, "bps"),
     ]
-    for title, _ in columns:
+    table.add_column("time (UTC)", justify="right", no_wrap=True)
+    for title, _, _ in columns:
         table.add_column(title, justify="right")
-    for entry in series:
-        cells = []
-        for _, key in columns:
-            if key == "time":
-                cells.append(entry["time"][11:19])
-                continue
-            value: Any = entry
-            for part in key.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
+    for bucket in series:
+        cells = [iso_ms(bucket.start_ms)[11:19]]
+        for _, read, unit in columns:
+            value = read(bucket)
             if value is None:
                 cells.append("–")
-            elif key.endswith("Bitrate"):
+            elif unit == "bps":
                 cells.append(f"{value / 1000:.0f}")
             elif isinstance(value, float):
                 cells.append(f"{value:.2f}")
@@ -232,8 +231,8 @@ def import_dump(
     """Import a dump file as a session, with a progress bar."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    from callquality.errors import CallQualityError
-    from callquality.importer import import_file
+    from callquality.domain.errors import CallQualityError
+    from callquality.service.imports import import_file
 
     settings = _settings(database_url, data_dir)
     engine = _engine(settings)
@@ -262,7 +261,7 @@ def import_dump(
 @app.command()
 def purge(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     """Delete samples older than RETENTION_DAYS now (the server also does it hourly)."""
-    from callquality.api.app import purge_expired
+    from callquality.service.retention import purge_expired
 
     settings = _settings(database_url, data_dir)
     purged = purge_expired(_engine(settings), settings, _now_ms())
@@ -270,11 +269,20 @@ def purge(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
 
 
 @app.command("settings")
-def show_settings() -> None:
-    """List every setting, its environment variable and default."""
-    defaults = Settings()
-    for name, help_text in SETTINGS_HELP.items():
-        console.print(f"[bold]{name.upper()}[/bold] = {getattr(defaults, name)!r}: {help_text}")
+def show_settings(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="print the table of docs/api.md")
+    ] = False,
+) -> None:
+    """List every setting, its environment variable, type and default."""
+    if markdown:
+        typer.echo(settings_markdown(), nl=False)
+        return
+    for setting in SETTINGS:
+        console.print(
+            f"[bold]{setting.name.upper()}[/bold] = {setting.default!r} "
+            f"({setting.type.__name__}): {setting.help}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,37 +1,66 @@
 """One settings object, filled from the environment and CLI flags.
 
-Every setting is a row of ``SETTINGS`` (name, default, help): the CLI help, ``docs/api.md``
-and the tests read the same table.
+Every setting is one field of ``Settings`` (name, type, default, help), listed as rows in
+``SETTINGS``: the CLI's option help, ``callquality settings`` and the settings table of
+``docs/api.md`` (checked by ``tests/test_docs.py``) all read that table. The environment
+variable of a setting is its name upper-cased. This module is the one place that reads
+(or, for ``serve``'s worker processes, writes) the environment.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 DEFAULT_DATA_DIR = Path("data")
 
 
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: its name, default, type and what it does."""
+
+    name: str
+    default: Any
+    type: type
+    help: str
+
+
+def _setting(default: Any, help_text: str) -> Any:
+    return field(default=default, metadata={"help": help_text})
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Runtime settings; environment variable = field name upper-cased."""
+    """Runtime settings; environment variable = field name upper-cased.
 
-    database_url: str = ""  # empty: SQLite file in data_dir
-    data_dir: str = str(DEFAULT_DATA_DIR)
-    idle_timeout_s: int = 300
-    participant_gap_s: int = 30
-    retention_days: int = 30
-    max_body_bytes: int = 5 * 1024 * 1024
-    max_batch_items: int = 1000
-    max_import_bytes: int = 200 * 1024 * 1024
-    rate_limit_per_s: float = 0.0  # requests per second per API key; 0 = unlimited
-    rate_limit_burst: int = 0  # 0 = 2 × rate
-    log_level: str = "info"
-    token_leeway_s: int = 30
-    web_concurrency: int = 1  # worker processes (uvicorn's own variable)
+    Each field is one row of the settings table: name, type, default and help.
+    """
+
+    database_url: str = _setting(
+        "", "postgresql://user@host/db for PostgreSQL; empty for SQLite in DATA_DIR")
+    data_dir: str = _setting(str(DEFAULT_DATA_DIR), "directory of the SQLite database file")
+    idle_timeout_s: int = _setting(
+        300, "a session with no report for this long is ended; the next report opens a new one")
+    participant_gap_s: int = _setting(
+        30, "a participant silent for longer than this has left (new timelog entry)")
+    retention_days: int = _setting(30, "samples older than this are purged")
+    max_body_bytes: int = _setting(5 * 1024 * 1024, "largest accepted request body (413 above)")
+    max_batch_items: int = _setting(1000, "largest number of items in one POST /v2/stats")
+    max_import_bytes: int = _setting(
+        200 * 1024 * 1024, "largest dump file accepted by POST /v2/sessions/import")
+    rate_limit_per_s: float = _setting(
+        0.0, "requests per second allowed per API key (429 above); 0 disables")
+    rate_limit_burst: int = _setting(
+        0, "burst size of the per-key rate limit; 0 means twice the rate")
+    log_level: str = _setting("info", "debug, info, warning or error")
+    token_leeway_s: int = _setting(30, "clock skew tolerated on exp/iat")
+    web_concurrency: int = _setting(
+        1, "worker processes serving one port (uvicorn's variable; serve --workers sets it); "
+        "above 1, a worker closes an ingest answer's connection at most every 0.2 s, so "
+        "that clients' connections spread over the workers")
 
     @property
     def resolved_database_url(self) -> str:
@@ -50,37 +79,55 @@ class Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
-SETTINGS_HELP: dict[str, str] = {
-    "database_url": "postgresql://user@host/db for PostgreSQL; empty for SQLite in DATA_DIR",
-    "data_dir": "directory of the SQLite database file",
-    "idle_timeout_s": "a session with no report for this long is ended; the next report opens "
-    "a new one",
-    "participant_gap_s": "a participant silent for longer than this has left (new timelog entry)",
-    "retention_days": "samples older than this are purged",
-    "max_body_bytes": "largest accepted request body (413 above)",
-    "max_batch_items": "largest number of items in one POST /v2/stats",
-    "max_import_bytes": "largest dump file accepted by POST /v2/sessions/import",
-    "rate_limit_per_s": "requests per second allowed per API key (429 above); 0 disables",
-    "rate_limit_burst": "burst size of the per-key rate limit; 0 means twice the rate",
-    "log_level": "debug, info, warning or error",
-    "token_leeway_s": "clock skew tolerated on exp/iat",
-    "web_concurrency": "worker processes serving one port (uvicorn's variable; serve --workers "
-    "sets it); above 1, a worker closes an ingest answer's connection at most every 0.2 s, "
-    "so that clients' connections spread over the workers",
-}
+_TYPES = get_type_hints(Settings)
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, f.default, _TYPES[f.name], f.metadata["help"]) for f in fields(Settings)
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_value(setting: Setting, raw: str) -> Any:
+    """A setting's value from its environment text; ValueError names the variable."""
+    variable = setting.name.upper()
+    if setting.type is bool:
+        word = raw.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise ValueError(f"{variable}={raw!r} is not a boolean; use true or false")
+    try:
+        return setting.type(raw)
+    except ValueError as exc:
+        raise ValueError(
+            f"{variable}={raw!r} is not a valid {setting.type.__name__}"
+        ) from exc
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from the environment (``DATABASE_URL``, ``RETENTION_DAYS``...) and overrides."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for f in fields(Settings):
-        raw = env.get(f.name.upper())
+    for setting in SETTINGS:
+        raw = env.get(setting.name.upper())
         if raw is None or raw == "":
             continue
-        kind = type(getattr(Settings, f.name))
-        try:
-            values[f.name] = kind(raw)
-        except ValueError as exc:
-            raise ValueError(f"{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+        values[setting.name] = parse_value(setting, raw)
     return Settings(**values).with_overrides(**overrides)
+
+
+def export_to_environment(settings: Settings) -> None:
+    """Put settings where ``serve``'s worker processes read them (the environment)."""
+    for f in fields(settings):
+        os.environ[f.name.upper()] = str(getattr(settings, f.name))
+
+
+def settings_markdown() -> str:
+    """The settings table of docs/api.md (kept equal to it by tests/test_docs.py)."""
+    lines = ["| variable | type | default | |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        lines.append(f"| `{s.name.upper()}` | {s.type.__name__} | `{s.default!r}` | {s.help} |")
+    return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import jwt
 
-from callquality.errors import AuthError
+from callquality.domain.errors import AuthError
 
 Role = Literal["crawler", "rtc"]
 ALGORITHM = "HS256"
@@ -28,11 +28,6 @@ class Claims:
     def may_read(self) -> bool:
         """Whether the REST API's read endpoints are open to this token."""
         return not self.roles or "crawler" in self.roles
-
-    @property
-    def may_send(self) -> bool:
-        """Whether this token may send statistics (every valid token may)."""
-        return True
 
 
 def make_token(

@@ -18,7 +18,7 @@ from browser_kit import (  # noqa: F401 (fixtures)
 from playwright.sync_api import Page
 from support.server import RunningServer
 
-from callquality.demo import PEOPLE, seed_demo_session
+from callquality.service.demo import PEOPLE, seed_demo_session
 
 pytestmark = pytest.mark.browser
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from callquality.ingest.report import process_report
-from callquality.ingest.sample import Sample
+from conftest import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+from callquality.domain.sample import Sample
+from callquality.ingest.report import process_report
+
 CHROMIUM = "chromium-156-loopback-getstats.json"
 FIREFOX = "firefox-153-getstats.json"
 

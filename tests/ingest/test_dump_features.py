@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from test_dumps import FIREFOX, INTERNALS_144, RTCSTATSDUMP_144, SAFARI
 
+from callquality.domain.sample import Sample
 from callquality.ingest.dumps import DumpReport, read_dump, read_dump_info
 from callquality.ingest.report import process_report
-from callquality.ingest.sample import Sample
 
 
 def samples(reports: list[DumpReport]) -> Iterator[tuple[str, Sample]]:

@@ -6,8 +6,8 @@ import json
 
 from conftest import fixture_path
 
+from callquality.domain.sample import Sample
 from callquality.ingest.report import process_report
-from callquality.ingest.sample import Sample
 from callquality.scoring import score_sample
 
 

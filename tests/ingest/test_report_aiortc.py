@@ -14,9 +14,9 @@ import pytest
 from aiortc.contrib.media import MediaBlackhole
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+from callquality.domain.sample import Sample
 from callquality.ingest.aiortc_compat import aiortc_report_to_dicts
 from callquality.ingest.report import process_report
-from callquality.ingest.sample import Sample
 
 # 20 ms of a 400 Hz tone at 8 kHz (AudioStreamTrack's format, s16 mono): exactly 8 periods.
 _TONE = array("h", (int(8000 * math.sin(2 * math.pi * 400 * i / 8000)) for i in range(160)))

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from report_helpers import CHROMIUM, FIREFOX, Stats, clone, one, run, side, snapshots
 
+from callquality.domain.sample import DirectionStats, Sample
 from callquality.ingest.report import STATE_VERSION, process_report
-from callquality.ingest.sample import DirectionStats, Sample
 
 
 def send_video(sample: Sample | None) -> DirectionStats:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from report_helpers import CHROMIUM, FIREFOX, one, run, side, snapshots
 
-from callquality.ingest.sample import DirectionStats, Sample
+from callquality.domain.sample import DirectionStats, Sample
 
 BOTH = [CHROMIUM, FIREFOX]
 

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from callquality.domain.sample import DirectionStats, Sample
 from callquality.ingest.report import process_report
-from callquality.ingest.sample import DirectionStats, Sample
 
 COUNTERS = {
     "outbound-rtp": ("packetsSent", "bytesSent", "framesEncoded"),

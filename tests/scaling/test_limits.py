@@ -11,7 +11,7 @@ from support.server import RunningServer, serve
 
 from callquality.api.ratelimit import RateLimiter
 from callquality.config import Settings
-from callquality.errors import RateLimited
+from callquality.domain.errors import RateLimited
 
 
 @pytest.fixture(scope="module")

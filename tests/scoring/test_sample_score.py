@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from callquality.ingest.sample import DirectionStats, MediaStats, Sample
+from callquality.domain.sample import DirectionStats, MediaStats, Sample
 from callquality.scoring import audio_score, score_sample, video_score
 
 RECV_AUDIO = DirectionStats(packets=245, packets_lost=5, jitter_ms=12.0, concealed_ratio=0.01)

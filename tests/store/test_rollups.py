@@ -6,6 +6,7 @@ import math
 import random
 import time
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -14,8 +15,8 @@ from support.items import T0, sample_item
 
 from callquality.api.ingest_models import parse_items
 from callquality.config import Settings
-from callquality.pipeline import ingest
 from callquality.query.stats import time_series
+from callquality.service.ingest import ingest
 from callquality.store import writes
 from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
 from callquality.store.schema import sessions
@@ -78,7 +79,8 @@ def test_rollups_give_the_series_the_samples_give(backend: str, interval: int) -
         start_ms = writes.session_by_id(conn, session_id).start_ms  # type: ignore[union-attr]
 
         def series(**kw: Any) -> list[dict[str, Any]]:
-            return time_series(conn, session_id, start_ms, interval_s=interval, **kw)
+            found = time_series(conn, session_id, start_ms, interval_s=interval, **kw)
+            return [asdict(b) for b in found]
 
         from_rollups = [series(), series(participant_id="alice"), series(extended=True)]
     with write_transaction(engine) as conn:  # a session without rollups: samples alone

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
-from callquality.errors import StoreUnavailable
+from callquality.domain.errors import StoreUnavailable
 from callquality.store.db import create_store_engine, migrate, wrap_errors, write_transaction
 
 

@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy import Engine
 
-from callquality.errors import AuthError, Forbidden
+from callquality.domain.errors import AuthError, Forbidden
 from callquality.store.db import read_transaction
 from callquality.store.keys import secret_for
 from callquality.tokens import Claims, unverified_api_key, verify_token

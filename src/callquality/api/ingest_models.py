@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from callquality.errors import InvalidInput
+from callquality.domain.errors import InvalidInput
+from callquality.domain.sample import DirectionStats, MediaStats, Sample
 from callquality.ingest.items import DEFAULT_PEER_CONNECTION, IngestItem
-from callquality.ingest.sample import DirectionStats, MediaStats, Sample
 
 # Epoch milliseconds between 2000-01-01 and 2100-01-01: catches seconds sent for milliseconds.
 MIN_TIMESTAMP_MS = 946_684_800_000

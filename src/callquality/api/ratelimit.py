@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from callquality.errors import RateLimited
+from callquality.domain.errors import RateLimited
 
 _PRUNE_EVERY = 10_000  # requests between sweeps of idle keys' full buckets
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from callquality.errors import NotFound
+from callquality.domain.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from callquality.domain.sample import DirectionStats, MediaStats, Sample
 from callquality.ingest.rtcstats import (
     INBOUND,
     OUTBOUND,
@@ -19,7 +20,6 @@ from callquality.ingest.rtcstats import (
     ParsedReport,
     RtpStream,
 )
-from callquality.ingest.sample import DirectionStats, MediaStats, Sample
 
 
 @dataclass(slots=True)  # not frozen, for the reason given at RtpStream

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from callquality.ingest.sample import Sample
+from callquality.domain.sample import Sample
 
 DEFAULT_PEER_CONNECTION = "default"
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from callquality.domain.sample import Sample
 from callquality.ingest.interval import StreamDelta, build_sample
 from callquality.ingest.rtcstats import (
     INBOUND,
@@ -30,7 +31,6 @@ from callquality.ingest.rtcstats import (
     RtpStream,
     parse_report,
 )
-from callquality.ingest.sample import Sample
 
 __all__ = ["STATE_VERSION", "ReportError", "process_report"]
 

@@ -1,4 +1,5 @@
-"""Sessions, participants and timelogs, shaped as VideoSDK's sessions API returns them."""
+"""Sessions, participants and timelogs as dataclasses; ``api/render.py`` shapes them as
+VideoSDK's sessions API does."""
 
 from __future__ import annotations
 
@@ -9,41 +10,22 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
-from callquality.errors import NotFound
-from callquality.query.stats import iso_ms
-from callquality.store.schema import participant_intervals, participants, sessions
+from callquality.domain.errors import NotFound
+from callquality.domain.session import Session, Status
+from callquality.store.schema import (
+    participant_intervals,
+    participants,
+    sample_rollups,
+    samples,
+    sessions,
+)
 
 MAX_PER_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
-class SessionInfo:
-    """A session's identity and bounds."""
-
-    session_id: str
-    api_key: str
-    room_id: str
-    custom_room_id: str | None
-    start_ms: int
-    last_report_ms: int
-    end_ms: int | None
-
-    def status(self, now_ms: int, idle_timeout_s: int) -> str:
-        """'ended' once ended explicitly or idle for longer than the idle timeout."""
-        if self.end_ms is not None or now_ms - self.last_report_ms > idle_timeout_s * 1000:
-            return "ended"
-        return "ongoing"
-
-    def ended_at(self, now_ms: int, idle_timeout_s: int) -> int | None:
-        """When the session ended (its last report, when it ended by idling), or None."""
-        if self.status(now_ms, idle_timeout_s) == "ongoing":
-            return None
-        return self.end_ms if self.end_ms is not None else self.last_report_ms
-
-
-@dataclass(frozen=True, slots=True)
 class Page:
-    """One page of a list, VideoSDK's pageInfo."""
+    """One page of a list (VideoSDK's pageInfo)."""
 
     current_page: int
     per_page: int
@@ -54,18 +36,42 @@ class Page:
         """The number of the last page (1 for an empty list)."""
         return max(1, math.ceil(self.total / self.per_page))
 
-    def as_json(self) -> dict[str, int]:
-        """The ``pageInfo`` object."""
-        return {
-            "currentPage": self.current_page,
-            "perPage": self.per_page,
-            "lastPage": self.last_page,
-            "total": self.total,
-        }
+    def slice(self, items: list[Any]) -> list[Any]:
+        """This page's part of the whole list."""
+        return items[(self.current_page - 1) * self.per_page : self.current_page * self.per_page]
 
 
-def _info(row: Any) -> SessionInfo:
-    return SessionInfo(
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Average quality scores (docs/metrics.md: "Averages of a session and a participant")."""
+
+    audio_mos: float | None = None
+    video_vq: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantView:
+    """A participant of a session: its timelog (``end`` None while present) and averages."""
+
+    participant_id: str
+    name: str | None
+    timelog: tuple[tuple[int, int | None], ...]
+    scores: Scores
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session with its status and participants, as of ``now``."""
+
+    session: Session
+    status: Status
+    ended_ms: int | None
+    participants: tuple[ParticipantView, ...]
+    scores: Scores
+
+
+def _session(row: Any) -> Session:
+    return Session(
         session_id=row.session_id,
         api_key=row.api_key,
         room_id=row.room_id,
@@ -73,10 +79,11 @@ def _info(row: Any) -> SessionInfo:
         start_ms=row.start_ms,
         last_report_ms=row.last_report_ms,
         end_ms=row.end_ms,
+        rollup_origin_ms=row.rollup_origin_ms,
     )
 
 
-def get_session(conn: Connection, api_key: str, session_id: str) -> SessionInfo:
+def get_session(conn: Connection, api_key: str, session_id: str) -> Session:
     """A session of this API key; another key's session is NotFound, as a missing one."""
     row = conn.execute(
         select(sessions).where(
@@ -85,7 +92,7 @@ def get_session(conn: Connection, api_key: str, session_id: str) -> SessionInfo:
     ).first()
     if row is None:
         raise NotFound(f"no session {session_id!r} for this API key; list them at /v2/sessions/")
-    return _info(row)
+    return _session(row)
 
 
 def participants_of(
@@ -107,12 +114,7 @@ def participants_of(
 
 def participant_names(conn: Connection, session_id: str) -> dict[str, str | None]:
     """{participant_id: name} of a session, in id order."""
-    rows = conn.execute(
-        select(participants.c.participant_id, participants.c.name)
-        .where(participants.c.session_id == session_id)
-        .order_by(participants.c.participant_id)
-    )
-    return {r[0]: r[1] for r in rows}
+    return participants_of(conn, [session_id]).get(session_id, {})
 
 
 def timelogs(
@@ -139,88 +141,96 @@ def timelogs(
     return result
 
 
-def participant_json(
-    participant_id: str,
-    name: str | None,
-    intervals: list[tuple[int, int]],
-    still_present: bool,
-) -> dict[str, Any]:
-    """A participant as VideoSDK shows it; an ongoing last interval has ``end: null``."""
-    log = []
-    for i, (start, end) in enumerate(intervals):
-        last = i == len(intervals) - 1
-        log.append({"start": iso_ms(start), "end": None if last and still_present else iso_ms(end)})
-    return {"participantId": participant_id, "name": name, "timelog": log}
+def participant_scores(
+    conn: Connection, infos: list[Session]
+) -> dict[tuple[str, str], Scores]:
+    """Each participant's average scores: the mean of its interval scores over the whole
+    session (docs/metrics.md), from the minute rollups where the session has them."""
+    with_rollups = [i.session_id for i in infos if i.rollup_origin_ms is not None]
+    without = [i.session_id for i in infos if i.rollup_origin_ms is None]
+    out: dict[tuple[str, str], Scores] = {}
+    if with_rollups:
+        r = sample_rollups.c
+        rows = conn.execute(
+            select(
+                r.session_id,
+                r.participant_id,
+                (func.sum(r.audio_mos_sum) / func.nullif(func.sum(r.audio_mos_n), 0)),
+                (func.sum(r.video_vq_sum) / func.nullif(func.sum(r.video_vq_n), 0)),
+            )
+            .where(r.session_id.in_(with_rollups))
+            .group_by(r.session_id, r.participant_id)
+        )
+        out.update({(s, p): Scores(_rounded(a), _rounded(v)) for s, p, a, v in rows})
+    if without:
+        rows = conn.execute(
+            select(
+                samples.c.session_id,
+                samples.c.participant_id,
+                func.avg(samples.c.audio_mos),
+                func.avg(samples.c.video_vq),
+            )
+            .where(samples.c.session_id.in_(without), samples.c.interval_ms.is_not(None))
+            .group_by(samples.c.session_id, samples.c.participant_id)
+        )
+        out.update({(s, p): Scores(_rounded(a), _rounded(v)) for s, p, a, v in rows})
+    return out
 
 
-def sessions_json(
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(sum(known) / len(known), 2) if known else None
+
+
+def session_views(
     conn: Connection,
-    infos: list[SessionInfo],
+    infos: list[Session],
     *,
     now_ms: int,
     idle_timeout_s: int,
     participant_gap_s: int,
-    base_url: str,
-) -> list[dict[str, Any]]:
-    """Session objects as GET /v2/sessions/{id} returns them; two queries for any number."""
+    participant_ids: list[str] | None = None,
+) -> list[SessionView]:
+    """Sessions with their participants, timelogs and averages; three queries for any
+    number. ``participant_ids`` limits the participants shown (a page of them)."""
     ids = [info.session_id for info in infos]
     names = participants_of(conn, ids)
-    logs = timelogs(conn, ids)
-    bodies = []
+    logs = timelogs(conn, ids, participant_ids)
+    scores = participant_scores(conn, infos)
+    views = []
     for info in infos:
-        status = info.status(now_ms, idle_timeout_s)
-        ended = info.ended_at(now_ms, idle_timeout_s)
         people = []
         for p, n in names.get(info.session_id, {}).items():
+            if participant_ids is not None and p not in participant_ids:
+                continue
             log = logs.get((info.session_id, p), [])
-            present = _still_present(status, log, now_ms, participant_gap_s)
-            people.append(participant_json(p, n, log, present))
-        bodies.append(
-            {
-                "id": info.session_id,
-                "roomId": info.room_id,
-                "customRoomId": info.custom_room_id,
-                "start": iso_ms(info.start_ms),
-                "end": iso_ms(ended) if ended is not None else None,
-                "status": status,
-                "participants": people,
-                "links": {
-                    "get_room": f"{base_url}/v2/rooms/{info.room_id}",
-                    "get_session": f"{base_url}/v2/sessions/{info.session_id}",
-                },
-            }
+            present = info.still_present(log, now_ms, idle_timeout_s, participant_gap_s)
+            timelog = tuple(
+                (start, None if present and i == len(log) - 1 else end)
+                for i, (start, end) in enumerate(log)
+            )
+            averages = scores.get((info.session_id, p), Scores())
+            people.append(ParticipantView(p, n, timelog, averages))
+        session_scores = [scores[k] for k in scores if k[0] == info.session_id]
+        views.append(
+            SessionView(
+                session=info,
+                status=info.status(now_ms, idle_timeout_s),
+                ended_ms=info.ended_at(now_ms, idle_timeout_s),
+                participants=tuple(people),
+                # The mean over participants of their averages: the series' rule (mean over
+                # the participants that had the media) with one bucket for the whole session.
+                scores=Scores(
+                    _mean([s.audio_mos for s in session_scores]),
+                    _mean([s.video_vq for s in session_scores]),
+                ),
+            )
         )
-    return bodies
-
-
-def session_json(
-    conn: Connection,
-    info: SessionInfo,
-    *,
-    now_ms: int,
-    idle_timeout_s: int,
-    participant_gap_s: int,
-    base_url: str,
-) -> dict[str, Any]:
-    """A session object as GET /v2/sessions/{id} returns it."""
-    return sessions_json(
-        conn,
-        [info],
-        now_ms=now_ms,
-        idle_timeout_s=idle_timeout_s,
-        participant_gap_s=participant_gap_s,
-        base_url=base_url,
-    )[0]
-
-
-def _still_present(
-    status: str, intervals: list[tuple[int, int]], now_ms: int, participant_gap_s: int
-) -> bool:
-    return (
-        status == "ongoing"
-        and bool(intervals)
-        and now_ms - intervals[-1][1] <= participant_gap_s * 1000
-    )
+    return views
 
 
 def list_sessions(
@@ -236,7 +246,7 @@ def list_sessions(
     end_ms: int | None = None,
     page: int = 1,
     per_page: int = 20,
-) -> tuple[list[SessionInfo], Page]:
+) -> tuple[list[Session], Page]:
     """A page of the key's sessions, newest first, with the filters of CONTRACT.md."""
     conditions = [sessions.c.api_key == api_key]
     if room_id is not None:
@@ -265,4 +275,4 @@ def list_sessions(
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    return [_info(r) for r in rows], Page(page, per_page, int(total))
+    return [_session(r) for r in rows], Page(page, per_page, int(total))

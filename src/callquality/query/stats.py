@@ -1,45 +1,18 @@
-"""A session's (or one participant's) quality time series, as CONTRACT.md defines it.
-
-Aggregation happens in three steps, each with its own rule (docs/metrics.md):
-1. per (bucket, participant, peer connection), in SQL: counts summed, bitrates averaged
-   over time (weighted by interval length), other measurements averaged;
-2. per (bucket, participant): bitrates and counts summed over the participant's peer
-   connections, other measurements averaged over them;
-3. per bucket: counts summed over participants, everything else averaged over the
-   participants that had that media in the bucket.
-All three run in one SQL statement. Step 1 reads the minute rollups (store/schema.py,
-``sample_rollups``) instead of the samples when the session has them and its minutes nest in
-the requested buckets (an interval that is a whole number of minutes): sums, counts and maxima
-recombine exactly, so the answer is the same, and a 1,000-participant hour is 60k rollup rows
-instead of 720k samples (docs/performance.md).
-"""
+"""A session's (or one participant's) quality time series, as CONTRACT.md defines it:
+buckets shaped from the rows ``store/series.py`` aggregates (the rules: docs/metrics.md)."""
 
 from __future__ import annotations
 
 import math
 import statistics
 from collections import defaultdict
-from datetime import UTC, datetime
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, case, func, select
+from sqlalchemy import Connection
 
-from callquality.store import rollups
-from callquality.store.schema import (
-    ROLLUP_BUCKET_MS,
-    ROLLUP_MEASURES,
-    sample_rollups,
-    samples,
-    sessions,
-)
-
-KIND_LABEL = {"audio": "Audio", "video": "Video"}
-DIR_LABEL = {"send": "Send", "recv": "Recv"}
-
-# Level-1 measurements: (output name, column, how: "sum" | "avg" | "twavg" | "max")
-_MEASURES = ROLLUP_MEASURES
+from callquality.store import series
 
 
 class BucketValues:
@@ -62,88 +35,11 @@ class BucketValues:
         return None if value is None else float(value)
 
 
-def _aggregate(name: str, column: str, how: str) -> ColumnElement[Any]:
-    col = samples.c[column]
-    if how == "sum":
-        return func.sum(col).label(name)
-    if how == "max":
-        return func.max(col).label(name)
-    if how == "twavg":
-        weight = samples.c.interval_ms
-        return (
-            func.sum(col * weight) / func.sum(case((col.is_not(None), weight), else_=None))
-        ).label(name)
-    return func.avg(col).label(name)
-
-
-def bucket_expression(start_ms: int, interval_s: int) -> ColumnElement[Any]:
-    """The bucket index of a sample: whole intervals since the session's start."""
-    # Floor division (SQLAlchemy renders it as integer division on both backends).
-    return ((samples.c.timestamp_ms - start_ms) // (interval_s * 1000)).label("bucket")
-
-
-def _rollup_origin(conn: Connection, session_id: str, start_ms: int, interval_s: int) -> int | None:
-    """The session's rollup origin when its minutes nest in this query's buckets, else None."""
-    if (interval_s * 1000) % ROLLUP_BUCKET_MS:
-        return None
-    origin = conn.execute(
-        select(sessions.c.rollup_origin_ms).where(sessions.c.session_id == session_id)
-    ).scalar()
-    if origin is None or (start_ms - int(origin)) % ROLLUP_BUCKET_MS:
-        return None
-    return int(origin)
-
-
-def _level1(
-    session_id: str,
-    start_ms: int,
-    interval_s: int,
-    participant_id: str | None,
-    origin: int | None,
-) -> Select[Any]:
-    """Step 1, per (bucket, participant, peer connection): from rollups when they fit."""
-    if origin is not None:
-        r = sample_rollups.c
-        rollup_bucket = (r.bucket * ROLLUP_BUCKET_MS + (origin - start_ms)) // (interval_s * 1000)
-        return rollups.step1(session_id, rollup_bucket, participant_id)
-    bucket = bucket_expression(start_ms, interval_s)
-    query = (
-        select(
-            bucket,
-            samples.c.participant_id,
-            samples.c.peer_connection_id,
-            *(_aggregate(*m) for m in _MEASURES),
-        )
-        .where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
-        .group_by(bucket, samples.c.participant_id, samples.c.peer_connection_id)
-        # A fixed order makes the float sums of steps 2 and 3 the same on every read.
-        .order_by(bucket, samples.c.participant_id, samples.c.peer_connection_id)
-    )
-    return _filtered(query, samples.c.participant_id, participant_id)
-
-
-def _filtered(query: Select[Any], column: Any, participant_id: str | None) -> Select[Any]:
-    return query if participant_id is None else query.where(column == participant_id)
-
-
 def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def iso_ms(timestamp_ms: float) -> str:
-    """ISO 8601 UTC with milliseconds and Z, as VideoSDK writes times."""
-    ms = int(timestamp_ms)  # whole milliseconds, exact (no float seconds)
-    return f"{_iso_second(ms // 1000)}.{ms % 1000:03d}Z"
-
-
-@lru_cache(maxsize=8192)
-def _iso_second(seconds: int) -> str:
-    """``YYYY-MM-DDTHH:MM:SS`` of an epoch second (cached: a session list or a series
-    formats thousands of times that share their seconds)."""
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat()[:-6]
-
-
-def _percentile(values: list[float], q: float) -> float | None:
+def percentile(values: list[float], q: float) -> float | None:
     """Linear-interpolated percentile (numpy's default), q in 0..100."""
     if not values:
         return None
@@ -156,6 +52,66 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    """The p50 and p95 of a bucket's sample values."""
+
+    p50: float | None
+    p95: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSize:
+    """Mean over participants of their largest frame, and their mean frame rate."""
+
+    width: float | None
+    height: float | None
+    frame_rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class BucketDetail:
+    """What ``?extended=true`` adds to a bucket (CONTRACT.md; docs/metrics.md)."""
+
+    participants: int
+    loss_pct_send_audio: float | None
+    loss_pct_send_video: float | None
+    loss_pct_recv_audio: float | None
+    loss_pct_recv_video: float | None
+    audio_rtt_ms: Percentiles
+    video_rtt_ms: Percentiles
+    audio_jitter_ms: Percentiles
+    video_jitter_ms: Percentiles
+    send_video: VideoSize
+    recv_video: VideoSize
+    freeze_count: int | None
+    freeze_duration_ms: float | None
+    audio_concealed_ratio: float | None
+    score_inputs: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One bucket of the series: counts summed and values averaged over its participants."""
+
+    start_ms: int
+    recv_audio_lost: int | None
+    recv_video_lost: int | None
+    send_audio_lost: int | None
+    send_video_lost: int | None
+    audio_rtt_ms: float | None
+    video_rtt_ms: float | None
+    audio_jitter_ms: float | None
+    video_jitter_ms: float | None
+    send_audio_bitrate_bps: float | None
+    send_video_bitrate_bps: float | None
+    recv_audio_bitrate_bps: float | None
+    recv_video_bitrate_bps: float | None
+    audio_mos: float | None
+    video_vq: float | None
+    detail: BucketDetail | None = None
+
+
 def time_series(
     conn: Connection,
     session_id: str,
@@ -164,16 +120,9 @@ def time_series(
     interval_s: int = 60,
     participant_id: str | None = None,
     extended: bool = False,
-) -> list[dict[str, Any]]:
-    """The ``stats`` list of GET /v2/sessions/{id}/stats (JSON-ready, camelCase keys)."""
-    origin = _rollup_origin(conn, session_id, start_ms, interval_s)
-    if origin is not None and interval_s * 1000 == ROLLUP_BUCKET_MS and participant_id is None:
-        # Steps 1-3 are done already, one row per minute (store/rollups.py).
-        offset = (origin - start_ms) // ROLLUP_BUCKET_MS
-        rows = {int(row.bucket) + offset: row for row in rollups.session_minutes(conn, session_id)}
-    else:
-        level1 = _level1(session_id, start_ms, interval_s, participant_id, origin)
-        rows = {int(row.bucket): row for row in conn.execute(rollups.steps2and3(level1))}
+) -> list[Bucket]:
+    """The series of GET /v2/sessions/{id}/stats, one bucket per interval from the start."""
+    rows = series.bucket_rows(conn, session_id, start_ms, interval_s, participant_id)
     if not rows:
         return []
     details = (
@@ -181,36 +130,37 @@ def time_series(
         if extended
         else {}
     )
-    series = []
+    buckets = []
     for b in range(0, max(rows) + 1):
         values = BucketValues(rows.get(b))
-        entry = _default_entry(start_ms + b * interval_s * 1000, values)
-        if extended:
-            entry.update(_extended_entry(values.participants, values, details.get(b)))
-        series.append(entry)
-    return series
+        detail = _detail(values, details.get(b)) if extended else None
+        buckets.append(_bucket(start_ms + b * interval_s * 1000, values, detail))
+    return buckets
 
 
-def _default_entry(bucket_start_ms: int, values: BucketValues) -> dict[str, Any]:
-    entry: dict[str, Any] = {"time": iso_ms(bucket_start_ms)}
-    for direction in ("recv", "send"):
-        for kind in ("audio", "video"):
-            lost = values.sum(f"{kind}_{direction}_lost")
-            entry[f"{direction}{KIND_LABEL[kind]}PacketLost"] = None if lost is None else int(lost)
-    for kind in ("audio", "video"):
-        entry[f"average{KIND_LABEL[kind]}Rtt"] = values.mean(f"{kind}_send_rtt")
-    for kind in ("audio", "video"):
-        entry[f"average{KIND_LABEL[kind]}Jitter"] = values.mean(f"{kind}_recv_jitter")
-    for direction in ("send", "recv"):
-        for kind in ("audio", "video"):
-            entry[f"average{DIR_LABEL[direction]}{KIND_LABEL[kind]}Bitrate"] = values.mean(
-                f"{kind}_{direction}_bitrate"
-            )
-    entry["qualityScore"] = {
-        "audio": _round(values.mean("audio_mos")),
-        "video": _round(values.mean("video_vq")),
-    }
-    return entry
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _bucket(bucket_start_ms: int, values: BucketValues, detail: BucketDetail | None) -> Bucket:
+    return Bucket(
+        start_ms=bucket_start_ms,
+        recv_audio_lost=_int(values.sum("audio_recv_lost")),
+        recv_video_lost=_int(values.sum("video_recv_lost")),
+        send_audio_lost=_int(values.sum("audio_send_lost")),
+        send_video_lost=_int(values.sum("video_send_lost")),
+        audio_rtt_ms=values.mean("audio_send_rtt"),
+        video_rtt_ms=values.mean("video_send_rtt"),
+        audio_jitter_ms=values.mean("audio_recv_jitter"),
+        video_jitter_ms=values.mean("video_recv_jitter"),
+        send_audio_bitrate_bps=values.mean("audio_send_bitrate"),
+        send_video_bitrate_bps=values.mean("video_send_bitrate"),
+        recv_audio_bitrate_bps=values.mean("audio_recv_bitrate"),
+        recv_video_bitrate_bps=values.mean("video_recv_bitrate"),
+        audio_mos=_round(values.mean("audio_mos")),
+        video_vq=_round(values.mean("video_vq")),
+        detail=detail,
+    )
 
 
 def _loss_pct(values: BucketValues, kind: str, direction: str) -> float | None:
@@ -218,41 +168,40 @@ def _loss_pct(values: BucketValues, kind: str, direction: str) -> float | None:
     packets = values.sum(f"{kind}_{direction}_packets")
     if lost is None or packets is None or packets + lost <= 0:
         return None
-    return 100.0 * lost / (packets + lost)
+    return _round(100.0 * lost / (packets + lost), 3)
 
 
-def _extended_entry(
-    participant_count: int, values: BucketValues, details: dict[str, Any] | None
-) -> dict[str, Any]:
+def _percentiles(values: list[float]) -> Percentiles:
+    return Percentiles(percentile(values, 50), percentile(values, 95))
+
+
+def _video_size(values: BucketValues, direction: str) -> VideoSize:
+    return VideoSize(
+        width=_round(values.mean(f"video_{direction}_width"), 0),
+        height=_round(values.mean(f"video_{direction}_height"), 0),
+        frame_rate=_round(values.mean(f"video_{direction}_frame_rate")),
+    )
+
+
+def _detail(values: BucketValues, details: dict[str, Any] | None) -> BucketDetail:
     details = details or {}
-    entry: dict[str, Any] = {"participants": participant_count}
-    entry["packetLossPercent"] = {
-        f"{direction}{KIND_LABEL[kind]}": _round(_loss_pct(values, kind, direction), 3)
-        for direction in ("send", "recv")
-        for kind in ("audio", "video")
-    }
-    for metric in ("rtt", "jitter"):
-        entry[f"{metric}Ms"] = {
-            kind: {
-                "p50": _percentile(details.get(f"{kind}_{metric}", []), 50),
-                "p95": _percentile(details.get(f"{kind}_{metric}", []), 95),
-            }
-            for kind in ("audio", "video")
-        }
-    for direction in ("send", "recv"):
-        entry[f"{direction}Video"] = {
-            "width": _round(values.mean(f"video_{direction}_width"), 0),
-            "height": _round(values.mean(f"video_{direction}_height"), 0),
-            "frameRate": _round(values.mean(f"video_{direction}_frame_rate")),
-        }
-    freezes = values.sum("video_recv_freezes")
-    entry["freezes"] = {
-        "count": None if freezes is None else int(freezes),
-        "durationMs": values.sum("video_recv_freeze_ms"),
-    }
-    entry["audioConcealedRatio"] = _round(values.mean("audio_recv_concealed"), 4)
-    entry["scoreInputs"] = details.get("score_inputs", {})
-    return entry
+    return BucketDetail(
+        participants=values.participants,
+        loss_pct_send_audio=_loss_pct(values, "audio", "send"),
+        loss_pct_send_video=_loss_pct(values, "video", "send"),
+        loss_pct_recv_audio=_loss_pct(values, "audio", "recv"),
+        loss_pct_recv_video=_loss_pct(values, "video", "recv"),
+        audio_rtt_ms=_percentiles(details.get("audio_rtt", [])),
+        video_rtt_ms=_percentiles(details.get("video_rtt", [])),
+        audio_jitter_ms=_percentiles(details.get("audio_jitter", [])),
+        video_jitter_ms=_percentiles(details.get("video_jitter", [])),
+        send_video=_video_size(values, "send"),
+        recv_video=_video_size(values, "recv"),
+        freeze_count=_int(values.sum("video_recv_freezes")),
+        freeze_duration_ms=values.sum("video_recv_freeze_ms"),
+        audio_concealed_ratio=_round(values.mean("audio_recv_concealed"), 4),
+        score_inputs=details.get("score_inputs", {}),
+    )
 
 
 def _extended_details(
@@ -263,23 +212,9 @@ def _extended_details(
     participant_id: str | None,
 ) -> dict[int, dict[str, Any]]:
     """Per bucket: every sample's RTT and jitter (for percentiles) and mean score inputs."""
-    bucket = bucket_expression(start_ms, interval_s)
-    query = select(
-        bucket,
-        samples.c.audio_send_rtt_ms,
-        samples.c.video_send_rtt_ms,
-        samples.c.audio_recv_jitter_ms,
-        samples.c.video_recv_jitter_ms,
-        samples.c.score_inputs,
-    ).where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
-    if participant_id is not None:
-        query = query.where(samples.c.participant_id == participant_id)
-    query = query.order_by(
-        samples.c.participant_id, samples.c.peer_connection_id, samples.c.timestamp_ms
-    )
     out: dict[int, dict[str, Any]] = defaultdict(lambda: defaultdict(list))
     inputs: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in conn.execute(query):
+    for row in series.sample_details(conn, session_id, start_ms, interval_s, participant_id):
         d = out[int(row.bucket)]
         for key, v in (
             ("audio_rtt", row.audio_send_rtt_ms),

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from callquality.query.stats import _percentile, iso_ms
+from callquality.domain.timefmt import iso_ms
+from callquality.query.stats import percentile as _percentile
 from callquality.store.schema import samples
 
 AUDIO_MOS_THRESHOLD = 3.5  # in G.107 Table B.1's "many users dissatisfied" band (MOS 3.1-3.6)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from callquality.ingest.sample import DirectionStats, MediaStats, Sample
+from callquality.domain.sample import DirectionStats, MediaStats, Sample
 from callquality.scoring.audio import AudioScore, audio_score
 from callquality.scoring.video import VideoScore, video_score
 

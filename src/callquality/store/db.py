@@ -24,9 +24,8 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.pool import NullPool
 
-from callquality.errors import StoreUnavailable
+from callquality.domain.errors import StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 724_113_001  # pg_advisory_lock key: one migrator at a time
@@ -188,17 +187,17 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def dispose(engine: Engine) -> None:
-    """Close pooled connections."""
-    engine.dispose()
+def ping(engine: Engine) -> None:
+    """Raise ``StoreUnavailable`` unless the database answers a trivial query."""
+    with read_transaction(engine) as conn:
+        conn.execute(text("SELECT 1"))
 
 
 __all__ = [
-    "NullPool",
     "create_store_engine",
-    "dispose",
     "is_postgres",
     "migrate",
+    "ping",
     "read_transaction",
     "wrap_errors",
     "write_transaction",

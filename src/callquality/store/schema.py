@@ -6,8 +6,6 @@ PostgreSQL (Citus) can shard them all by ``session_id`` (docs/scaling.md).
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -20,36 +18,32 @@ from sqlalchemy import (
     Text,
 )
 
-from callquality.ingest.sample import DirectionStats
-
 metadata = MetaData()
 
 KINDS = ("audio", "video")
 DIRECTIONS = ("send", "recv")
-_STRING_FIELDS = {"quality_limitation_reason"}
-_INT_FIELDS = {"packets", "packets_lost", "width", "height", "freeze_count"}
-STAT_FIELDS = tuple(f.name for f in fields(DirectionStats))
+# The measurements of one kind in one direction, as samples columns <kind>_<direction>_<field>
+# (the fields of domain.sample.DirectionStats; tests/store/test_schema.py keeps them equal).
+STAT_FIELDS = (
+    "packets",
+    "packets_lost",
+    "bitrate_bps",
+    "rtt_ms",
+    "jitter_ms",
+    "width",
+    "height",
+    "frame_rate",
+    "freeze_count",
+    "freeze_duration_ms",
+    "concealed_ratio",
+    "quality_limitation_reason",
+    "available_outgoing_bitrate_bps",
+)
 
 
 def stat_column(kind: str, direction: str, field: str) -> str:
     """The samples column of one field of one kind and direction: ``audio_send_rtt_ms``."""
     return f"{kind}_{direction}_{field}"
-
-
-def _stat_columns() -> list[Column[object]]:
-    columns: list[Column[object]] = []
-    for kind in KINDS:
-        for direction in DIRECTIONS:
-            for name in STAT_FIELDS:
-                kind_type = (
-                    String(32)
-                    if name in _STRING_FIELDS
-                    else BigInteger()
-                    if name in _INT_FIELDS
-                    else Float()
-                )
-                columns.append(Column(stat_column(kind, direction, name), kind_type))
-    return columns
 
 
 api_keys = Table(
@@ -123,7 +117,58 @@ samples = Table(
     Column("audio_mos", Float),
     Column("video_vq", Float),
     Column("score_inputs", Text),
-    *_stat_columns(),
+    Column("audio_send_packets", BigInteger),
+    Column("audio_send_packets_lost", BigInteger),
+    Column("audio_send_bitrate_bps", Float),
+    Column("audio_send_rtt_ms", Float),
+    Column("audio_send_jitter_ms", Float),
+    Column("audio_send_width", BigInteger),
+    Column("audio_send_height", BigInteger),
+    Column("audio_send_frame_rate", Float),
+    Column("audio_send_freeze_count", BigInteger),
+    Column("audio_send_freeze_duration_ms", Float),
+    Column("audio_send_concealed_ratio", Float),
+    Column("audio_send_quality_limitation_reason", String(32)),
+    Column("audio_send_available_outgoing_bitrate_bps", Float),
+    Column("audio_recv_packets", BigInteger),
+    Column("audio_recv_packets_lost", BigInteger),
+    Column("audio_recv_bitrate_bps", Float),
+    Column("audio_recv_rtt_ms", Float),
+    Column("audio_recv_jitter_ms", Float),
+    Column("audio_recv_width", BigInteger),
+    Column("audio_recv_height", BigInteger),
+    Column("audio_recv_frame_rate", Float),
+    Column("audio_recv_freeze_count", BigInteger),
+    Column("audio_recv_freeze_duration_ms", Float),
+    Column("audio_recv_concealed_ratio", Float),
+    Column("audio_recv_quality_limitation_reason", String(32)),
+    Column("audio_recv_available_outgoing_bitrate_bps", Float),
+    Column("video_send_packets", BigInteger),
+    Column("video_send_packets_lost", BigInteger),
+    Column("video_send_bitrate_bps", Float),
+    Column("video_send_rtt_ms", Float),
+    Column("video_send_jitter_ms", Float),
+    Column("video_send_width", BigInteger),
+    Column("video_send_height", BigInteger),
+    Column("video_send_frame_rate", Float),
+    Column("video_send_freeze_count", BigInteger),
+    Column("video_send_freeze_duration_ms", Float),
+    Column("video_send_concealed_ratio", Float),
+    Column("video_send_quality_limitation_reason", String(32)),
+    Column("video_send_available_outgoing_bitrate_bps", Float),
+    Column("video_recv_packets", BigInteger),
+    Column("video_recv_packets_lost", BigInteger),
+    Column("video_recv_bitrate_bps", Float),
+    Column("video_recv_rtt_ms", Float),
+    Column("video_recv_jitter_ms", Float),
+    Column("video_recv_width", BigInteger),
+    Column("video_recv_height", BigInteger),
+    Column("video_recv_frame_rate", Float),
+    Column("video_recv_freeze_count", BigInteger),
+    Column("video_recv_freeze_duration_ms", Float),
+    Column("video_recv_concealed_ratio", Float),
+    Column("video_recv_quality_limitation_reason", String(32)),
+    Column("video_recv_available_outgoing_bitrate_bps", Float),
     Index("ix_samples_received", "received_ms"),
 )
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
+from callquality.domain.session import Session
 from callquality.store import bulk, rollups
 from callquality.store.db import is_postgres
 from callquality.store.schema import (
@@ -21,22 +21,6 @@ from callquality.store.schema import (
     sessions,
     stream_states,
 )
-
-
-@dataclass(slots=True)
-class SessionRow:
-    """A session as ingest sees it (mutable while the batch is assigned)."""
-
-    session_id: str
-    api_key: str
-    room_id: str
-    custom_room_id: str | None
-    start_ms: int
-    last_report_ms: int
-    end_ms: int | None
-    is_new: bool = False
-    touched: bool = False
-    rollup_origin_ms: int | None = None  # None: the session has no rollups (schema.py)
 
 
 def lock_rooms(conn: Connection, api_key: str, room_ids: Sequence[str]) -> None:
@@ -59,8 +43,8 @@ def lock_rooms(conn: Connection, api_key: str, room_ids: Sequence[str]) -> None:
 _LOCK_ROOMS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
 
 
-def _session_row(row: Any) -> SessionRow:
-    return SessionRow(
+def _session_row(row: Any) -> Session:
+    return Session(
         session_id=row.session_id,
         api_key=row.api_key,
         room_id=row.room_id,
@@ -74,11 +58,11 @@ def _session_row(row: Any) -> SessionRow:
 
 def latest_sessions(
     conn: Connection, api_key: str, room_ids: Sequence[str]
-) -> dict[str, SessionRow]:
+) -> dict[str, Session]:
     """Each room's most recent session, ended or not (rooms without one are left out)."""
     if not room_ids:
         return {}
-    latest: dict[str, SessionRow] = {}
+    latest: dict[str, Session] = {}
     for row in conn.execute(_LATEST_SESSIONS, {"api_key": api_key, "rooms": list(room_ids)}):
         old = latest.get(row.room_id)
         # Two sessions of a room that started in the same millisecond: the larger id, as
@@ -105,7 +89,7 @@ def _latest_sessions() -> Any:
 _LATEST_SESSIONS = _latest_sessions()
 
 
-def session_by_id(conn: Connection, session_id: str) -> SessionRow | None:
+def session_by_id(conn: Connection, session_id: str) -> Session | None:
     """A session by its id, whichever API key owns it."""
     row = conn.execute(select(sessions).where(sessions.c.session_id == session_id)).first()
     return _session_row(row) if row else None
@@ -114,37 +98,6 @@ def session_by_id(conn: Connection, session_id: str) -> SessionRow | None:
 def new_session_id() -> str:
     """A 24-hex-digit id, the shape of VideoSDK's session ids."""
     return secrets.token_hex(12)
-
-
-def save_sessions(conn: Connection, rows: Iterable[SessionRow]) -> None:
-    """Insert new sessions and move the bounds of touched ones."""
-    save_sessions_many(conn, rows)
-
-
-def upsert_participants(
-    conn: Connection, api_key: str, session_id: str, names: Mapping[str, str | None]
-) -> None:
-    """Record one session's participants; a name sent later replaces an older one."""
-    upsert_participants_many(conn, api_key, {(session_id, p): n for p, n in names.items()})
-
-
-def insert_samples(
-    conn: Connection, rows: Sequence[dict[str, Any]], rollup_origin_ms: int | None = None
-) -> None:
-    """Insert new sample rows of one session, and add them to its rollups if it has them.
-
-    The rows must not be stored yet (ingest checks under its lock): a row whose key exists
-    is left as it is, but would be counted twice in the rollups.
-    """
-    insert_samples_many(conn, rows, {row["session_id"]: rollup_origin_ms for row in rows})
-
-
-def replace_intervals(
-    conn: Connection, session_id: str, changed: Mapping[str, list[tuple[int, int]]]
-) -> None:
-    """Rewrite the intervals of one session's participants whose intervals changed."""
-    after = {(session_id, p): v for p, v in changed.items()}
-    save_intervals_many(conn, load_intervals_many(conn, after), after)
 
 
 def end_session(conn: Connection, session_id: str, end_ms: int) -> None:
@@ -246,7 +199,11 @@ def insert_samples_many(
     rollup_origins: Mapping[str, int | None],
 ) -> None:
     """Insert new sample rows of several sessions, and add them to the rollups of each
-    session that has them (``rollup_origins``: session -> its origin, or None)."""
+    session that has them (``rollup_origins``: session -> its origin, or None).
+
+    The rows must not be stored yet (ingest checks under its lock): a row whose key exists
+    is left as it is, but would be counted twice in the rollups.
+    """
     if not rows:
         return
     bulk.insert_many(conn, samples, rows, _samples_conflict)
@@ -315,7 +272,7 @@ def _intervals_conflict(stmt: Any) -> Any:
     )
 
 
-def save_sessions_many(conn: Connection, rows: Iterable[SessionRow]) -> None:
+def save_sessions_many(conn: Connection, rows: Iterable[Session]) -> None:
     """Insert new sessions and move the bounds of touched ones (two statements at most)."""
     new = [r for r in rows if r.is_new]
     touched = [r for r in rows if not r.is_new and r.touched]

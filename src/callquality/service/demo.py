@@ -8,11 +8,11 @@ import time
 
 from sqlalchemy import Engine
 
-from callquality import pipeline
 from callquality.config import Settings
+from callquality.domain.sample import DirectionStats, MediaStats, Sample
 from callquality.ingest.items import IngestItem
-from callquality.ingest.sample import DirectionStats, MediaStats, Sample
 from callquality.query.sessions import list_sessions
+from callquality.service.ingest import ingest
 from callquality.store.db import read_transaction
 
 DEMO_ROOM = "demo-room"
@@ -101,5 +101,5 @@ def seed_demo_session(engine: Engine, settings: Settings, api_key: str) -> str:
     if existing:
         return existing[0].session_id
     start = now - 15 * 60 * 1000
-    result = pipeline.ingest(engine, settings, api_key, demo_items(start), now)
+    result = ingest(engine, settings, api_key, demo_items(start), now)
     return result.session_ids[0]

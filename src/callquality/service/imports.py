@@ -1,6 +1,6 @@
 """Import a dump file (webrtc-internals, RTCStatsDump, jitsi rtcstats) as one session.
 
-The dump's reports go through the same path as live ingest (``pipeline.ingest``), in one
+The dump's reports go through the same path as live ingest (``service.ingest``), in one
 transaction: a file that fails anywhere imports nothing.
 """
 
@@ -14,11 +14,11 @@ from typing import IO
 
 from sqlalchemy import Engine
 
-from callquality import pipeline
 from callquality.config import Settings
-from callquality.errors import InvalidInput
+from callquality.domain.errors import InvalidInput
 from callquality.ingest.dumps import DumpError, open_dump
 from callquality.ingest.items import IngestItem
+from callquality.service.ingest import ingest
 from callquality.store.writes import new_session_id
 
 
@@ -78,7 +78,7 @@ def import_file(
     ]
     if not items:
         raise InvalidInput(f"{name}: the dump holds no getStats() reports")
-    result = pipeline.ingest(engine, settings, api_key, items, int(time.time() * 1000))
+    result = ingest(engine, settings, api_key, items, int(time.time() * 1000))
     return ImportResult(
         session_id=session_id,
         room_id=room,

@@ -7,7 +7,6 @@ none is. Raw reports are turned into samples against the counter state stored fo
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -18,16 +17,16 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from callquality.config import Settings
-from callquality.errors import InvalidInput, NotFound, StoreUnavailable
+from callquality.domain.errors import InvalidInput, NotFound, StoreUnavailable
+from callquality.domain.sample import DirectionStats, Sample
+from callquality.domain.session import Session
 from callquality.ingest.items import IngestItem
 from callquality.ingest.report import ReportError, process_report
-from callquality.ingest.sample import DirectionStats, Sample
 from callquality.scoring import score_sample
 from callquality.store import writes
 from callquality.store.db import is_postgres, read_transaction, write_transaction
 from callquality.store.schema import DIRECTIONS, KINDS, stat_column
 
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _ATTEMPTS = 3
 
 
@@ -161,10 +160,10 @@ def _raw_streams(items: Sequence[IngestItem]) -> dict[tuple[str, str], list[Inge
 def _assign_all(
     conn: Connection, settings: Settings, api_key: str, items: Sequence[IngestItem], *,
     lock: bool,
-) -> tuple[dict[str, list[IngestItem]], dict[str, writes.SessionRow]]:
+) -> tuple[dict[str, list[IngestItem]], dict[str, Session]]:
     """Each item's session (items of a session in timestamp order), and the sessions."""
     by_session: dict[str, list[IngestItem]] = defaultdict(list)
-    session_rows: dict[str, writes.SessionRow] = {}
+    session_rows: dict[str, Session] = {}
     by_room: dict[str, list[IngestItem]] = defaultdict(list)
     for item in items:
         by_room[item.room_id].append(item)
@@ -237,7 +236,7 @@ def _ingest(
 
 
 def _derive_session(
-    session: writes.SessionRow,
+    session: Session,
     fresh: list[IngestItem],
     streams: dict[tuple[str, str], list[IngestItem]],
     texts: dict[writes.StreamKey, str],
@@ -310,9 +309,9 @@ def _assign(
     settings: Settings,
     api_key: str,
     item: IngestItem,
-    latest: writes.SessionRow | None,
-    known: dict[str, writes.SessionRow],
-) -> writes.SessionRow:
+    latest: Session | None,
+    known: dict[str, Session],
+) -> Session:
     """The session an item belongs to (CONTRACT.md: Rooms, sessions, participants)."""
     if item.session_id is not None:
         row = known.get(item.session_id) or writes.session_by_id(conn, item.session_id)
@@ -339,8 +338,8 @@ def _assign(
     return _new_session(api_key, item, writes.new_session_id())
 
 
-def _new_session(api_key: str, item: IngestItem, session_id: str) -> writes.SessionRow:
-    return writes.SessionRow(
+def _new_session(api_key: str, item: IngestItem, session_id: str) -> Session:
+    return Session(
         session_id=session_id,
         api_key=api_key,
         room_id=item.room_id,

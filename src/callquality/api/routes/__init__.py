@@ -1,0 +1,14 @@
+"""The routes, one module per area; each handler parses, authorises, calls one function of
+``service/`` or ``query/``, and renders the answer (``api/render.py``)."""
+
+from fastapi import APIRouter
+
+from callquality.api.routes import imports, ingest, ops, sessions, stats
+
+ROUTERS: tuple[APIRouter, ...] = (
+    ingest.router,
+    imports.router,
+    stats.router,
+    sessions.router,
+    ops.router,
+)

@@ -1,0 +1,79 @@
+"""What every route needs: the app state, the caller's claims, bodies, shared parameters."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from pydantic import BaseModel
+
+from callquality.api.auth import require_reader
+from callquality.api.state import AppState
+from callquality.query.sessions import MAX_PER_PAGE
+from callquality.tokens import Claims
+
+
+class ErrorBody(BaseModel):
+    """Every error: CONTRACT.md's {statusCode, error, message}."""
+
+    statusCode: int
+    error: str
+    message: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "validation failed; the message names the field"),
+        (401, "token missing, malformed, badly signed, expired, or of an unknown API key"),
+        (403, "the token may not do this"),
+        (404, "no such session, participant or route for this API key"),
+        (413, "the body is too large"),
+        (429, "rate limited; see Retry-After"),
+        (503, "the database is unavailable; see Retry-After"),
+    )
+}
+CSV_OR_JSON: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}
+}
+
+Interval = Annotated[int, Query(ge=5, le=3600, description="bucket length in seconds")]
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
+PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="items per page")]
+
+
+def state(request: Request) -> AppState:
+    """The application state (settings, engine, authenticator, ...)."""
+    app_state: AppState = request.app.state.cq
+    return app_state
+
+
+def claims(request: Request) -> Claims:
+    """The verified claims of the request's token, rate-limited per API key."""
+    app_state = state(request)
+    verified = app_state.auth.claims(request.headers.get("authorization"))
+    app_state.limiter.check(verified.api_key)  # RATE_LIMIT_PER_S (api/ratelimit.py)
+    return verified
+
+
+def reader(request: Request) -> Claims:
+    """The claims of a token that may use the read API (crawler)."""
+    verified = claims(request)
+    require_reader(verified)
+    return verified
+
+
+def now_ms() -> int:
+    """The server's clock, epoch ms."""
+    return int(time.time() * 1000)
+
+
+def base_url(request: Request) -> str:
+    """The server's own URL, for ``links``."""
+    return str(request.base_url).rstrip("/")
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body (its size is bounded by ``api/bodylimit.py``)."""
+    return b"".join([chunk async for chunk in request.stream()])

@@ -1,0 +1,74 @@
+"""POST /v2/sessions/import: a dump file becomes a session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from callquality.api.auth import check_scope
+from callquality.api.responses import OrjsonResponse
+from callquality.api.routes._common import ERRORS, claims, state
+from callquality.domain.errors import InvalidInput
+from callquality.service.imports import import_file
+
+router = APIRouter(responses=ERRORS, tags=["ingest"])
+
+
+@router.post(
+    "/v2/sessions/import",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "roomId": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def import_dump(request: Request) -> Any:
+    """Import a webrtc-internals, RTCStatsDump or jitsi rtcstats dump as a new session."""
+    app = state(request)
+    caller = await run_in_threadpool(claims, request)
+    limit = app.settings.max_import_bytes
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("send the dump as multipart/form-data with a 'file' field")
+    form = await request.form(max_files=1, max_fields=4, max_part_size=limit)
+    upload = form.get("file")
+    room = form.get("roomId")
+    if upload is None or isinstance(upload, str):
+        raise InvalidInput("file: required; send the dump as the multipart field 'file'")
+    if room is not None and not isinstance(room, str):
+        raise InvalidInput("roomId: must be a text field")
+    room_id = room or None
+    if caller.room_id is not None:
+        check_scope(caller, room_id or caller.room_id, None, "roomId")
+        room_id = caller.room_id
+    data = await upload.read()
+    name = upload.filename or "dump"
+    result = await run_in_threadpool(
+        import_file, app.engine, app.settings, caller.api_key, data,
+        name=name, room_id=room_id, max_bytes=limit,
+    )
+    return OrjsonResponse(
+        {
+            "sessionId": result.session_id,
+            "roomId": result.room_id,
+            "format": result.format,
+            "browser": result.browser,
+            "reports": result.reports,
+            "peerConnections": list(result.peer_connections),
+        },
+        status_code=201,
+    )

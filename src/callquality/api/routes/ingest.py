@@ -1,0 +1,67 @@
+"""POST /v2/stats: getStats() reports or computed samples, one item or a batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from callquality.api.auth import check_scope
+from callquality.api.ingest_models import parse_items
+from callquality.api.responses import OrjsonResponse
+from callquality.api.routes._common import ERRORS, claims, now_ms, read_body, state
+from callquality.domain.errors import InvalidInput
+from callquality.service.ingest import ingest
+
+router = APIRouter(responses=ERRORS, tags=["ingest"])
+
+
+class IngestAnswer(BaseModel):
+    accepted: int = Field(description="items stored by this request")
+    duplicates: int = Field(description="items already stored earlier (or twice in the batch)")
+    sessionIds: list[str] = Field(description="the sessions the items were assigned to")
+
+
+@router.post(
+    "/v2/stats",
+    status_code=202,
+    response_model=IngestAnswer,
+    summary="Send getStats() reports or computed samples (one item or a list)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
+        }
+    },
+)
+async def post_stats(request: Request) -> Any:
+    app = state(request)
+    caller = await run_in_threadpool(claims, request)
+    raw = await read_body(request)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"the body is not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
+        ) from exc
+    items = parse_items(body, app.settings.max_batch_items)
+    for item in items:
+        check_scope(caller, item.room_id, item.participant_id, f"items[{item.index}]")
+    result = await run_in_threadpool(
+        ingest, app.engine, app.settings, caller.api_key, items, now_ms()
+    )
+    app.metrics.ingest_items.labels("accepted").inc(result.accepted)
+    app.metrics.ingest_items.labels("duplicate").inc(result.duplicates)
+    headers = {"Connection": "close"} if app.should_close() else None
+    return OrjsonResponse(
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "sessionIds": list(result.session_ids),
+        },
+        status_code=202,
+        headers=headers,
+    )

@@ -1,0 +1,123 @@
+"""The quality series of a session or of one participant, and the session's summary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
+
+from callquality.api.auth import check_scope
+from callquality.api.render import bucket_json, csv_text
+from callquality.api.responses import OrjsonResponse
+from callquality.api.routes._common import CSV_OR_JSON, ERRORS, Interval, reader, state
+from callquality.api.state import AppState
+from callquality.domain.errors import Forbidden, NotFound
+from callquality.domain.session import Session
+from callquality.query import sessions as q_sessions
+from callquality.query import summary
+from callquality.query.stats import time_series
+from callquality.store.db import read_transaction
+from callquality.tokens import Claims
+
+router = APIRouter(responses=ERRORS, tags=["sessions"])
+
+
+def session_for_reader(app: AppState, caller: Claims, session_id: str) -> Session:
+    """The caller's session (404 for another key's), within the token's room."""
+    with read_transaction(app.engine) as conn:
+        session = q_sessions.get_session(conn, caller.api_key, session_id)
+    check_scope(caller, session.room_id, caller.participant_id, f"session {session_id}")
+    return session
+
+
+def _participant_only(caller: Claims) -> Forbidden:
+    """A participant-bound token reads only its own participant's stats."""
+    return Forbidden(
+        f"this token is limited to participant {caller.participant_id!r}; use "
+        f"/v2/sessions/{{sessionId}}/participant/{caller.participant_id}/stats"
+    )
+
+
+def _series(
+    request: Request,
+    caller: Claims,
+    session_id: str,
+    participant_id: str | None,
+    interval: int,
+    extended: bool,
+    format: str,
+) -> Any:
+    app = state(request)
+    session = session_for_reader(app, caller, session_id)
+    if participant_id is None and caller.participant_id is not None:
+        raise _participant_only(caller)
+    if participant_id is not None:
+        check_scope(caller, session.room_id, participant_id, f"participant {participant_id}")
+    with read_transaction(app.engine) as conn:
+        body: dict[str, Any] = {"sessionId": session.session_id, "meetingId": session.room_id}
+        if participant_id is not None:
+            names = q_sessions.participant_names(conn, session.session_id)
+            if participant_id not in names:
+                raise NotFound(
+                    f"no participant {participant_id!r} in session {session_id!r}; list them "
+                    f"at /v2/sessions/{session_id}/participants"
+                )
+            body["participantId"] = participant_id
+            body["participantName"] = names[participant_id]
+        series = time_series(
+            conn, session.session_id, session.start_ms, interval_s=interval,
+            participant_id=participant_id, extended=extended,
+        )
+    body["stats"] = [bucket_json(b) for b in series]
+    if format == "csv":
+        return PlainTextResponse(
+            csv_text(body["stats"]),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{session.session_id}-stats.csv"'
+            },
+        )
+    return OrjsonResponse(body)
+
+
+@router.get("/v2/sessions/{sessionId}/stats", responses=CSV_OR_JSON)
+def session_stats(
+    request: Request,
+    sessionId: str,
+    caller: Annotated[Claims, Depends(reader)],
+    interval: Interval = 60,
+    extended: bool = False,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """The session's quality time series (VideoSDK's Fetch Session Quality Stats)."""
+    return _series(request, caller, sessionId, None, interval, extended, format)
+
+
+@router.get("/v2/sessions/{sessionId}/participant/{participantId}/stats", responses=CSV_OR_JSON)
+def participant_stats(
+    request: Request,
+    sessionId: str,
+    participantId: str,
+    caller: Annotated[Claims, Depends(reader)],
+    interval: Interval = 60,
+    extended: bool = False,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """One participant's quality time series."""
+    return _series(request, caller, sessionId, participantId, interval, extended, format)
+
+
+@router.get("/v2/sessions/{sessionId}/summary")
+def session_summary(
+    request: Request, sessionId: str, caller: Annotated[Claims, Depends(reader)]
+) -> Any:
+    """Worst intervals, time below MOS 3.5 / 3.0, percentiles, the likely cause of bad quality."""
+    app = state(request)
+    session = session_for_reader(app, caller, sessionId)
+    if caller.participant_id is not None:
+        raise _participant_only(caller)
+    with read_transaction(app.engine) as conn:
+        names = q_sessions.participant_names(conn, session.session_id)
+        body = summary.session_summary(conn, session.session_id, names)
+    return OrjsonResponse({"sessionId": session.session_id, "meetingId": session.room_id, **body})

@@ -1,0 +1,46 @@
+"""What every request needs: settings, the engine, the authenticator, limits, metrics."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from sqlalchemy import Engine
+
+from callquality.api.auth import Authenticator
+from callquality.api.metrics import Metrics
+from callquality.api.ratelimit import RateLimiter
+from callquality.config import Settings
+
+# With several workers, an ingest answer closes its connection at most this often per worker.
+_REBALANCE_S = 0.2
+
+
+class AppState:
+    """The application's state, one per process (``app.state.cq``)."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.auth = Authenticator(engine, settings.token_leeway_s)
+        self.metrics = Metrics(engine)
+        self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.started = time.time()
+        self.last_close = -math.inf  # when an ingest answer last closed its connection
+
+    def should_close(self) -> bool:
+        """Whether this ingest answer closes its connection (``Connection: close``).
+
+        Workers of one port share its listening socket, and a kept-alive connection stays
+        with the worker that accepted it, so a few busy connections can pile onto one
+        worker while another idles. With several workers, an ingest answer closes its
+        connection at most every ``_REBALANCE_S`` per worker: the client reconnects, and
+        the connect goes to whichever worker is free first (docs/performance.md).
+        """
+        if self.settings.web_concurrency <= 1:
+            return False
+        now = time.monotonic()
+        if now - self.last_close < _REBALANCE_S:
+            return False
+        self.last_close = now
+        return True
