@@ -37,7 +37,9 @@ class DirectionStats:
     # recv audio only: audible concealment, (concealed − silent concealed) / received samples
     concealed_ratio: float | None = None
     silent_concealed_ratio: float | None = None  # recv audio only: silent concealed / received
-    level_rms: float | None = None  # recv audio only: RMS audio level played out, 0..1 linear
+    # recv audio only: share of the received samples on streams that carried no speech (their
+    # sender muted, or silent in DTX), 0..1; 1 = nothing but silence was received
+    muted_ratio: float | None = None
     quality_limitation_reason: str | None = None  # send video only (Chromium)
     available_outgoing_bitrate_bps: float | None = None  # send only, from the candidate pair
 

@@ -121,10 +121,10 @@ def _recv(
         freeze_count = _count(inbound, "freezeCount")
         freeze_s = _sum(inbound, "totalFreezesDuration")
         freeze_ms = freeze_s * 1000.0 if freeze_s is not None else None
-        concealed_ratio = None
+        concealed_ratio = silent_ratio = muted_ratio = None
     else:
         width = height = fps = freeze_count = freeze_ms = None
-        concealed_ratio = _concealed_ratio(inbound)
+        concealed_ratio, silent_ratio, muted_ratio = _concealment(inbound)
     return DirectionStats(
         packets=_count(inbound, "packetsReceived"),
         packets_lost=_count(inbound, "packetsLost"),
@@ -137,6 +137,8 @@ def _recv(
         freeze_count=freeze_count,
         freeze_duration_ms=freeze_ms,
         concealed_ratio=concealed_ratio,
+        silent_concealed_ratio=silent_ratio,
+        muted_ratio=muted_ratio,
     )
 
 
@@ -186,12 +188,73 @@ def _picture(
     )
 
 
-def _concealed_ratio(inbound: list[StreamDelta]) -> float | None:
-    concealed = _sum(inbound, "concealedSamples")
-    received = _sum(inbound, "totalSamplesReceived")
-    if concealed is None or not received:
+# A received audio stream, judged by its own counters over the interval (docs/metrics.md,
+# "Concealment and muted audio"). Opus sends a packet every 20 ms while there is speech and,
+# with DTX, one every 400 ms in silence (RFC 7587 §3.1.3, libopus): a stream that received
+# (or lost) fewer packets than 90 % of one per 20 ms of audio used DTX for part of the
+# interval, and its concealment is mostly comfort noise, not loss; one with at most 10 % of
+# them, or whose concealment was at least half silent samples, carried no speech at all (the
+# sender muted, or silent).
+PACKET_MS = 20.0
+DTX_PACKET_SHARE = 0.9
+SILENT_PACKET_SHARE = 0.1
+SILENT_CONCEALED_SHARE = 0.5
+
+
+def _concealment(
+    inbound: list[StreamDelta],
+) -> tuple[float | None, float | None, float | None]:
+    """(audible concealed ratio, silent concealed ratio, muted ratio) over the received samples.
+
+    Audible concealment is concealedSamples − silentConcealedSamples of streams that carried
+    speech without DTX; a DTX stream counts its network loss instead (its concealment is
+    comfort noise), a silent stream counts nothing. Where the browser does not report
+    silentConcealedSamples, all concealment is audible and no stream is judged.
+    """
+    received_total = audible = silent_total = muted = 0.0
+    known = False
+    for d in inbound:
+        received = d.delta("totalSamplesReceived")
+        concealed = d.delta("concealedSamples")
+        if not received or concealed is None:
+            continue
+        known = True
+        received_total += received
+        silent = d.delta("silentConcealedSamples")
+        if silent is None:
+            audible += concealed
+            continue
+        silent = min(silent, concealed)
+        silent_total += silent
+        share = _packet_share(d)
+        if silent >= SILENT_CONCEALED_SHARE * received or (
+            share is not None and share <= SILENT_PACKET_SHARE
+        ):
+            muted += received
+        elif share is not None and share < DTX_PACKET_SHARE:
+            packets = d.delta("packetsReceived") or 0.0
+            lost = d.delta("packetsLost") or 0.0
+            audible += received * lost / (packets + lost) if packets + lost > 0 else 0.0
+        else:
+            audible += concealed - silent
+    if not known:
+        return None, None, None
+    return (
+        min(1.0, audible / received_total),
+        min(1.0, silent_total / received_total),
+        min(1.0, muted / received_total),
+    )
+
+
+def _packet_share(d: StreamDelta) -> float | None:
+    """Packets received or lost over the packets of one per 20 ms of the audio received."""
+    duration_s = d.delta("totalSamplesDuration")
+    if duration_s is None:
+        duration_s = d.dt_s
+    if not duration_s:
         return None
-    return min(1.0, concealed / received)
+    packets = (d.delta("packetsReceived") or 0.0) + (d.delta("packetsLost") or 0.0)
+    return packets / (duration_s * 1000.0 / PACKET_MS)
 
 
 def _codec(

@@ -41,7 +41,10 @@ NUMERIC_FIELDS: dict[str, tuple[str, ...]] = {
         "freezeCount",
         "totalFreezesDuration",
         "concealedSamples",
+        "silentConcealedSamples",
         "totalSamplesReceived",
+        "totalAudioEnergy",
+        "totalSamplesDuration",
     ),
     REMOTE_INBOUND: _RTP_COMMON
     + (
@@ -63,7 +66,10 @@ NUMERIC_FIELDS: dict[str, tuple[str, ...]] = {
         "freezeCount",
         "totalFreezesDuration",
         "concealedSamples",
+        "silentConcealedSamples",
         "totalSamplesReceived",
+        "totalAudioEnergy",
+        "totalSamplesDuration",
     ),
     "candidate-pair": ("currentRoundTripTime", "availableOutgoingBitrate"),
     "codec": ("clockRate",),

@@ -50,22 +50,20 @@ def _pick(media: MediaStats | None) -> tuple[Direction, DirectionStats] | None:
     return None
 
 
-# Received audio is muted or silent in an interval when at least half of its samples were
-# concealed as silence (silentConcealedSamples: the sender's DTX or a muted track sends no
-# speech), or when what was played out had no energy: an RMS level below -80 dBov, i.e.
-# digital silence (a disabled track sends zeros; a microphone in a quiet room stays above
-# it). docs/models.md, "Muted and silent audio".
+# Received audio is muted in an interval when none of its streams carried speech (ingest
+# judges each stream: docs/metrics.md, "Concealment and muted audio"); for a source that gives
+# only the silent-concealment ratio, when at least half of the samples were concealed silence.
+MUTED_SHARE = 0.999
 MUTED_SILENT_CONCEALED_RATIO = 0.5
-SILENCE_LEVEL_RMS = 1.0e-4  # 10^(-80/20): -80 dBov
 
 
 def audio_muted(d: DirectionStats) -> bool:
-    """Whether received audio carried no speech in the interval (muted, DTX or silent)."""
+    """Whether received audio carried no speech in the interval (the sender muted, or DTX)."""
+    muted = _clean(d.muted_ratio, 1.0)
+    if muted is not None:
+        return muted >= MUTED_SHARE
     silent = _clean(d.silent_concealed_ratio, 1.0)
-    if silent is not None and silent >= MUTED_SILENT_CONCEALED_RATIO:
-        return True
-    level = _clean(d.level_rms, 1.0)
-    return level is not None and level < SILENCE_LEVEL_RMS
+    return silent is not None and silent >= MUTED_SILENT_CONCEALED_RATIO
 
 
 def _rtt_ms(sample: Sample) -> float | None:
