@@ -142,8 +142,9 @@ def test_one_speaking_stream_among_muted_ones_is_scored() -> None:
 
 def test_without_a_stream_judgement_half_silent_concealment_is_muted() -> None:
     """A source with the silent-concealment ratio only: ≥ 50 % concealed silence is muted."""
-    assert score_sample(_sample(audio=MediaStats(recv=DirectionStats(
-        packets=82, packets_lost=0, concealed_ratio=0.05, silent_concealed_ratio=0.95)))).audio_muted
+    mostly_silent = DirectionStats(packets=82, packets_lost=0, concealed_ratio=0.05,
+                                   silent_concealed_ratio=0.95)
+    assert score_sample(_sample(audio=MediaStats(recv=mostly_silent))).audio_muted
     assert not score_sample(_sample(audio=MediaStats(recv=DirectionStats(
         packets=250, packets_lost=0, concealed_ratio=0.01,
         silent_concealed_ratio=0.2)))).audio_muted
