@@ -123,11 +123,16 @@ def test_a_dtx_stream_counts_its_loss_not_its_comfort_noise() -> None:
     """google-standard-stats-sfu PC_0: the DTX stream (46 of 100 packets a 2-s interval)
     conceals half of its samples as comfort noise; the interval's audible concealment stays
     what the speaking streams lost, and no interval of the call is poor audio."""
+    heavy = 0
     for _, report, sample in dump_samples("google-standard-stats-sfu.rtcstats"):
+        assert DTX_STREAM in report
         audio = recv_audio(sample)
         assert audio.concealed_ratio is not None and audio.concealed_ratio < 0.07
+        assert audio.silent_concealed_ratio is not None
+        heavy += audio.silent_concealed_ratio > 0.1  # the DTX stream concealing a lot
         score = score_sample(sample)
         assert score.audio is not None and score.audio.mos >= 3.5
+    assert heavy >= 10
 
 
 def _report(packets: int, lost: int, concealed: int, silent: int, received: int,
