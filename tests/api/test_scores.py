@@ -223,6 +223,7 @@ def test_a_session_muted_all_along_says_muted(server: RunningServer) -> None:
         bucket = client.get(f"/v2/sessions/{sid}/stats",
                             params={"interval": 3600, "extended": "true"}).json()["stats"][0]
     assert s["badSeconds"] == 0.0 and s["secondsAudioMuted"] == 30.0
+    assert s["wallSeconds"]["audioMuted"] == 30.0
     assert s["likelyCause"] == "muted"
     assert bucket["qualityScore"]["audio"] is None  # not scored: nobody spoke
     assert bucket["scoreInputs"]["audio_muted"] == 1.0
@@ -237,10 +238,9 @@ def test_time_below_is_given_as_wall_and_participant_time(server: RunningServer)
     sid = _post(server, tenant, items)
     with server.client(tenant) as client:
         s = client.get(f"/v2/sessions/{sid}/summary").json()["session"]
-    assert s["measuredSeconds"] == 30.0 and s["participantSeconds"]["measured"] == 60.0
-    assert s["secondsAudioBelow3_5"] == 30.0
-    assert s["participantSeconds"]["audioBelow3_5"] == 60.0
-    assert s["badSeconds"] == 30.0 and s["participantSeconds"]["bad"] == 60.0
+    assert s["measuredSeconds"] == 60.0 and s["wallSeconds"]["measured"] == 30.0
+    assert s["secondsAudioBelow3_5"] == 60.0 and s["wallSeconds"]["audioBelow3_5"] == 30.0
+    assert s["badSeconds"] == 60.0 and s["wallSeconds"]["bad"] == 30.0
     assert s["likelyCause"] == "network loss"
 
 
@@ -258,4 +258,5 @@ def test_a_session_without_intervals_has_no_data_not_zero_bad_seconds(
     for s in (body["session"], body["participants"][0]):
         assert s["noData"] is True
         assert s["badSeconds"] is None and s["secondsAudioBelow3_5"] is None
+        assert s["wallSeconds"]["bad"] is None
         assert s["likelyCause"] is None

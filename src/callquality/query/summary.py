@@ -1,8 +1,8 @@
 """A session's post-mortem: worst interval, time below threshold, percentiles, likely cause.
 
-Definitions are in docs/metrics.md ("Session summary"). Times are given twice: as wall time of
-the session (the span in which at least one participant met the condition: the top-level
-``*Seconds`` keys) and as participant time (summed over participants: ``participantSeconds``).
+Definitions are in docs/metrics.md ("Session summary"). Times are given twice: as participant
+time (summed over participants: the top-level ``*Seconds`` keys) and as wall time of the
+session (the span in which at least one participant met the condition: ``wallSeconds``).
 The poor-interval rule and the causes are scoring/classify.py's.
 """
 
@@ -200,29 +200,31 @@ def summarize(rows: list[Row]) -> dict[str, Any]:
             for cause in classify.causes_of(f):
                 votes[cause] += r.interval_ms
     no_data = not rows
-    wall = {name: None if no_data else _s(t.wall_ms()) for name, t in times.items()}
+    person = {name: None if no_data else _s(t.participant_ms) for name, t in times.items()}
     # The likely cause explains the most of the time that was poor or could not be scored
     # because nobody spoke (muted); ties go to the cause listed first.
     likely = max(CAUSES, key=lambda c: votes[c]) if votes else None
     return {
         "noData": no_data,
-        "measuredSeconds": wall["measured"],
+        "measuredSeconds": person["measured"],
         "worstAudioInterval": _worst(rows, "audio_mos"),
         "worstVideoInterval": _worst(rows, "video_vq"),
-        "secondsAudioBelow3_5": wall["audioBelow3_5"],
-        "secondsVideoBelow3_0": wall["videoBelow3_0"],
-        "secondsAudioMuted": wall["audioMuted"],
+        "secondsAudioBelow3_5": person["audioBelow3_5"],
+        "secondsVideoBelow3_0": person["videoBelow3_0"],
+        "secondsAudioMuted": person["audioMuted"],
         "rttMs": _pcts(r.facts.rtt_ms for r in rows),
         "jitterMs": _pcts(r.facts.jitter_ms for r in rows),
         "lossPercent": _pcts(r.loss_pct for r in rows),
-        "badSeconds": wall["bad"],
-        "poorSeconds": {"audio": wall["audioPoor"], "video": wall["videoPoor"]},
-        "participantSeconds": {
-            name: None if no_data else _s(t.participant_ms) for name, t in times.items()
+        "badSeconds": person["bad"],
+        "poorSeconds": {"audio": person["audioPoor"], "video": person["videoPoor"]},
+        "wallSeconds": {
+            name: None if no_data else _s(t.wall_ms()) for name, t in times.items()
         },
         "likelyCause": likely,
         "causeSeconds": {c: _s(votes[c]) for c in CAUSES if votes[c]},
     }
+
+
 def session_summary(
     conn: Connection, session_id: str, names: dict[str, str | None]
 ) -> dict[str, Any]:
