@@ -175,3 +175,50 @@ def test_a_stream_concealed_mostly_as_silence_is_muted() -> None:
     """Half of the received samples concealed as silence: its sender sent no speech."""
     audio = _one_interval(packets=100, lost=0, concealed=60_000, silent=50_000)
     assert audio.muted_ratio == 1.0
+
+
+def _send_report(
+    ts_ms: float, packets: int, energy: float, duration_s: float
+) -> list[dict[str, Any]]:
+    return [
+        {"id": "OA", "type": "outbound-rtp", "kind": "audio", "ssrc": 2, "timestamp": ts_ms,
+         "packetsSent": packets, "bytesSent": packets * 60, "mediaSourceId": "SA"},
+        {"id": "SA", "type": "media-source", "kind": "audio", "timestamp": ts_ms,
+         "audioLevel": 0.0, "totalAudioEnergy": energy, "totalSamplesDuration": duration_s},
+    ]
+
+
+def test_a_microphone_that_sent_digital_silence_is_muted() -> None:
+    """A Chromium track disabled mid-call (our harness recording): its media-source energy
+    stops growing (Δ 0.0 over 2 s) while 100 packets of silence still go out."""
+    _, state = process_report(None, 1000.0, _send_report(1000.0, 500, 2.4, 10.0))
+    muted, state = process_report(state, 3000.0, _send_report(3000.0, 600, 2.4, 12.0))
+    talking, _ = process_report(state, 5000.0, _send_report(5000.0, 700, 2.9, 14.0))
+    assert muted is not None and talking is not None
+    assert muted.audio is not None and muted.audio.send is not None
+    assert talking.audio is not None and talking.audio.send is not None
+    assert muted.audio.send.muted_ratio == 1.0 and talking.audio.send.muted_ratio == 0.0
+    score = score_sample(muted)
+    assert score.audio is None and score.audio_muted and score.audio_direction is None
+
+
+def _recv_report(ts_ms: float, packets: int, payload: int, received: int,
+                 duration_s: float) -> list[dict[str, Any]]:
+    return [{"id": "IA", "type": "inbound-rtp", "kind": "audio", "ssrc": 1, "timestamp": ts_ms,
+             "packetsReceived": packets, "packetsLost": 0, "bytesReceived": payload,
+             "concealedSamples": 0, "silentConcealedSamples": 0,
+             "totalSamplesReceived": received, "totalSamplesDuration": duration_s}]
+
+
+def test_a_stream_of_opus_silence_frames_is_muted() -> None:
+    """Our harness recording: after the sender disabled its track, 100 packets carried 300
+    payload bytes in 2 s (3 bytes each, Opus's silence frame): no speech, muted; before, 63
+    bytes a packet."""
+    _, state = process_report(None, 1000.0, _recv_report(1000.0, 500, 31_500, 480_000, 10.0))
+    talking, state = process_report(state, 3000.0,
+                                    _recv_report(3000.0, 600, 37_800, 576_000, 12.0))
+    silent, _ = process_report(state, 5000.0, _recv_report(5000.0, 700, 38_100, 672_000, 14.0))
+    assert talking is not None and silent is not None
+    assert recv_audio(talking).muted_ratio == 0.0
+    assert recv_audio(silent).muted_ratio == 1.0
+    assert score_sample(silent).audio_muted

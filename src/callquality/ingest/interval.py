@@ -79,12 +79,14 @@ def _send(
         if (r := _rtt_s(d)) is not None:
             rtts.append(r)
     rtt_s = _fmean(rtts) if rtts else parsed.pair_rtt_s
+    muted_ratio = None
     if kind == "video":
         top = _largest(out, "bytesSent")
         width, height, fps = _picture(top, "framesEncoded")
         reason = top.stream.quality_limitation_reason if top is not None else None
     else:
         width = height = fps = reason = None
+        muted_ratio = _microphone_muted(out)
     return DirectionStats(
         packets=_count(out, "packetsSent"),
         packets_lost=_count(remote, "packetsLost"),
@@ -96,6 +98,7 @@ def _send(
         frame_rate=fps,
         quality_limitation_reason=reason,
         available_outgoing_bitrate_bps=parsed.available_outgoing_bitrate_bps if out else None,
+        muted_ratio=muted_ratio,
     )
 
 
@@ -188,17 +191,35 @@ def _picture(
     )
 
 
+# A microphone that sent digital silence: its media-source's mean square level (Δ
+# totalAudioEnergy / Δ totalSamplesDuration) below 10^-10 (−100 dBov). Chromium feeds a disabled
+# track's silence to WebRTC, so its energy stops growing (0.0 exactly, in our muted calls).
+SILENT_MEAN_SQUARE = 1.0e-10
+
+
+def _microphone_muted(out: list[StreamDelta]) -> float | None:
+    """1.0 when the sent audio's source was silent over the interval, 0.0 when not."""
+    energy = _sum(out, "sourceTotalAudioEnergy")
+    duration = _sum(out, "sourceTotalSamplesDuration")
+    if energy is None or not duration:
+        return None
+    return 1.0 if energy / duration < SILENT_MEAN_SQUARE else 0.0
+
+
 # A received audio stream, judged by its own counters over the interval (docs/metrics.md,
 # "Concealment and muted audio"). Opus sends a packet every 20 ms while there is speech and,
 # with DTX, one every 400 ms in silence (RFC 7587 §3.1.3, libopus): a stream that received
 # (or lost) fewer packets than 90 % of one per 20 ms of audio used DTX for part of the
 # interval, and its concealment is mostly comfort noise, not loss; one with at most 10 % of
-# them, or whose concealment was at least half silent samples, carried no speech at all (the
-# sender muted, or silent).
+# them, or whose concealment was at least half silent samples, or whose packets carried at
+# most 8 bytes of payload on average (the 3-byte Opus frames of digital silence a disabled
+# Chromium track sends; speech takes tens of bytes, G.711 always 160), carried no speech at
+# all (the sender muted, or silent).
 PACKET_MS = 20.0
 DTX_PACKET_SHARE = 0.9
 SILENT_PACKET_SHARE = 0.1
 SILENT_CONCEALED_SHARE = 0.5
+SILENT_PAYLOAD_BYTES = 8.0
 
 
 def _concealment(
@@ -227,8 +248,10 @@ def _concealment(
         silent = min(silent, concealed)
         silent_total += silent
         share = _packet_share(d)
-        if silent >= SILENT_CONCEALED_SHARE * received or (
-            share is not None and share <= SILENT_PACKET_SHARE
+        if (
+            silent >= SILENT_CONCEALED_SHARE * received
+            or (share is not None and share <= SILENT_PACKET_SHARE)
+            or _silent_payload(d)
         ):
             muted += received
         elif share is not None and share < DTX_PACKET_SHARE:
@@ -244,6 +267,15 @@ def _concealment(
         min(1.0, silent_total / received_total),
         min(1.0, muted / received_total),
     )
+
+
+def _silent_payload(d: StreamDelta) -> bool:
+    """Whether the stream's packets carried silence frames only (≤ 8 bytes each on average)."""
+    packets = d.delta("packetsReceived")
+    payload = d.delta("bytesReceived")
+    if not packets or payload is None:
+        return False
+    return payload <= SILENT_PAYLOAD_BYTES * packets
 
 
 def _packet_share(d: StreamDelta) -> float | None:

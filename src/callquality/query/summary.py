@@ -64,6 +64,8 @@ _COLUMNS = (
     samples.c.audio_recv_concealed_ratio,
     samples.c.audio_recv_silent_concealed_ratio,
     samples.c.audio_recv_muted_ratio,
+    samples.c.audio_send_packets,
+    samples.c.audio_send_muted_ratio,
     samples.c.video_recv_packets,
     samples.c.video_recv_packets_lost,
     samples.c.video_recv_frame_rate,
@@ -88,11 +90,15 @@ def _row(r: Any) -> Row:
     lost = (r.audio_recv_packets_lost or 0) + (r.video_recv_packets_lost or 0)
     known = r.audio_recv_packets_lost is not None or r.video_recv_packets_lost is not None
     loss = 100.0 * lost / (received + lost) if known and received + lost > 0 else None
-    carried_audio = bool(r.audio_recv_packets or r.audio_recv_packets_lost)
-    muted = carried_audio and r.audio_mos is None and audio_muted(DirectionStats(
-        silent_concealed_ratio=r.audio_recv_silent_concealed_ratio,
-        muted_ratio=r.audio_recv_muted_ratio,
-    ))
+    # Muted as score_sample judged it: the received audio, else the sent (a send-only peer).
+    if r.audio_recv_packets or r.audio_recv_packets_lost:
+        heard = DirectionStats(silent_concealed_ratio=r.audio_recv_silent_concealed_ratio,
+                               muted_ratio=r.audio_recv_muted_ratio)
+    elif r.audio_send_packets:
+        heard = DirectionStats(muted_ratio=r.audio_send_muted_ratio)
+    else:
+        heard = None
+    muted = heard is not None and r.audio_mos is None and audio_muted(heard)
     video_recv = bool(r.video_recv_packets or r.video_recv_packets_lost)
     facts = classify.IntervalFacts(
         interval_ms=float(r.interval_ms),

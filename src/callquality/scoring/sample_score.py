@@ -53,12 +53,13 @@ def _pick(media: MediaStats | None) -> tuple[Direction, DirectionStats] | None:
 # Received audio is muted in an interval when none of its streams carried speech (ingest
 # judges each stream: docs/metrics.md, "Concealment and muted audio"); for a source that gives
 # only the silent-concealment ratio, when at least half of the samples were concealed silence.
+# Sent audio (scored when nothing is received) is muted when the microphone sent silence.
 MUTED_SHARE = 0.999
 MUTED_SILENT_CONCEALED_RATIO = 0.5
 
 
 def audio_muted(d: DirectionStats) -> bool:
-    """Whether received audio carried no speech in the interval (the sender muted, or DTX)."""
+    """Whether the audio carried no speech in the interval (muted, DTX or silent)."""
     muted = _clean(d.muted_ratio, 1.0)
     if muted is not None:
         return muted >= MUTED_SHARE
@@ -83,7 +84,7 @@ def _score_audio(sample: Sample) -> tuple[Direction | None, AudioScore | None, b
     if picked is None:
         return None, None, False
     direction, d = picked
-    if direction == "recv" and audio_muted(d):
+    if audio_muted(d):  # recv: no stream carried speech; send: the microphone sent silence
         return direction, None, True
     return direction, audio_score(
         rtt_ms=_rtt_ms(sample),
