@@ -77,6 +77,12 @@ def basic_signal_to_noise_ro() -> float:
     return 15.0 - 1.5 * (SLR_DB + _noise_no())
 
 
+# Computed once: they depend on Table 3's defaults only.
+_RO = basic_signal_to_noise_ro()
+_ROE = -1.5 * (_noise_no() - RLR_DB)  # G.107 eq. 7-20
+_ROE_WB = -1.5 * (_noise_no(NFOR_WB_DBMP) - RLR_DB)  # G.107.1 eq. 7-6
+
+
 def simultaneous_impairment_is(t_ms: float = 0.0) -> float:
     """Is = Iolr + Ist + Iq for the default connection (G.107 §7.3, eqs. 7-8 to 7-17)."""
     olr = SLR_DB + RLR_DB
@@ -115,7 +121,7 @@ def _echo_term(d: float, t_ms: float) -> float:
 
 def talker_echo_idte(t_ms: float) -> float:
     """Narrowband talker echo Idte at echo-path delay T (G.107 §7.4, eqs. 7-19 to 7-21)."""
-    roe = -1.5 * (_noise_no() - RLR_DB)  # eq. 7-20
+    roe = _ROE  # eq. 7-20: −1.5·(No − RLR)
     terv = (
         TELR_DB - 40.0 * math.log10((1.0 + t_ms / 10.0) / (1.0 + t_ms / 150.0))
         + 6.0 * math.exp(-0.3 * t_ms**2)
@@ -129,7 +135,7 @@ def talker_echo_idte_wb(t_ms: float) -> float:
 
     G.107.1 leaves No,WB for further study; Roe uses G.107's noise sum with G.107.1's Nfor.
     """
-    roe = -1.5 * (_noise_no(NFOR_WB_DBMP) - RLR_DB)  # eq. 7-6
+    roe = _ROE_WB  # eq. 7-6: −1.5·(No,WB − RLR)
     k = 0.08 * t_ms + 10.0 if t_ms < 100.0 else 18.0  # eqs. 7-9, 7-10
     terv = (
         TELR_DB + k - 40.0 * math.log10((1.0 + t_ms / 10.0) / (1.0 + t_ms / 150.0))
@@ -141,7 +147,7 @@ def talker_echo_idte_wb(t_ms: float) -> float:
 
 def listener_echo_idle(tr_ms: float = 0.0, ro: float | None = None) -> float:
     """Listener echo Idle at loop delay Tr (G.107 §7.4, eqs. 7-24, 7-25); ≈ 0.15 at Tr = 0."""
-    ro = basic_signal_to_noise_ro() if ro is None else ro
+    ro = _RO if ro is None else ro
     rle = 10.5 * (WEPL_DB + 7.0) * (tr_ms + 1.0) ** -0.25  # eq. 7-25
     return float((ro - rle) / 2.0 + math.sqrt((ro - rle) ** 2 / 4.0 + 169.0))  # eq. 7-24
 
@@ -248,8 +254,10 @@ def rating(*, ta_ms: float, ie: float, bpl: float, ppl_pct: float,
     idd = pure_delay_idd(ta_ms)
     ie_eff = effective_equipment_impairment(ie=ie, bpl=bpl, ppl_pct=ppl_pct,
                                             burst_ratio=burst_ratio)
-    is_ = simultaneous_impairment_is(t_ms)
-    r = DEFAULT_RO - is_ - (idte + idle + idd) - ie_eff + ADVANTAGE_A  # eq. 7-1
+    # Is does not move with delay: eq. 7-12's echo term, e^(−T/4)·10^(−TELR/10), is below
+    # 10^-5 of the sidetone term at TELR 65 dB (it shifts STMRo by < 0.0001 dB), so the
+    # default connection's Is holds for every T.
+    r = DEFAULT_RO - DEFAULT_IS - (idte + idle + idd) - ie_eff + ADVANTAGE_A  # eq. 7-1
     return ImpairmentTerms(
         idte=idte, idle=idle, idd=idd, id=idte + idle + idd, ie_eff=ie_eff, r=r,
         r_zero_delay=DEFAULT_R - ie_eff, mos=r_to_mos(r),
