@@ -6,14 +6,14 @@ was muted or silent) tell a muted or DTX interval from a broken one; only the re
 ones are filled (the columns follow domain.sample.DirectionStats, one per kind and
 direction). Existing rows keep NULL: unknown, as for any field a source did not report.
 
-Revision ID: 0004
+Revision ID: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
