@@ -76,6 +76,8 @@ CLIENT_DUMPS = [
     "rtcstats/google-standard-stats-p2p.rtcstats",
     "rtcstats/google-standard-stats-sfu.rtcstats",
     "rtcstats/safari-standard-stats.rtcstats",
+    "rtcstats/chrome96-standard-stats-p2p-add-transceiver.rtcstats",
+    "rtcstats-legacy/fippo-clienttest-chrome48.json",
 ]
 
 
