@@ -214,6 +214,6 @@ def test_bad_parameters_are_a_400_naming_them(
 
 def test_a_participant_bound_token_may_not_read_the_fleet(server: RunningServer) -> None:
     tenant = server.new_tenant()
-    token = tenant.token(participantId="p1", roles=["crawler"])
+    token = tenant.token(participant_id="p1", roles=("crawler",))
     with server.client(token=token) as client:
         assert client.get("/v2/analytics/quality").status_code == 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, literal_column, select, update
 
 from callquality.store import bulk
 from callquality.store.schema import participant_summaries, samples
@@ -34,7 +34,7 @@ def _dirty_conflict(stmt: Any) -> Any:
     # the samples keeps the row dirty.
     return stmt.on_conflict_do_update(
         index_elements=["session_id", "participant_id"],
-        set_={"dirty": participant_summaries.c.dirty + 1},
+        set_={"dirty": participant_summaries.c.dirty + literal_column("1")},
     )
 
 
