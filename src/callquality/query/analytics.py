@@ -19,7 +19,7 @@ DIMENSIONS = (
     "day", "hour", "browser", "os", "device", "sdk", "connection", "network", "country",
     "asn", "codec", "room",
 )
-TOP_CAUSES = 3
+TOP_CAUSES = 5
 HOUR_MS = 3_600_000
 GroupKey = tuple[Any, ...]
 

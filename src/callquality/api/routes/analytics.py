@@ -52,12 +52,14 @@ def _time(name: str, raw: str | None, default: int) -> int:
 
 
 def _group_by(raw: str) -> list[str]:
+    if raw == "all":
+        return []  # one group: the whole scope
     names = [n.strip() for n in raw.split(",") if n.strip()]
     wrong = [n for n in names if n not in analytics.DIMENSIONS]
     if not names or len(names) > 2 or wrong or len(set(names)) != len(names):
         raise InvalidInput(
             f"groupBy={raw!r}: give one or two different dimensions, comma-separated, of "
-            f"{', '.join(analytics.DIMENSIONS)}"
+            f"{', '.join(analytics.DIMENSIONS)}; or all (one group)"
         )
     return names
 
