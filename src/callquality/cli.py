@@ -166,6 +166,9 @@ def serve(
         log_level=settings.log_level,
         log_config=None,
         access_log=False,
+        # The client's address is decided by TRUSTED_PROXIES alone (api/forwarded.py):
+        # uvicorn would otherwise believe X-Forwarded-For from any loopback peer.
+        proxy_headers=False,
     )
 
 

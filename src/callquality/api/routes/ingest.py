@@ -10,10 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from callquality.api.auth import check_scope
+from callquality.api.forwarded import request_location
 from callquality.api.ingest_models import parse_items
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, claims, now_ms, read_body, state
 from callquality.domain.errors import InvalidInput
+from callquality.service.clients import with_location
 from callquality.service.ingest import ingest
 
 router = APIRouter(responses=ERRORS, tags=["ingest"])
@@ -48,6 +50,7 @@ async def post_stats(request: Request) -> Any:
             f"the body is not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
         ) from exc
     items = parse_items(body, app.settings.max_batch_items)
+    items = with_location(items, request_location(request, app.settings))  # docs/api.md
     for item in items:
         check_scope(caller, item.room_id, item.participant_id, f"items[{item.index}]")
     result = await run_in_threadpool(
