@@ -51,7 +51,9 @@ def _answers(server: RunningServer, tenant: Tenant, session_id: str) -> dict[str
                 f"{k}={v}" for k, v in params.items()
             )
             out[key] = {"status": response.status_code, "body": response.text}
-        participants = client.get(f"/v2/sessions/{session_id}/participants").json()["data"]
+        participants = client.get(f"/v2/sessions/{session_id}/participants").json()["data"][
+            "participants"
+        ]
         for participant in participants:
             pid = participant["participantId"]
             response = client.get(

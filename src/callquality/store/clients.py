@@ -27,13 +27,20 @@ def load_many(conn: Connection, keys: Sequence[Key]) -> dict[Key, ClientInfo]:
     return {(r.session_id, r.participant_id): _info(r) for r in rows}
 
 
-def of_sessions(conn: Connection, session_ids: Sequence[str]) -> dict[Key, ClientInfo]:
-    """The client info of every participant of these sessions that has some."""
+def of_sessions(
+    conn: Connection, session_ids: Sequence[str], participant_ids: Sequence[str] | None = None
+) -> dict[Key, ClientInfo]:
+    """The client info of the participants of these sessions that have some (of those
+    ``participant_ids`` only, when given)."""
     if not session_ids:
         return {}
-    rows = conn.execute(
-        select(participant_clients).where(participant_clients.c.session_id.in_(session_ids))
+    c = participant_clients.c
+    query = select(c.session_id, c.participant_id, *(c[name] for name in FIELDS)).where(
+        c.session_id.in_(session_ids)
     )
+    if participant_ids is not None:
+        query = query.where(c.participant_id.in_(participant_ids))
+    rows = conn.execute(query)
     return {(r.session_id, r.participant_id): _info(r) for r in rows}
 
 

@@ -3,12 +3,13 @@
 
 from fastapi import APIRouter
 
-from callquality.api.routes import imports, ingest, ops, sessions, stats
+from callquality.api.routes import imports, ingest, ops, rooms, sessions, stats
 
 ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
     imports.router,
     stats.router,
     sessions.router,
+    rooms.router,
     ops.router,
 )
