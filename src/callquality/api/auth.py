@@ -9,34 +9,46 @@ from sqlalchemy import Engine
 
 from callquality.domain.errors import AuthError, Forbidden
 from callquality.store.db import read_transaction
-from callquality.store.keys import secret_for
+from callquality.store.keys import key_secret, latest_revocation_ms
 from callquality.tokens import Claims, unverified_api_key, verify_token
 
 _SECRET_TTL_S = 60.0
 
 
 class Authenticator:
-    """Verifies tokens; secrets are cached for a minute to keep ingest off the database."""
+    """Verifies tokens; secrets are cached for a minute to keep ingest off the database.
+
+    A revoked key must fail at once in every process, so each request reads one number,
+    the newest revocation time (``latest_revocation_ms``: an index probe, the same for all
+    keys): when it moved since the cache was filled, the cache is dropped and the key's
+    row read again. A revocation is rare; reading that number is the price of "at once".
+    """
 
     def __init__(self, engine: Engine, leeway_s: int) -> None:
         self._engine = engine
         self._leeway_s = leeway_s
-        self._cache: dict[str, tuple[float, str | None]] = {}
+        # api_key -> (cached at, secret, revoked, newest revocation when it was read);
+        # secret None for an unknown key
+        self._cache: dict[str, tuple[float, str | None, bool, int | None]] = {}
         self._lock = threading.Lock()
 
-    def _secret(self, api_key: str) -> str | None:
+    def _secret(self, api_key: str) -> tuple[str | None, bool]:
+        """(secret, revoked) of a key; (None, False) when it is unknown."""
         now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(api_key)
-        if hit is not None and now - hit[0] < _SECRET_TTL_S:
-            return hit[1]
         with read_transaction(self._engine) as conn:
-            secret = secret_for(conn, api_key)
+            revocation = latest_revocation_ms(conn)
+            with self._lock:
+                hit = self._cache.get(api_key)
+            # An entry read before the newest revocation may be stale: read the row again.
+            if hit is not None and hit[3] == revocation and now - hit[0] < _SECRET_TTL_S:
+                return hit[1], hit[2]
+            row = key_secret(conn, api_key)
+        secret, revoked = (None, False) if row is None else (row[0], row[1] is not None)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[api_key] = (now, secret)
-        return secret
+            self._cache[api_key] = (now, secret, revoked, revocation)
+        return secret, revoked
 
     def claims(self, authorization: str | None) -> Claims:
         """The verified claims of an ``Authorization`` header value (raw token or Bearer)."""
@@ -48,7 +60,12 @@ class Authenticator:
         if token[:7].lower() == "bearer ":
             token = token[7:].strip()
         api_key = unverified_api_key(token)
-        secret = self._secret(api_key)
+        secret, revoked = self._secret(api_key)
+        if revoked:
+            raise AuthError(
+                "the token's API key was revoked; ask the operator for a new key "
+                "(`callquality keys create`)"
+            )
         if secret is None:
             raise AuthError(
                 "the token's apikey is not known here; create a key with `callquality keys create`"
