@@ -31,7 +31,9 @@ def _normalise(text: str, server: RunningServer, ids: dict[str, str]) -> str:
         return ids.setdefault(match.group(0), f"ID{len(ids)}")
 
     return re.sub(r"(?<![A-Za-z0-9])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-                  r"|(?<![A-Za-z0-9])[0-9a-f]{24}(?![A-Za-z0-9])", placeholder, text)
+                  r"|(?<![A-Za-z0-9])[0-9a-f]{24}(?![A-Za-z0-9])"
+                  r"|(?<![A-Za-z0-9])[0-9a-f]{32}(?![A-Za-z0-9])",  # an API key (userId)
+                  placeholder, text)
 
 
 def _answers(server: RunningServer, tenant: Tenant, session_id: str) -> dict[str, Any]:
