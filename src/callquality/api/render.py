@@ -89,6 +89,7 @@ def participant_json(p: ParticipantView, session_id: str) -> dict[str, Any]:
             {"start": iso_ms(start), "end": None if end is None else iso_ms(end)}
             for start, end in p.timelog
         ],
+        "qualityScore": scores_json(p.scores),
         **client_json(p.client),
     }
 
@@ -115,6 +116,7 @@ def session_json(view: SessionView, base_url: str) -> dict[str, Any]:
         "activeDuration": view.active_duration_s,
         "chatLink": None,
         "status": view.status,
+        "qualityScore": scores_json(view.scores),
         "links": _links(base_url, s.session_id, s.room_id),
     }
 

@@ -12,8 +12,8 @@ from collections import defaultdict
 
 from sqlalchemy import Connection, func, select
 
-from callquality.query.stats import bucket_expression
 from callquality.store.schema import samples
+from callquality.store.series import bucket_expression
 
 LINES = (180, 360, 720, 1080, 1440, 2160)
 
