@@ -8,10 +8,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from callquality.domain.client import ClientInfo
+from callquality.domain.client import EMPTY, ClientInfo
 from callquality.domain.timefmt import iso_ms
 from callquality.query.resolution import LINES
 from callquality.query.rooms import RoomView
@@ -36,18 +37,17 @@ def scores_json(scores: Scores) -> dict[str, float | None]:
     return {"audio": scores.audio_mos, "video": scores.video_vq}
 
 
+@lru_cache(maxsize=65_536)  # a session page re-reads the same participants: hash them once
 def object_id(*parts: str) -> str:
     """A stable 24-hex id (the length of VideoSDK's ids) of what ``parts`` name."""
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
 
 
-def _known(value: str | None) -> str:
-    return UNKNOWN if value is None else value
-
-
 def client_json(c: ClientInfo) -> dict[str, Any]:
     """deviceInfo, sdkInfo, location and network as VideoSDK names them (null, or VideoSDK's
     "unknown" in location and network, where not known), and the ICE connection."""
+    if c is EMPTY:
+        return _EMPTY_CLIENT  # most participants of a server without clients: built once
     return {
         "deviceInfo": {
             "deviceName": c.browser_name,
@@ -64,11 +64,14 @@ def client_json(c: ClientInfo) -> dict[str, Any]:
             "appVersion": c.app_version,
         },
         "location": {
-            "country": _known(c.country),
-            "city": _known(c.city),
-            "region": _known(c.region),
+            "country": UNKNOWN if c.country is None else c.country,
+            "city": UNKNOWN if c.city is None else c.city,
+            "region": UNKNOWN if c.region is None else c.region,
         },
-        "network": {"asn": _known(c.asn), "org": _known(c.org)},
+        "network": {
+            "asn": UNKNOWN if c.asn is None else c.asn,
+            "org": UNKNOWN if c.org is None else c.org,
+        },
         "connection": {
             "candidateType": c.candidate_type,
             "protocol": c.protocol,
@@ -78,10 +81,25 @@ def client_json(c: ClientInfo) -> dict[str, Any]:
     }
 
 
-def participant_json(p: ParticipantView, session_id: str) -> dict[str, Any]:
-    """A participant as VideoSDK shows it (an ongoing last interval has ``end: null``),
-    with its client."""
+def _client_summary_json(c: ClientInfo) -> dict[str, Any]:
+    """What the sessions list shows of a client: VideoSDK's deviceInfo and sdkInfo keys (a
+    page of 20 sessions may hold thousands of participants; the rest is one GET away)."""
+    if c is EMPTY:
+        return _EMPTY_SUMMARY
     return {
+        "deviceInfo": {"deviceName": c.browser_name, "deviceVersion": c.browser_version},
+        "sdkInfo": {"sdkName": c.sdk_name, "sdkVersion": c.sdk_version},
+    }
+
+
+_EMPTY_CLIENT = client_json(ClientInfo())
+_EMPTY_SUMMARY = _client_summary_json(ClientInfo())
+
+
+def participant_json(p: ParticipantView, session_id: str, *, full: bool = True) -> dict[str, Any]:
+    """A participant as VideoSDK shows it (an ongoing last interval has ``end: null``),
+    with its client (``full=False``: deviceInfo and sdkInfo alone)."""
+    entry = {
         "_id": object_id(session_id, p.participant_id),
         "participantId": p.participant_id,
         "name": p.name,
@@ -90,8 +108,9 @@ def participant_json(p: ParticipantView, session_id: str) -> dict[str, Any]:
             for start, end in p.timelog
         ],
         "qualityScore": scores_json(p.scores),
-        **client_json(p.client),
     }
+    entry.update(client_json(p.client) if full else _client_summary_json(p.client))
+    return entry
 
 
 def _links(base_url: str, session_id: str, room_id: str) -> dict[str, str]:
@@ -101,9 +120,10 @@ def _links(base_url: str, session_id: str, room_id: str) -> dict[str, str]:
     }
 
 
-def session_json(view: SessionView, base_url: str) -> dict[str, Any]:
+def session_json(view: SessionView, base_url: str, *, full: bool = True) -> dict[str, Any]:
     """A session object as GET /v2/sessions/{id} returns it (docs/api.md says what
-    ``userId``, ``activeDuration`` and ``chatLink`` hold here)."""
+    ``userId``, ``activeDuration`` and ``chatLink`` hold here); ``full=False``: as the
+    sessions list does, with less of each participant's client."""
     s = view.session
     return {
         "id": s.session_id,
@@ -112,7 +132,9 @@ def session_json(view: SessionView, base_url: str) -> dict[str, Any]:
         "customRoomId": s.custom_room_id,
         "start": iso_ms(s.start_ms),
         "end": None if view.ended_ms is None else iso_ms(view.ended_ms),
-        "participants": [participant_json(p, s.session_id) for p in view.participants],
+        "participants": [
+            participant_json(p, s.session_id, full=full) for p in view.participants
+        ],
         "activeDuration": view.active_duration_s,
         "chatLink": None,
         "status": view.status,

@@ -134,7 +134,10 @@ def list_sessions(
         )
     url = base_url(request)
     return OrjsonResponse(
-        {"pageInfo": page_json(page_info), "data": [session_json(v, url) for v in views]}
+        {
+            "pageInfo": page_json(page_info),
+            "data": [session_json(v, url, full=False) for v in views],
+        }
     )
 
 
