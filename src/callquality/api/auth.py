@@ -7,12 +7,13 @@ import time
 
 from sqlalchemy import Engine
 
-from callquality.domain.errors import AuthError, Forbidden
+from callquality.domain.errors import AuthError, Forbidden, StoreUnavailable
 from callquality.store.db import read_transaction
 from callquality.store.keys import key_secret, latest_revocation_ms
 from callquality.tokens import Claims, unverified_api_key, verify_token
 
 _SECRET_TTL_S = 60.0
+_DOWN_RETRY_S = 1.0  # an unreachable database is tried again after this long
 
 
 class Authenticator:
@@ -20,8 +21,9 @@ class Authenticator:
 
     A revoked key must fail at once in every process, so each request reads one number,
     the newest revocation time (``latest_revocation_ms``: an index probe, the same for all
-    keys): when it moved since the cache was filled, the cache is dropped and the key's
-    row read again. A revocation is rare; reading that number is the price of "at once".
+    keys): an entry cached before it moved is read again. A revocation is rare; reading
+    that number is the price of "at once". While the database is unreachable, a key known
+    before still signs (revocations can be neither read nor written then).
     """
 
     def __init__(self, engine: Engine, leeway_s: int) -> None:
@@ -30,19 +32,30 @@ class Authenticator:
         # api_key -> (cached at, secret, revoked, newest revocation when it was read);
         # secret None for an unknown key
         self._cache: dict[str, tuple[float, str | None, bool, int | None]] = {}
+        self._down_until = 0.0  # until when a database found down is not asked again
         self._lock = threading.Lock()
 
     def _secret(self, api_key: str) -> tuple[str | None, bool]:
         """(secret, revoked) of a key; (None, False) when it is unknown."""
         now = time.monotonic()
-        with read_transaction(self._engine) as conn:
-            revocation = latest_revocation_ms(conn)
-            with self._lock:
-                hit = self._cache.get(api_key)
-            # An entry read before the newest revocation may be stale: read the row again.
-            if hit is not None and hit[3] == revocation and now - hit[0] < _SECRET_TTL_S:
+        with self._lock:
+            hit = self._cache.get(api_key)
+        if hit is not None and now < self._down_until:
+            return hit[1], hit[2]  # the database was down a moment ago: do not wait on it
+        try:
+            with read_transaction(self._engine) as conn:
+                revocation = latest_revocation_ms(conn)
+                # An entry read before the newest revocation may be stale: read it again.
+                if hit is not None and hit[3] == revocation and now - hit[0] < _SECRET_TTL_S:
+                    return hit[1], hit[2]
+                row = key_secret(conn, api_key)
+        except StoreUnavailable:
+            # The database is down: the key we knew still signs (no revocation can be
+            # read, nor written, until it is back).
+            self._down_until = time.monotonic() + _DOWN_RETRY_S
+            if hit is not None:
                 return hit[1], hit[2]
-            row = key_secret(conn, api_key)
+            raise
         secret, revoked = (None, False) if row is None else (row[0], row[1] is not None)
         with self._lock:
             if len(self._cache) > 10_000:

@@ -7,17 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 
-from callquality.store.schema import (
-    api_keys,
-    participant_clients,
-    participant_intervals,
-    participants,
-    sample_rollups,
-    samples,
-    session_rollups,
-    sessions,
-    stream_states,
-)
+from callquality.store.schema import api_keys, metadata, sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,15 +91,15 @@ def list_api_keys(conn: Connection) -> list[KeyInfo]:
     ]
 
 
-# Tables keyed by session; their rows of a key's sessions go with it (sessions last).
-_SESSION_TABLES: tuple[Table, ...] = (
-    samples,
-    sample_rollups,
-    session_rollups,
-    stream_states,
-    participant_intervals,
-    participant_clients,
-    participants,
+# Every table keyed by session goes with the key's sessions (sessions last); a table keyed by
+# the key alone (Janus's event state) with the key's last batch. Read from the schema, so that
+# a table added later is purged too.
+_SESSION_TABLES: tuple[Table, ...] = tuple(
+    t for t in metadata.sorted_tables if "session_id" in t.c and t is not sessions
+)
+_KEY_TABLES: tuple[Table, ...] = tuple(
+    t for t in metadata.sorted_tables
+    if "api_key" in t.c and "session_id" not in t.c and t is not api_keys
 )
 
 
@@ -127,4 +117,7 @@ def purge_sessions_of_key(conn: Connection, api_key: str, *, limit: int = 500) -
             conn.execute(delete(table).where(table.c.session_id.in_(ids)))
     if ids:
         conn.execute(delete(sessions).where(sessions.c.session_id.in_(ids)))
+    else:
+        for table in _KEY_TABLES:
+            conn.execute(delete(table).where(table.c.api_key == api_key))
     return len(ids)

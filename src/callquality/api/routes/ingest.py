@@ -14,9 +14,10 @@ from callquality.api.forwarded import request_location
 from callquality.api.ingest_models import parse_items
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, claims, now_ms, read_body, state
-from callquality.domain.errors import InvalidInput
+from callquality.domain.errors import Forbidden, InvalidInput
 from callquality.service.clients import with_location
 from callquality.service.ingest import ingest
+from callquality.service.ingestlog import check_reports
 
 router = APIRouter(responses=ERRORS, tags=["ingest"])
 
@@ -24,7 +25,10 @@ router = APIRouter(responses=ERRORS, tags=["ingest"])
 class IngestAnswer(BaseModel):
     accepted: int = Field(description="items stored by this request")
     duplicates: int = Field(description="items already stored earlier (or twice in the batch)")
-    sessionIds: list[str] = Field(description="the sessions the items were assigned to")
+    sessionIds: list[str] = Field(
+        description="the sessions the items were assigned to (empty with INGEST_LOG: the "
+        "processors assign them)"
+    )
 
 
 @router.post(
@@ -42,6 +46,11 @@ class IngestAnswer(BaseModel):
 async def post_stats(request: Request) -> Any:
     app = state(request)
     caller = await run_in_threadpool(claims, request)
+    if not caller.may_send_reports:
+        raise Forbidden(
+            "this token has only the 'janus' role, which may send Janus events to "
+            "POST /v2/ingest/janus only; use a token with the 'rtc' role"
+        )
     raw = await read_body(request)
     try:
         body = orjson.loads(raw)
@@ -53,18 +62,23 @@ async def post_stats(request: Request) -> Any:
     items = with_location(items, request_location(request, app.settings))  # docs/api.md
     for item in items:
         check_scope(caller, item.room_id, item.participant_id, f"items[{item.index}]")
-    result = await run_in_threadpool(
-        ingest, app.engine, app.settings, caller.api_key, items, now_ms()
-    )
-    app.metrics.ingest_items.labels("accepted").inc(result.accepted)
-    app.metrics.ingest_items.labels("duplicate").inc(result.duplicates)
+    session_ids: tuple[str, ...] = ()  # with INGEST_LOG, the processors assign sessions
+    if app.ingest_log is not None:  # INGEST_LOG: processors store them (docs/scaling.md)
+        await run_in_threadpool(check_reports, items)
+        published = await app.ingest_log.publish(caller.api_key, items)
+        accepted, duplicates = published.accepted, published.duplicates
+    else:
+        result = await run_in_threadpool(
+            ingest, app.engine, app.settings, caller.api_key, items, now_ms()
+        )
+        accepted, duplicates, session_ids = (
+            result.accepted, result.duplicates, result.session_ids
+        )
+    app.metrics.ingest_items.labels("accepted").inc(accepted)
+    app.metrics.ingest_items.labels("duplicate").inc(duplicates)
     headers = {"Connection": "close"} if app.should_close() else None
     return OrjsonResponse(
-        {
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "sessionIds": list(result.session_ids),
-        },
+        {"accepted": accepted, "duplicates": duplicates, "sessionIds": list(session_ids)},
         status_code=202,
         headers=headers,
     )
