@@ -369,10 +369,15 @@ def stats(
 def process(
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="serve Prometheus metrics here")
+    ] = None,
 ) -> None:
     """Store the ingest log's items (INGEST_LOG): run one processor until interrupted."""
     import asyncio
     import signal
+
+    from prometheus_client import start_http_server
 
     from callquality.service.processor import Processor
 
@@ -382,6 +387,8 @@ def process(
         err_console.print("INGEST_LOG is not set: there is no log to process (docs/scaling.md)")
         raise typer.Exit(2)
     processor = Processor(settings, _engine(settings))
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=processor.metrics.registry)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
