@@ -259,3 +259,14 @@ def test_a_bad_geoip_path_fails_at_start_naming_the_setting() -> None:
     with pytest.raises(ValueError, match="GEOIP_ASN_DB="):
         create_app(Settings(database_url="sqlite://",
                             geoip_asn_db=str(GEOIP / "GeoIP2-City-Test.source.json")))
+
+
+def test_an_ingest_log_message_keeps_the_items_client_info() -> None:
+    from callquality.domain.client import ClientInfo
+    from callquality.ingest.items import IngestItem
+    from callquality.service.ingestlog import decode, encode
+
+    client = ClientInfo(browser_name="Firefox", sdk_name="s", country="SE", asn="AS29518")
+    item = IngestItem(0, "room", "p", T0, report=[], client=client)
+    api_key, back = decode(encode("key", item))
+    assert api_key == "key" and back == item and back.client == client
