@@ -98,17 +98,16 @@ _EMPTY_SUMMARY = _client_summary_json(ClientInfo())
 
 def participant_json(p: ParticipantView, session_id: str, *, full: bool = True) -> dict[str, Any]:
     """A participant as VideoSDK shows it (an ongoing last interval has ``end: null``),
-    with its client (``full=False``: deviceInfo and sdkInfo alone)."""
-    entry = {
-        "_id": object_id(session_id, p.participant_id),
-        "participantId": p.participant_id,
-        "name": p.name,
-        "timelog": [
-            {"start": iso_ms(start), "end": None if end is None else iso_ms(end)}
-            for start, end in p.timelog
-        ],
-        "qualityScore": scores_json(p.scores),
-    }
+    with its client. ``full=False``, as VideoSDK's sessions list: no ``_id``, and of the
+    client deviceInfo and sdkInfo alone."""
+    entry: dict[str, Any] = {"_id": object_id(session_id, p.participant_id)} if full else {}
+    entry["participantId"] = p.participant_id
+    entry["name"] = p.name
+    entry["timelog"] = [
+        {"start": iso_ms(start), "end": None if end is None else iso_ms(end)}
+        for start, end in p.timelog
+    ]
+    entry["qualityScore"] = scores_json(p.scores)
     entry.update(client_json(p.client) if full else _client_summary_json(p.client))
     return entry
 
