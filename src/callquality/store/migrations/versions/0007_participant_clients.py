@@ -4,14 +4,14 @@ One row per (session, participant), written by ingest when an item carries a ``c
 object, the server resolves the client's address (GeoIP), or a raw report has a selected
 candidate pair. The client's IP address itself is never stored (docs/api.md, "Client info").
 
-Revision ID: 0006
+Revision ID: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

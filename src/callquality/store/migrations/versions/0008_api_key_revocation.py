@@ -3,14 +3,14 @@
 Indexed so that the newest revocation, which every authenticator reads on each request to
 know whether its cached secrets still hold (api/auth.py), is one index probe.
 
-Revision ID: 0007
+Revision ID: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
