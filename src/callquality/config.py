@@ -94,6 +94,9 @@ class Settings:
     participant_gap_s: int = _setting(
         30, "a participant silent for longer than this has left (new timelog entry)")
     retention_days: int = _setting(30, "samples older than this are purged")
+    summary_retention_days: int = _setting(
+        400, "participant-session summaries (fleet analytics) of sessions ended longer ago "
+        "than this are purged; keep it above RETENTION_DAYS for a year of trend")
     max_body_bytes: int = _setting(5 * 1024 * 1024, "largest accepted request body (413 above)")
     max_batch_items: int = _setting(1000, "largest number of items in one POST /v2/stats")
     max_import_bytes: int = _setting(
@@ -104,6 +107,15 @@ class Settings:
         0, "burst size of the per-key rate limit; 0 means twice the rate")
     log_level: str = _setting("info", "debug, info, warning or error")
     token_leeway_s: int = _setting(30, "clock skew tolerated on exp/iat")
+    trusted_proxies: str = _setting(
+        "", "comma-separated addresses or CIDR networks of reverse proxies whose "
+        "X-Forwarded-For is believed; empty: the socket peer is the client")
+    geoip_city_db: str = _setting(
+        "", "path of a MaxMind GeoIP2/GeoLite2 City .mmdb: the client's country, city and "
+        "region; empty: 'unknown'")
+    geoip_asn_db: str = _setting(
+        "", "path of a MaxMind GeoLite2/GeoIP2 ASN .mmdb: the client's ASN and organisation; "
+        "empty: 'unknown'")
     web_concurrency: int = _setting(
         1, "worker processes serving one port (uvicorn's variable; serve --workers sets it); "
         "above 1, a worker closes an ingest answer's connection at most every 0.2 s, so "

@@ -36,6 +36,8 @@ STAT_FIELDS = (
     "freeze_count",
     "freeze_duration_ms",
     "concealed_ratio",
+    "silent_concealed_ratio",
+    "muted_ratio",
     "quality_limitation_reason",
     "available_outgoing_bitrate_bps",
 )
@@ -53,6 +55,8 @@ api_keys = Table(
     Column("secret", String(128), nullable=False),
     Column("name", String(200)),
     Column("created_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger),  # set by `callquality keys revoke`; NULL while valid
+    Index("ix_api_keys_revoked", "revoked_ms"),
 )
 
 sessions = Table(
@@ -82,6 +86,36 @@ participants = Table(
     Column("participant_id", String(200), primary_key=True),
     Column("api_key", String(64), nullable=False),
     Column("name", String(200)),
+)
+
+# What a participant of a session runs on, where it is and how it is connected (the latest
+# known value of each field; the client's IP address is never stored: docs/api.md).
+participant_clients = Table(
+    "participant_clients",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("participant_id", String(200), primary_key=True),
+    Column("api_key", String(64), nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("browser_name", String(64)),
+    Column("browser_version", String(64)),
+    Column("os_name", String(64)),
+    Column("os_version", String(64)),
+    Column("device_type", String(32)),
+    Column("device_model", String(128)),
+    Column("sdk_name", String(64)),
+    Column("sdk_version", String(64)),
+    Column("app_name", String(128)),
+    Column("app_version", String(64)),
+    Column("country", String(8)),
+    Column("city", String(128)),
+    Column("region", String(128)),
+    Column("asn", String(16)),
+    Column("org", String(200)),
+    Column("candidate_type", String(16)),
+    Column("protocol", String(8)),
+    Column("relay_protocol", String(8)),
+    Column("network_type", String(32)),
 )
 
 participant_intervals = Table(
@@ -144,6 +178,8 @@ samples = Table(
     Column("audio_send_freeze_count", BigInteger),
     Column("audio_send_freeze_duration_ms", Float),
     Column("audio_send_concealed_ratio", Float),
+    Column("audio_send_silent_concealed_ratio", Float),
+    Column("audio_send_muted_ratio", Float),
     Column("audio_send_quality_limitation_reason", String(32)),
     Column("audio_send_available_outgoing_bitrate_bps", Float),
     Column("audio_recv_packets", BigInteger),
@@ -157,6 +193,8 @@ samples = Table(
     Column("audio_recv_freeze_count", BigInteger),
     Column("audio_recv_freeze_duration_ms", Float),
     Column("audio_recv_concealed_ratio", Float),
+    Column("audio_recv_silent_concealed_ratio", Float),
+    Column("audio_recv_muted_ratio", Float),
     Column("audio_recv_quality_limitation_reason", String(32)),
     Column("audio_recv_available_outgoing_bitrate_bps", Float),
     Column("video_send_packets", BigInteger),
@@ -170,6 +208,8 @@ samples = Table(
     Column("video_send_freeze_count", BigInteger),
     Column("video_send_freeze_duration_ms", Float),
     Column("video_send_concealed_ratio", Float),
+    Column("video_send_silent_concealed_ratio", Float),
+    Column("video_send_muted_ratio", Float),
     Column("video_send_quality_limitation_reason", String(32)),
     Column("video_send_available_outgoing_bitrate_bps", Float),
     Column("video_recv_packets", BigInteger),
@@ -183,6 +223,8 @@ samples = Table(
     Column("video_recv_freeze_count", BigInteger),
     Column("video_recv_freeze_duration_ms", Float),
     Column("video_recv_concealed_ratio", Float),
+    Column("video_recv_silent_concealed_ratio", Float),
+    Column("video_recv_muted_ratio", Float),
     Column("video_recv_quality_limitation_reason", String(32)),
     Column("video_recv_available_outgoing_bitrate_bps", Float),
     Index("ix_samples_received", "received_ms"),
@@ -316,4 +358,64 @@ ingest_partitions = Table(
     Column("owner", String(64)),
     Column("lease_until_ms", BigInteger, nullable=False),
     Column("checkpoint_seq", BigInteger, nullable=False),
+)
+
+
+# Per participant of a session: what its whole stay was like, kept as data for fleet
+# analytics (query/analytics.py, docs/metrics.md "Fleet analytics"). Ingest only marks a row
+# dirty (dirty = 1, with its tenant and room); service/summaries.py recomputes dirty rows from
+# the samples before an analytics read, at session end and periodically. Retention keeps
+# these rows SUMMARY_RETENTION_DAYS, longer than the samples.
+SUMMARY_DIMENSIONS = (
+    "browser",
+    "browser_version",
+    "os",
+    "device",
+    "sdk",
+    "sdk_version",
+    "connection",
+    "turn_transport",
+    "network",
+    "country",
+    "asn",
+    "codec_audio",
+    "codec_video",
+)
+participant_summaries = Table(
+    "participant_summaries",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("participant_id", String(200), primary_key=True),
+    Column("api_key", String(64), nullable=False),
+    Column("room_id", String(200), nullable=False),
+    Column("dirty", Integer, nullable=False),  # 1: samples arrived since the last refresh
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("start_ms", BigInteger),  # NULL until the first refresh
+    Column("end_ms", BigInteger),
+    Column("day", Integer),  # start_ms // 86 400 000 (UTC days since 1970)
+    Column("hour", Integer),  # start_ms // 3 600 000
+    Column("measured_ms", BigInteger),  # the participant's intervals' length, summed
+    Column("audio_scored_ms", BigInteger),
+    Column("audio_poor_ms", BigInteger),
+    Column("video_scored_ms", BigInteger),
+    Column("video_poor_ms", BigInteger),
+    Column("audio_poor", Integer),  # 1: a poor audio stream (query/analytics.py's rule)
+    Column("video_poor", Integer),
+    Column("audio_mos_mean", Float),
+    Column("audio_mos_p5", Float),
+    Column("video_vq_mean", Float),
+    Column("video_vq_p5", Float),
+    Column("loss_pct_p50", Float),
+    Column("loss_pct_p95", Float),
+    Column("rtt_ms_p50", Float),
+    Column("rtt_ms_p95", Float),
+    Column("jitter_ms_p50", Float),
+    Column("jitter_ms_p95", Float),
+    Column("freeze_ms", Float),
+    Column("likely_cause", String(32)),
+    Column("audio_cause", String(32)),
+    Column("video_cause", String(32)),
+    *(Column(name, String(200)) for name in SUMMARY_DIMENSIONS),
+    Index("ix_participant_summaries_key_day", "api_key", "day"),
+    Index("ix_participant_summaries_dirty", "dirty", "api_key"),
 )

@@ -3,7 +3,16 @@
 
 from fastapi import APIRouter
 
-from callquality.api.routes import imports, ingest, janus, ops, sessions, stats
+from callquality.api.routes import (
+    analytics,
+    imports,
+    ingest,
+    janus,
+    ops,
+    rooms,
+    sessions,
+    stats,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
@@ -11,5 +20,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     imports.router,
     stats.router,
     sessions.router,
+    analytics.router,
+    rooms.router,
     ops.router,
 )
