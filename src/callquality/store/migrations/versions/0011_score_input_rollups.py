@@ -7,14 +7,14 @@ per session and minute), and a bucket of whole minutes reads one row per minute 
 Sessions created before this revision keep sessions.input_rollups NULL: their means come
 from the samples, as before.
 
-Revision ID: 0007
+Revision ID: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
