@@ -6,7 +6,7 @@
 
 Each participant sends one raw report every 5 s of *report time*: the fixture's `a` and `b`
 stats of one snapshot as collector.js sends them by default (the stats types and fields the
-server reads, ingest/read_fields.py: 18 stats objects, ~4 KB; --full-reports: all but the 4
+server reads, ingest/read_fields.py: 20 stats objects, ~4.1 KB; --full-reports: all but the 4
 certificates, 31 objects, ~13 KB, as collector.js with fields 'all' and other senders send),
 its counters advanced at the rates the fixture itself shows, and for one participant in five
 a loss of 1-8 % (packetsLost rising in inbound-rtp and remote-inbound-rtp). Participants sit

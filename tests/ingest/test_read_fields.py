@@ -113,5 +113,5 @@ def test_the_collector_filters_a_report_as_the_server_table_says() -> None:
     assert json.loads(done.stdout) == filter_report(report)
     assert {s["type"] for s in filter_report(report)} == {
         "inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "remote-outbound-rtp",
-        "candidate-pair", "transport", "codec",
+        "media-source", "candidate-pair", "transport", "codec",
     }

@@ -1,4 +1,4 @@
-"""The getStats() fields ingest reads, per stats type: what collector.js sends (version 1).
+"""The getStats() fields ingest reads, per stats type: what collector.js sends.
 
 ``rtcstats.NUMERIC_FIELDS`` lists the numbers read from each type; the reader also follows a
 few non-numeric fields: the type, kind and SSRC of an RTP stream, the ids linking it to its
@@ -27,18 +27,19 @@ from callquality.ingest.rtcstats import (
     REMOTE_OUTBOUND,
 )
 
-READ_FIELDS_VERSION = 1
+READ_FIELDS_VERSION = 2
 
 _EVERY = ("id", "type")
 # rtcstats._index/_rtp_type/_kind/_rtp_stream: the stream's kind (mediaType: old Firefox and
-# Chromium), SSRC, links to its codec, track and local stream, Firefox < 68's isRemote, and
-# the encoder's qualityLimitationReason.
+# Chromium), SSRC, links to its codec, track, media source and local stream, Firefox < 68's
+# isRemote, and the encoder's qualityLimitationReason.
 _RTP = (
     "kind",
     "mediaType",
     "ssrc",
     "codecId",
     "trackId",
+    "mediaSourceId",
     "localId",
     "isRemote",
     "qualityLimitationReason",
@@ -53,7 +54,9 @@ def _table() -> dict[str, tuple[str, ...]]:
         table[stats_type] = _EVERY + _RTP + NUMERIC_FIELDS[stats_type] + NUMERIC_FIELDS[remote]
     for stats_type in (REMOTE_INBOUND, REMOTE_OUTBOUND):
         table[stats_type] = _EVERY + _RTP + NUMERIC_FIELDS[stats_type]
-    table["track"] = _EVERY + NUMERIC_FIELDS["track"]
+    # Every other type the reader takes numbers from (track, media-source...): those numbers.
+    for stats_type, numbers in NUMERIC_FIELDS.items():
+        table.setdefault(stats_type, _EVERY + numbers)
     # rtcstats._selected_pair: the transport's choice, else Firefox's flags; the busiest pair.
     table["candidate-pair"] = (
         _EVERY

@@ -36,29 +36,32 @@
   // The fields the server reads of each stats type (callquality/ingest/read_fields.py, whose
   // READ_FIELDS_VERSION this is; tests/ingest/test_read_fields.py keeps the two tables equal).
   // Types not listed (certificates, candidates, media sources...) are never read.
-  var READ_FIELDS_VERSION = 1;
+  var READ_FIELDS_VERSION = 2;
   var READ_FIELDS = {
-    'inbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId', 'localId',
-      'isRemote', 'qualityLimitationReason', 'timestamp', 'packetsReceived', 'bytesReceived',
-      'packetsLost', 'jitter', 'framesDecoded', 'frameWidth', 'frameHeight', 'framesPerSecond',
-      'freezeCount', 'totalFreezesDuration', 'concealedSamples', 'totalSamplesReceived',
+    'inbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
+      'mediaSourceId', 'localId', 'isRemote', 'qualityLimitationReason', 'timestamp',
+      'packetsReceived', 'bytesReceived', 'packetsLost', 'jitter', 'framesDecoded', 'frameWidth',
+      'frameHeight', 'framesPerSecond', 'freezeCount', 'totalFreezesDuration', 'concealedSamples',
+      'silentConcealedSamples', 'totalSamplesReceived', 'totalAudioEnergy', 'totalSamplesDuration',
       'roundTripTime', 'totalRoundTripTime', 'roundTripTimeMeasurements', 'mozRtt'],
-    'outbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId', 'localId',
-      'isRemote', 'qualityLimitationReason', 'timestamp', 'packetsSent', 'bytesSent',
-      'framesEncoded', 'frameWidth', 'frameHeight', 'framesPerSecond', 'remoteTimestamp',
-      'roundTripTime', 'roundTripTimeMeasurements'],
-    'remote-inbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
-      'localId', 'isRemote', 'qualityLimitationReason', 'timestamp', 'packetsLost', 'jitter',
-      'roundTripTime', 'totalRoundTripTime', 'roundTripTimeMeasurements', 'mozRtt'],
-    'remote-outbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
-      'localId', 'isRemote', 'qualityLimitationReason', 'timestamp', 'packetsSent', 'bytesSent',
+    'outbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
+      'mediaSourceId', 'localId', 'isRemote', 'qualityLimitationReason', 'timestamp', 'packetsSent',
+      'bytesSent', 'framesEncoded', 'frameWidth', 'frameHeight', 'framesPerSecond',
       'remoteTimestamp', 'roundTripTime', 'roundTripTimeMeasurements'],
+    'remote-inbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
+      'mediaSourceId', 'localId', 'isRemote', 'qualityLimitationReason', 'timestamp', 'packetsLost',
+      'jitter', 'roundTripTime', 'totalRoundTripTime', 'roundTripTimeMeasurements', 'mozRtt'],
+    'remote-outbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
+      'mediaSourceId', 'localId', 'isRemote', 'qualityLimitationReason', 'timestamp', 'packetsSent',
+      'bytesSent', 'remoteTimestamp', 'roundTripTime', 'roundTripTimeMeasurements'],
     'track': ['id', 'type', 'frameWidth', 'frameHeight', 'framesPerSecond', 'framesDecoded',
-      'freezeCount', 'totalFreezesDuration', 'concealedSamples', 'totalSamplesReceived'],
-    'candidate-pair': ['id', 'type', 'currentRoundTripTime', 'availableOutgoingBitrate',
-      'selected', 'nominated', 'state', 'bytesSent', 'bytesReceived'],
-    'transport': ['id', 'type', 'selectedCandidatePairId'],
+      'freezeCount', 'totalFreezesDuration', 'concealedSamples', 'silentConcealedSamples',
+      'totalSamplesReceived', 'totalAudioEnergy', 'totalSamplesDuration'],
+    'media-source': ['id', 'type', 'audioLevel', 'totalAudioEnergy', 'totalSamplesDuration'],
+    'candidate-pair': ['id', 'type', 'currentRoundTripTime', 'availableOutgoingBitrate', 'selected',
+      'nominated', 'state', 'bytesSent', 'bytesReceived'],
     'codec': ['id', 'type', 'mimeType', 'clockRate'],
+    'transport': ['id', 'type', 'selectedCandidatePairId'],
   };
 
   /**
