@@ -5,14 +5,17 @@ store/analytics.py."""
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from array import array
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from callquality.store import analytics as sql
+from callquality.store import daily
 from callquality.store.analytics import DAY_MS, Scope
 
 DIMENSIONS = (
@@ -92,35 +95,112 @@ def _key(row: Any, n: int) -> GroupKey:
     return tuple(row[i] for i in range(n))
 
 
-def quality(conn: Connection, scope: Scope, group_by: Sequence[str]) -> list[Group]:
-    """Every group of the scope, ordered (time groups by time, others by size)."""
-    n = len(group_by)
-    groups: dict[GroupKey, Group] = {}
-    mos: dict[GroupKey, list[tuple[float, int]]] = defaultdict(list)
-    for row in sql.groups_by_score(conn, scope, group_by, "audio_mos_mean"):
-        key = _key(row, n)
-        g = groups.setdefault(key, Group(key))
-        g.sessions += row.sessions
-        g.measured_ms += int(row.measured_ms or 0)
-        g.poor += int(row.poor or 0)
-        g.poor_ms += int(row.poor_ms or 0)
-        g.scored_ms += int(row.scored_ms or 0)
-        if row.score is not None:
-            mos[key].append((float(row.score), row.sessions))
-    vq: dict[GroupKey, list[tuple[float, int]]] = defaultdict(list)
-    for row in sql.score_counts(conn, scope, group_by, "video_vq_mean"):
-        vq[_key(row, n)].append((float(row.score), row.sessions))
-    causes: dict[GroupKey, list[tuple[str, int]]] = defaultdict(list)
-    for row in sql.cause_counts(conn, scope, group_by):
-        causes[_key(row, n)].append((row.cause, row.sessions))
-    for key, g in groups.items():
-        g.audio_mos = Percentiles(percentile_of_counts(mos[key], 50),
-                                  percentile_of_counts(mos[key], 5))
-        g.video_score = Percentiles(percentile_of_counts(vq[key], 50),
-                                    percentile_of_counts(vq[key], 5))
-        top = sorted(causes[key], key=lambda c: (-c[1], c[0]))[:TOP_CAUSES]
-        g.causes = [Cause(c, k, round(k / g.poor, 4)) for c, k in top if g.poor]
-    return sorted(groups.values(), key=lambda g: _order(g, group_by))
+class _Figures:
+    """The groups being summed: totals, score counts and causes per group key."""
+
+    def __init__(self) -> None:
+        self.groups: dict[GroupKey, Group] = {}
+        self.mos: dict[GroupKey, list[tuple[float, int]]] = defaultdict(list)
+        self.vq: dict[GroupKey, list[tuple[float, int]]] = defaultdict(list)
+        self.causes: dict[GroupKey, Counter[str]] = defaultdict(Counter)
+
+    def group(self, key: GroupKey) -> Group:
+        g = self.groups.get(key)
+        if g is None:
+            g = self.groups[key] = Group(key)
+        return g
+
+    def add_summaries(self, conn: Connection, scope: Scope, group_by: Sequence[str]) -> None:
+        """Aggregate the summaries of the scope (store/analytics.py)."""
+        n = len(group_by)
+        for row in sql.groups_by_score(conn, scope, group_by, "audio_mos_mean"):
+            key = _key(row, n)
+            g = self.group(key)
+            g.sessions += row.sessions
+            g.measured_ms += int(row.measured_ms or 0)
+            g.poor += int(row.poor or 0)
+            g.poor_ms += int(row.poor_ms or 0)
+            g.scored_ms += int(row.scored_ms or 0)
+            if row.score is not None:
+                self.mos[key].append((float(row.score), row.sessions))
+        for row in sql.score_counts(conn, scope, group_by, "video_vq_mean"):
+            self.vq[_key(row, n)].append((float(row.score), row.sessions))
+        for row in sql.cause_counts(conn, scope, group_by):
+            self.causes[_key(row, n)][row.cause] += row.sessions
+
+    def add_rollups(self, conn: Connection, scope: Scope, group_by: Sequence[str],
+                    dimension: str, first_day: int, last_day: int) -> None:
+        """Add the daily rollups of whole days [first_day, last_day] (service/rollups.py)."""
+        values = None
+        if dimension in scope.filters:
+            values = [daily.UNKNOWN_VALUE if v == sql.UNKNOWN else v
+                      for v in scope.filters[dimension]]
+        days = [int(v) for v in scope.filters["day"]] if "day" in scope.filters else None
+        rows = daily.read(conn, scope.api_key, scope.kind or "any", dimension,
+                                 first_day, last_day, values, days)
+        mos: dict[GroupKey, list[array[int]]] = defaultdict(list)
+        vq: dict[GroupKey, list[array[int]]] = defaultdict(list)
+        for row in rows:
+            value = None if row.value == daily.UNKNOWN_VALUE else row.value
+            key = tuple(row.day if name == "day" else value for name in group_by)
+            g = self.group(key)
+            g.sessions += int(row.sessions)
+            g.measured_ms += int(row.measured_ms)
+            g.poor += int(row.poor)
+            g.poor_ms += int(row.poor_ms)
+            g.scored_ms += int(row.scored_ms)
+            mos[key].append(daily.decode_counts(row.audio_mos))
+            vq[key].append(daily.decode_counts(row.video_vq))
+            self.causes[key].update(orjson.loads(row.causes))
+        for counts, into in ((mos, self.mos), (vq, self.vq)):
+            for key, arrays in counts.items():
+                summed = map(sum, zip(*arrays, strict=True))
+                into[key] += [(i / 100, n) for i, n in enumerate(summed) if n]
+
+    def result(self, group_by: Sequence[str]) -> list[Group]:
+        for key, g in self.groups.items():
+            g.audio_mos = Percentiles(percentile_of_counts(self.mos[key], 50),
+                                      percentile_of_counts(self.mos[key], 5))
+            g.video_score = Percentiles(percentile_of_counts(self.vq[key], 50),
+                                        percentile_of_counts(self.vq[key], 5))
+            top = sorted(self.causes[key].items(), key=lambda c: (-c[1], c[0]))[:TOP_CAUSES]
+            g.causes = [Cause(c, k, round(k / g.poor, 4)) for c, k in top if g.poor]
+        return sorted(self.groups.values(), key=lambda g: _order(g, group_by))
+
+
+def rollup_dimension(scope: Scope, group_by: Sequence[str]) -> str | None:
+    """The rolled-up dimension that answers this question, or None: the daily rollups hold
+    one dimension at a time (and the day), not the room nor the hour."""
+    named = (set(group_by) | set(scope.filters)) - {"day"}
+    if not named:
+        return daily.ALL
+    if len(named) == 1 and (name := named.pop()) in daily.DIMENSIONS:
+        return name
+    return None
+
+
+def whole_days(scope: Scope) -> tuple[int, int]:
+    """The first and last UTC day that lie wholly in [from, to) (first > last: none)."""
+    return -(-scope.from_ms // DAY_MS), scope.to_ms // DAY_MS - 1
+
+
+def quality(
+    conn: Connection, scope: Scope, group_by: Sequence[str], *, use_rollups: bool = True
+) -> list[Group]:
+    """Every group of the scope, ordered (time groups by time, others by size). Whole days
+    come from the daily rollups when they hold the question, the rest from the summaries;
+    the figures are the same either way."""
+    figures = _Figures()
+    dimension = rollup_dimension(scope, group_by) if use_rollups else None
+    first, last = whole_days(scope)
+    if dimension is None or first > last:
+        figures.add_summaries(conn, scope, group_by)
+        return figures.result(group_by)
+    for edge in (replace(scope, to_ms=first * DAY_MS), replace(scope, from_ms=(last + 1) * DAY_MS)):
+        if edge.from_ms < edge.to_ms:
+            figures.add_summaries(conn, edge, group_by)
+    figures.add_rollups(conn, scope, group_by, dimension, first, last)
+    return figures.result(group_by)
 
 
 def _order(g: Group, group_by: Sequence[str]) -> tuple[Any, ...]:
@@ -142,5 +222,11 @@ def group_start_ms(name: str, value: Any) -> int | None:
 
 
 def worst(conn: Connection, scope: Scope, limit: int, offset: int) -> tuple[list[Any], int]:
-    """The worst participant-sessions of the scope, and their number."""
-    return sql.worst(conn, scope, limit, offset)
+    """The worst participant-sessions of the scope, and their number (from the rollups
+    when they hold the scope)."""
+    rows = sql.worst(conn, scope, limit, offset, poor_only=True)
+    if len(rows) < limit:  # the page reaches past the participant-sessions with poor time
+        rows = sql.worst(conn, scope, limit, offset, poor_only=False)
+    if rollup_dimension(scope, []) is None:
+        return rows, sql.count(conn, scope)
+    return rows, sum(g.sessions for g in quality(conn, scope, []))

@@ -12,10 +12,12 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -321,6 +323,8 @@ SUMMARY_DIMENSIONS = (
     "codec_audio",
     "codec_video",
 )
+POOR_ROWS = text("audio_poor_ms > 0 OR video_poor_ms > 0")
+
 participant_summaries = Table(
     "participant_summaries",
     metadata,
@@ -329,6 +333,8 @@ participant_summaries = Table(
     Column("api_key", String(64), nullable=False),
     Column("room_id", String(200), nullable=False),
     Column("dirty", Integer, nullable=False),  # 1: samples arrived since the last refresh
+    # 1: the figures below are counted in analytics_daily (service/rollups.py)
+    Column("in_rollups", Integer, nullable=False, server_default="0"),
     Column("updated_ms", BigInteger, nullable=False),
     Column("start_ms", BigInteger),  # NULL until the first refresh
     Column("end_ms", BigInteger),
@@ -358,4 +364,31 @@ participant_summaries = Table(
     *(Column(name, String(200)) for name in SUMMARY_DIMENSIONS),
     Index("ix_participant_summaries_key_day", "api_key", "day"),
     Index("ix_participant_summaries_dirty", "dirty", "api_key"),
+    # The worst participant-sessions are among the few with poor time (store/analytics.py).
+    Index("ix_participant_summaries_poor", "api_key", "day",
+          sqlite_where=POOR_ROWS, postgresql_where=POOR_ROWS),
+)
+
+# Daily pre-aggregates of participant_summaries (migration 0008, service/rollups.py): per
+# tenant, UTC day of the start, kind ("any", "audio", "video"), dimension (one of
+# ROLLUP_DIMENSIONS, or "all") and its value ("" when unknown), the sums of the
+# participant-sessions counted there and the count of each two-decimal mean score
+# (``audio_mos``/``video_vq``: zlib of int32[501], index = score x 100) and of each cause,
+# so that percentiles and shares stay exact.
+analytics_daily = Table(
+    "analytics_daily",
+    metadata,
+    Column("api_key", String(64), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("dimension", String(16), primary_key=True),
+    Column("value", String(200), primary_key=True),
+    Column("sessions", BigInteger, nullable=False),
+    Column("measured_ms", BigInteger, nullable=False),
+    Column("poor", BigInteger, nullable=False),
+    Column("poor_ms", BigInteger, nullable=False),
+    Column("scored_ms", BigInteger, nullable=False),
+    Column("audio_mos", LargeBinary, nullable=False),
+    Column("video_vq", LargeBinary, nullable=False),
+    Column("causes", Text, nullable=False),  # JSON {cause: participant-sessions}
 )
