@@ -5,10 +5,11 @@ store/analytics.py."""
 from __future__ import annotations
 
 import math
-from array import array
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -69,30 +70,34 @@ class Group:
         return round(self.poor_ms / self.scored_ms, 4) if self.scored_ms else None
 
 
-def percentile_of_counts(counts: Sequence[tuple[float, int]], q: float) -> float | None:
-    """The linear-interpolated percentile (numpy's default, as query/stats.percentile) of a
-    multiset given as (value, how many)."""
-    ordered = sorted((v, n) for v, n in counts if n > 0)
-    total = sum(n for _, n in ordered)
-    if total == 0:
-        return None
-    pos = (total - 1) * q / 100
+def percentiles_of_bins(bins: Sequence[int], *qs: float) -> list[float | None]:
+    """The linear-interpolated percentiles (numpy's default, as query/stats.percentile) of
+    a multiset of two-decimal scores given as the count of each (index = score x 100)."""
+    cumulative = list(accumulate(bins))
+    total = cumulative[-1] if cumulative else 0
+    out: list[float | None] = []
+    for q in qs:
+        if total == 0:
+            out.append(None)
+            continue
+        pos = (total - 1) * q / 100
+        low = math.floor(pos)
+        lo = bisect_right(cumulative, low) / 100
+        hi = bisect_right(cumulative, min(low + 1, total - 1)) / 100
+        out.append(round(lo + (hi - lo) * (pos - low), 2))
+    return out
 
-    def at(rank: int) -> float:
-        seen = 0
-        for value, n in ordered:
-            seen += n
-            if rank < seen:
-                return value
-        return ordered[-1][0]
 
-    low = math.floor(pos)
-    lo, hi = at(low), at(min(low + 1, total - 1))
-    return round(lo + (hi - lo) * (pos - low), 2)
+def _summed(arrays: list[Sequence[int]]) -> Sequence[int]:
+    return arrays[0] if len(arrays) == 1 else list(map(sum, zip(*arrays, strict=True)))
 
 
 def _key(row: Any, n: int) -> GroupKey:
     return tuple(row[i] for i in range(n))
+
+
+def _no_scores() -> list[int]:
+    return [0] * daily.SCORE_BINS
 
 
 class _Figures:
@@ -100,8 +105,9 @@ class _Figures:
 
     def __init__(self) -> None:
         self.groups: dict[GroupKey, Group] = {}
-        self.mos: dict[GroupKey, list[tuple[float, int]]] = defaultdict(list)
-        self.vq: dict[GroupKey, list[tuple[float, int]]] = defaultdict(list)
+        # per group, counts of each two-decimal mean score (index = score x 100) to be summed
+        self.mos: dict[GroupKey, list[Sequence[int]]] = defaultdict(list)
+        self.vq: dict[GroupKey, list[Sequence[int]]] = defaultdict(list)
         self.causes: dict[GroupKey, Counter[str]] = defaultdict(Counter)
 
     def group(self, key: GroupKey) -> Group:
@@ -113,6 +119,8 @@ class _Figures:
     def add_summaries(self, conn: Connection, scope: Scope, group_by: Sequence[str]) -> None:
         """Aggregate the summaries of the scope (store/analytics.py)."""
         n = len(group_by)
+        mos: dict[GroupKey, list[int]] = defaultdict(_no_scores)
+        vq: dict[GroupKey, list[int]] = defaultdict(_no_scores)
         for row in sql.groups_by_score(conn, scope, group_by, "audio_mos_mean"):
             key = _key(row, n)
             g = self.group(key)
@@ -122,9 +130,13 @@ class _Figures:
             g.poor_ms += int(row.poor_ms or 0)
             g.scored_ms += int(row.scored_ms or 0)
             if row.score is not None:
-                self.mos[key].append((float(row.score), row.sessions))
+                mos[key][daily.score_index(row.score)] += row.sessions
         for row in sql.score_counts(conn, scope, group_by, "video_vq_mean"):
-            self.vq[_key(row, n)].append((float(row.score), row.sessions))
+            vq[_key(row, n)][daily.score_index(row.score)] += row.sessions
+        for key, bins in mos.items():
+            self.mos[key].append(bins)
+        for key, bins in vq.items():
+            self.vq[key].append(bins)
         for row in sql.cause_counts(conn, scope, group_by):
             self.causes[_key(row, n)][row.cause] += row.sessions
 
@@ -138,8 +150,6 @@ class _Figures:
         days = [int(v) for v in scope.filters["day"]] if "day" in scope.filters else None
         rows = daily.read(conn, scope.api_key, scope.kind or "any", dimension,
                                  first_day, last_day, values, days)
-        mos: dict[GroupKey, list[array[int]]] = defaultdict(list)
-        vq: dict[GroupKey, list[array[int]]] = defaultdict(list)
         for row in rows:
             value = None if row.value == daily.UNKNOWN_VALUE else row.value
             key = tuple(row.day if name == "day" else value for name in group_by)
@@ -149,20 +159,16 @@ class _Figures:
             g.poor += int(row.poor)
             g.poor_ms += int(row.poor_ms)
             g.scored_ms += int(row.scored_ms)
-            mos[key].append(daily.decode_counts(row.audio_mos))
-            vq[key].append(daily.decode_counts(row.video_vq))
+            self.mos[key].append(daily.decode_counts(row.audio_mos))
+            self.vq[key].append(daily.decode_counts(row.video_vq))
             self.causes[key].update(orjson.loads(row.causes))
-        for counts, into in ((mos, self.mos), (vq, self.vq)):
-            for key, arrays in counts.items():
-                summed = map(sum, zip(*arrays, strict=True))
-                into[key] += [(i / 100, n) for i, n in enumerate(summed) if n]
 
     def result(self, group_by: Sequence[str]) -> list[Group]:
         for key, g in self.groups.items():
-            g.audio_mos = Percentiles(percentile_of_counts(self.mos[key], 50),
-                                      percentile_of_counts(self.mos[key], 5))
-            g.video_score = Percentiles(percentile_of_counts(self.vq[key], 50),
-                                        percentile_of_counts(self.vq[key], 5))
+            mos = _summed(self.mos[key]) if key in self.mos else ()
+            vq = _summed(self.vq[key]) if key in self.vq else ()
+            g.audio_mos = Percentiles(*percentiles_of_bins(mos, 50, 5))
+            g.video_score = Percentiles(*percentiles_of_bins(vq, 50, 5))
             top = sorted(self.causes[key].items(), key=lambda c: (-c[1], c[0]))[:TOP_CAUSES]
             g.causes = [Cause(c, k, round(k / g.poor, 4)) for c, k in top if g.poor]
         return sorted(self.groups.values(), key=lambda g: _order(g, group_by))

@@ -44,10 +44,9 @@ class Totals:
         self.poor += sign * other.poor
         self.poor_ms += sign * other.poor_ms
         self.scored_ms += sign * other.scored_ms
-        for mine, theirs in ((self.audio_mos, other.audio_mos), (self.video_vq, other.video_vq),
-                             (self.causes, other.causes)):
-            for k, n in theirs.items():
-                mine[k] += sign * n  # type: ignore[index]
+        _add_counts(self.audio_mos, other.audio_mos, sign)
+        _add_counts(self.video_vq, other.video_vq, sign)
+        _add_counts(self.causes, other.causes, sign)
 
     def as_row(self, key: Key) -> dict[str, Any]:
         """The stored row of this key."""
@@ -72,12 +71,18 @@ class Totals:
         )
 
 
+def _add_counts(mine: Counter[Any], theirs: Counter[Any], sign: int) -> None:
+    get = mine.get
+    for k, n in theirs.items():
+        mine[k] = get(k, 0) + sign * n
+
+
 def _nonzero(counts: Counter[Any]) -> dict[Any, int]:
     return {k: n for k, n in counts.items() if n}
 
 
 def _cents(score: float | None) -> int | None:
-    return None if score is None else round(score * 100)
+    return None if score is None else store.score_index(score)
 
 
 def _kind_view(row: Mapping[str, Any], kind: str) -> tuple[int, int, int, str | None] | None:
@@ -105,42 +110,62 @@ def _value(row: Mapping[str, Any], dimension: str, kind: str) -> str:
     return UNKNOWN_VALUE if value is None else str(value)
 
 
-def contributions(row: Mapping[str, Any]) -> dict[Key, Totals]:
-    """What one summary (its columns) adds to each rollup key; nothing before its first
-    refresh."""
+def _parts(row: Mapping[str, Any]) -> list[tuple[list[Key], tuple[int, int, int, int, int],
+                                                    int | None, int | None, str | None]]:
+    """Per kind the row has: its rollup keys, (sessions, measured ms, poor, poor ms, scored
+    ms), its MOS and video score bins and its cause when poor."""
     if row.get("start_ms") is None or row.get("day") is None:
-        return {}
-    out: dict[Key, Totals] = {}
+        return []
+    out = []
     mos, vq = _cents(row.get("audio_mos_mean")), _cents(row.get("video_vq_mean"))
+    api_key, day = str(row["api_key"]), int(row["day"])
     for kind in KINDS:
         view = _kind_view(row, kind)
         if view is None:
             continue
         poor, poor_ms, scored_ms, cause = view
-        totals = Totals(1, int(row.get("measured_ms") or 0), int(poor), int(poor_ms),
-                        int(scored_ms))
-        if mos is not None:
-            totals.audio_mos[mos] = 1
-        if vq is not None:
-            totals.video_vq[vq] = 1
-        if poor == 1:
-            totals.causes[cause or "unclear"] = 1
-        for dimension in (ALL, *DIMENSIONS):
-            key = (str(row["api_key"]), int(row["day"]), kind, dimension,
-                   _value(row, dimension, kind))
-            out[key] = totals
+        keys = [(api_key, day, kind, dimension, _value(row, dimension, kind))
+                for dimension in (ALL, *DIMENSIONS)]
+        sums = (1, int(row.get("measured_ms") or 0), int(poor), int(poor_ms), int(scored_ms))
+        out.append((keys, sums, mos, vq, (cause or "unclear") if poor == 1 else None))
     return out
+
+
+def contributions(row: Mapping[str, Any]) -> dict[Key, Totals]:
+    """What one summary (its columns) adds to each rollup key; nothing before its first
+    refresh."""
+    return change([], [row])
 
 
 def change(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]]
            ) -> dict[Key, Totals]:
     """The rollups' change when the summaries ``before`` (those counted in) become ``after``."""
-    delta: dict[Key, Totals] = {}
+    sums: dict[Key, list[int]] = {}
+    mos: dict[tuple[Key, int], int] = {}
+    vq: dict[tuple[Key, int], int] = {}
+    causes: dict[tuple[Key, str], int] = {}
     for rows, sign in ((before, -1), (after, 1)):
         for row in rows:
-            for key, totals in contributions(row).items():
-                delta.setdefault(key, Totals()).add(totals, sign)
-    return delta
+            for keys, values, m, v, cause in _parts(row):
+                signed = [sign * x for x in values]
+                for key in keys:
+                    total = sums.get(key)
+                    if total is None:
+                        sums[key] = signed.copy()
+                    else:
+                        for i in range(5):
+                            total[i] += signed[i]
+                    if m is not None:
+                        mos[key, m] = mos.get((key, m), 0) + sign
+                    if v is not None:
+                        vq[key, v] = vq.get((key, v), 0) + sign
+                    if cause is not None:
+                        causes[key, cause] = causes.get((key, cause), 0) + sign
+    out = {key: Totals(k[0], k[1], k[2], k[3], k[4]) for key, k in sums.items()}
+    for counts, field_name in ((mos, "audio_mos"), (vq, "video_vq"), (causes, "causes")):
+        for (key, bucket), n in counts.items():
+            getattr(out[key], field_name)[bucket] += n
+    return out
 
 
 def apply(conn: Connection, delta: Mapping[Key, Totals]) -> None:
