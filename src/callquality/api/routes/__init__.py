@@ -3,7 +3,16 @@
 
 from fastapi import APIRouter
 
-from callquality.api.routes import analytics, imports, ingest, janus, ops, sessions, stats
+from callquality.api.routes import (
+    analytics,
+    imports,
+    ingest,
+    janus,
+    ops,
+    rooms,
+    sessions,
+    stats,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
@@ -12,5 +21,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     stats.router,
     sessions.router,
     analytics.router,
+    rooms.router,
     ops.router,
 )
