@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from conftest import fresh_pg_database
 from sqlalchemy import Engine, func, select
 from support.items import T0, sample_item
-from support.server import RunningServer, Tenant, serve
+from support.server import RunningServer, Tenant
 
 from callquality.config import Settings
 from callquality.service.retention import purge_expired
@@ -25,17 +21,6 @@ from callquality.store.schema import analytics_daily, participant_summaries
 DAY_MS = 86_400_000
 D0 = (T0 // DAY_MS) * DAY_MS
 RETENTION = Settings(retention_days=30, summary_retention_days=90)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningServer]:
-    """A server on a database of its own: purging it touches no other test's data."""
-    if request.param == "sqlite":
-        with serve(Settings(database_url=f"sqlite:///{tmp_path / 'own.db'}")) as running:
-            yield running
-        return
-    with fresh_pg_database("cq_own") as url, serve(Settings(database_url=url)) as running:
-        yield running
 
 
 def _quality(server: RunningServer, tenant: Tenant, **params: Any) -> list[dict[str, Any]]:
