@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, literal_column, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 
 from callquality.store import bulk
 from callquality.store.schema import participant_summaries, samples
@@ -43,7 +51,10 @@ def dirty_keys(conn: Connection, api_key: str | None, limit: int) -> list[tuple[
     t = participant_summaries.c
     query = select(t.session_id, t.participant_id, t.dirty).where(t.dirty > 0)
     if api_key is not None:
-        query = query.where(t.api_key == api_key)
+        # Few rows are dirty: the tenant is compared as an expression, so that no index of
+        # api_key is taken over the dirty one (SQLite, without ANALYZE, took (api_key, day)
+        # and read every row of the tenant: 2 s at 1,000,000 rows).
+        query = query.where(t.api_key.concat("") == api_key)
     return [(r.session_id, r.participant_id, r.dirty) for r in conn.execute(query.limit(limit))]
 
 
