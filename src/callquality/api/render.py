@@ -9,6 +9,7 @@ import csv
 import io
 from typing import Any
 
+from callquality.domain.session_ids import public_session_id
 from callquality.domain.timefmt import iso_ms
 from callquality.query.sessions import Page, ParticipantView, Scores, SessionView
 from callquality.query.stats import Bucket, BucketDetail, Percentiles, VideoSize
@@ -44,8 +45,9 @@ def participant_json(p: ParticipantView) -> dict[str, Any]:
 def session_json(view: SessionView, base_url: str) -> dict[str, Any]:
     """A session object as GET /v2/sessions/{id} returns it."""
     s = view.session
+    session_id = public_session_id(s.session_id)
     return {
-        "id": s.session_id,
+        "id": session_id,
         "roomId": s.room_id,
         "customRoomId": s.custom_room_id,
         "start": iso_ms(s.start_ms),
@@ -54,7 +56,7 @@ def session_json(view: SessionView, base_url: str) -> dict[str, Any]:
         "participants": [participant_json(p) for p in view.participants],
         "links": {
             "get_room": f"{base_url}/v2/rooms/{s.room_id}",
-            "get_session": f"{base_url}/v2/sessions/{s.session_id}",
+            "get_session": f"{base_url}/v2/sessions/{session_id}",
         },
     }
 

@@ -10,10 +10,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from callquality.api.auth import check_scope
-from callquality.api.ingest_models import parse_items
+from callquality.api.ingest_models import ingest_body_schema, parse_items
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, claims, now_ms, read_body, state
 from callquality.domain.errors import InvalidInput
+from callquality.domain.session_ids import public_session_id
 from callquality.service.ingest import ingest
 
 router = APIRouter(responses=ERRORS, tags=["ingest"])
@@ -25,6 +26,21 @@ class IngestAnswer(BaseModel):
     sessionIds: list[str] = Field(description="the sessions the items were assigned to")
 
 
+
+
+def _check_content_type(value: str | None) -> None:
+    """JSON, or no Content-Type at all (read as JSON, as curl --data-binary without -H)."""
+    if not value:
+        return
+    media = value.split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return
+    raise InvalidInput(
+        f"Content-Type: the body is read as JSON, not {media!r}; send "
+        "'Content-Type: application/json' (curl: --json, or -H 'Content-Type: application/json')"
+    )
+
+
 @router.post(
     "/v2/stats",
     status_code=202,
@@ -33,26 +49,34 @@ class IngestAnswer(BaseModel):
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
+            "content": {
+                "application/json": {"schema": ingest_body_schema()}
+            },
         }
     },
 )
 async def post_stats(request: Request) -> Any:
+    """Store the items; ``202`` once durable. A body without Content-Type is read as JSON."""
     app = state(request)
     caller = await run_in_threadpool(claims, request)
+    _check_content_type(request.headers.get("content-type"))
     raw = await read_body(request)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(
-            f"the body is not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
+            f"body: not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
         ) from exc
-    items = parse_items(body, app.settings.max_batch_items)
+    now = now_ms()
+    items = parse_items(
+        body,
+        app.settings.max_batch_items,
+        latest_timestamp_ms=now + app.settings.max_clock_skew_s * 1000,
+    )
     for item in items:
         check_scope(caller, item.room_id, item.participant_id, f"items[{item.index}]")
-    result = await run_in_threadpool(
-        ingest, app.engine, app.settings, caller.api_key, items, now_ms()
-    )
+    app.item_limiter.check(caller.api_key, len(items))  # RATE_LIMIT_ITEMS_PER_S
+    result = await run_in_threadpool(ingest, app.engine, app.settings, caller.api_key, items, now)
     app.metrics.ingest_items.labels("accepted").inc(result.accepted)
     app.metrics.ingest_items.labels("duplicate").inc(result.duplicates)
     headers = {"Connection": "close"} if app.should_close() else None
@@ -60,7 +84,7 @@ async def post_stats(request: Request) -> Any:
         {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
-            "sessionIds": list(result.session_ids),
+            "sessionIds": [public_session_id(s) for s in result.session_ids],
         },
         status_code=202,
         headers=headers,
