@@ -35,6 +35,10 @@ PIXELS_MAX = 16_384
 # Frames per second: screen capture and high-refresh cameras stay far below 1,000.
 FRAME_RATE_MAX = 1_000.0
 
+# Codec names and qualityLimitationReason: the store's columns hold 32 characters, and the
+# real ones are short ("opus", "VP8", "bandwidth"; a mimeType subtype, RFC 6838 §4.2).
+NAME_MAX_LENGTH = 32
+
 # DirectionStats field -> its largest value (inclusive); every field is >= 0.
 SAMPLE_MAXIMA: dict[str, float] = {
     "packets": COUNT_MAX - 1,
@@ -51,25 +55,48 @@ SAMPLE_MAXIMA: dict[str, float] = {
     "available_outgoing_bitrate_bps": BITRATE_MAX_BPS,
 }
 _CHECKED = tuple(SAMPLE_MAXIMA.items())
+_COUNT, _PIXELS = COUNT_MAX - 1, PIXELS_MAX
 
 
 def _within(d: DirectionStats) -> bool:
-    for name, limit in _CHECKED:
-        value = getattr(d, name)
-        if value is not None and not 0 <= value <= limit:
-            return False
-    return True
+    # Unrolled (the ingest path runs it for every derived sample): SAMPLE_MAXIMA, field by
+    # field; tests/api/test_attacks.py and the fuzz tests cover each bound.
+    return (
+        (d.packets is None or 0 <= d.packets <= _COUNT)
+        and (d.packets_lost is None or 0 <= d.packets_lost <= _COUNT)
+        and (d.bitrate_bps is None or 0 <= d.bitrate_bps <= BITRATE_MAX_BPS)
+        and (d.rtt_ms is None or 0 <= d.rtt_ms <= DURATION_MAX_MS)
+        and (d.jitter_ms is None or 0 <= d.jitter_ms <= DURATION_MAX_MS)
+        and (d.width is None or 0 <= d.width <= _PIXELS)
+        and (d.height is None or 0 <= d.height <= _PIXELS)
+        and (d.frame_rate is None or 0 <= d.frame_rate <= FRAME_RATE_MAX)
+        and (d.freeze_count is None or 0 <= d.freeze_count <= _COUNT)
+        and (d.freeze_duration_ms is None or 0 <= d.freeze_duration_ms <= DURATION_MAX_MS)
+        and (d.concealed_ratio is None or 0 <= d.concealed_ratio <= 1.0)
+        and (
+            d.available_outgoing_bitrate_bps is None
+            or 0 <= d.available_outgoing_bitrate_bps <= BITRATE_MAX_BPS
+        )
+        and (d.quality_limitation_reason is None
+             or len(d.quality_limitation_reason) <= NAME_MAX_LENGTH)
+    )
 
 
 def _bounded_direction(d: DirectionStats | None) -> DirectionStats | None:
     if d is None or _within(d):
         return d
-    unknown = {
+    unknown: dict[str, None] = {
         name: None
         for name, limit in _CHECKED
         if (value := getattr(d, name)) is not None and not 0 <= value <= limit
     }
+    if not _name_ok(d.quality_limitation_reason):
+        unknown["quality_limitation_reason"] = None
     return replace(d, **unknown)
+
+
+def _name_ok(name: str | None) -> bool:
+    return name is None or len(name) <= NAME_MAX_LENGTH
 
 
 def _bounded_media(m: MediaStats | None) -> MediaStats | None:
@@ -80,13 +107,27 @@ def _bounded_media(m: MediaStats | None) -> MediaStats | None:
 
 
 def bounded_sample(sample: Sample) -> Sample:
-    """The sample with every figure beyond its bound made unknown (the same object if none is).
+    """The sample with every figure beyond its bound, and every name longer than
+    NAME_MAX_LENGTH, made unknown (the same object if none is).
 
     For samples derived from raw reports: counters within ``COUNTER_MAX`` can still differ
     by more than an interval can carry (a counter that jumps), and a rate over a tiny
     elapsed time can be absurd. Such a figure is not a measurement; it is stored as unknown.
     """
-    audio, video = _bounded_media(sample.audio), _bounded_media(sample.video)
-    if audio is sample.audio and video is sample.video:
-        return sample
-    return replace(sample, audio=audio, video=video)
+    # The usual case, all within bounds, in one pass without building anything.
+    for media in (sample.audio, sample.video):
+        if media is not None and not (
+            (media.send is None or _within(media.send))
+            and (media.recv is None or _within(media.recv))
+        ):
+            break
+    else:
+        if _name_ok(sample.codec_audio) and _name_ok(sample.codec_video):
+            return sample
+    return replace(
+        sample,
+        audio=_bounded_media(sample.audio),
+        video=_bounded_media(sample.video),
+        codec_audio=sample.codec_audio if _name_ok(sample.codec_audio) else None,
+        codec_video=sample.codec_video if _name_ok(sample.codec_video) else None,
+    )

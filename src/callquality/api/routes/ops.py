@@ -18,7 +18,7 @@ router = APIRouter(responses=ERRORS, tags=["operations"])
 
 @router.get(
     "/metrics",
-    response_class=PlainTextResponse,
+    # Not response_class=PlainTextResponse: the errors' JSON would be documented as text.
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 def metrics(request: Request) -> Any:
