@@ -23,7 +23,7 @@ from support.server import RunningServer, Tenant, serve
 
 from callquality.config import Settings
 from callquality.ingest.dumps import DumpError, _gunzip
-from callquality.store.db import create_store_engine, write_transaction
+from callquality.store.db import create_store_engine, migrate, write_transaction
 from callquality.store.schema import api_keys, sample_rollups, samples
 
 HOUR_MS = 3_600_000
@@ -532,6 +532,7 @@ def test_a_405_says_which_methods_are_allowed(server: RunningServer) -> None:
 
 def test_a_database_error_carries_no_parameters(backend: str) -> None:
     engine = create_store_engine(backend)
+    migrate(engine)
     key, secret = f"k-{uuid.uuid4().hex[:8]}", f"secret-{uuid.uuid4().hex}"
     row = {"api_key": key, "secret": secret, "name": "n", "created_ms": 0}
     try:
@@ -551,12 +552,14 @@ def test_postgres_connections_ask_for_no_statements_in_its_log(pg_database: str)
         with engine.connect() as conn:
             shown = {
                 name: conn.execute(sa.text(f"SHOW {name}")).scalar()
-                for name in ("log_min_error_statement", "log_parameter_max_length_on_error")
+                for name in ("log_min_error_statement", "log_parameter_max_length_on_error",
+                             "log_error_verbosity")
             }
     finally:
         engine.dispose()
     # The tests' role is a superuser; docs/operations.md says what a lesser role gets.
-    assert shown == {"log_min_error_statement": "panic", "log_parameter_max_length_on_error": "0"}
+    assert shown == {"log_min_error_statement": "panic", "log_parameter_max_length_on_error": "0",
+                     "log_error_verbosity": "terse"}
 
 
 def test_the_openapi_document_describes_every_request_body(server: RunningServer) -> None:

@@ -66,27 +66,25 @@ def create_store_engine(url: str) -> Engine:
 # (log_min_error_statement = error), whose values are bound parameters and not in it, and
 # without the parameters (log_parameter_max_length_on_error = 0); but an error's DETAIL can
 # quote a value (a unique violation: "Key (api_key)=(...) already exists"). Each connection
-# asks for no statement and no parameters in the log where its role may (the first needs a
-# superuser, or a role granted SET on it); the rest is the server's configuration, see
-# docs/operations.md, "PostgreSQL's log".
-_QUIET_LOG = (
-    "SET log_parameter_max_length_on_error = 0",
-    "SET log_min_error_statement = panic",
-)
-
-
+# asks for no parameters (any role may) and, when its role is a superuser, for no statement
+# and no DETAIL either; the rest is the server's configuration, docs/operations.md
+# "PostgreSQL's log".
 def _quiet_postgres_log(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        for statement in _QUIET_LOG:
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute(statement)
-                dbapi_connection.commit()
-            except Exception:  # noqa: BLE001 - not permitted for this role: the server's say
-                dbapi_connection.rollback()
-            finally:
-                cursor.close()
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT current_setting('is_superuser')")
+            superuser = cursor.fetchone()[0] == "on"
+            cursor.execute("SET log_parameter_max_length_on_error = 0")  # PostgreSQL 13+
+            if superuser:  # not asked otherwise: a refusal would itself be logged
+                cursor.execute("SET log_min_error_statement = panic")  # no STATEMENT line
+                cursor.execute("SET log_error_verbosity = terse")  # no DETAIL line
+            dbapi_connection.commit()
+        except Exception:  # noqa: BLE001 - an older server: its configuration decides
+            dbapi_connection.rollback()
+        finally:
+            cursor.close()
 
 
 def _tune_sqlite(engine: Engine) -> None:
