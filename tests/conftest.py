@@ -14,9 +14,11 @@ from support.server import RunningServer, serve
 
 from callquality.config import Settings
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-if not SHARED.exists():  # CI: a copy of shared/ beside the clone
-    SHARED = Path(os.environ.get("CALLQUALITY_SHARED", "../shared")).resolve()
+# The shared test data: CALLQUALITY_SHARED, else the shared/ folder beside the checkout.
+# Every test reads fixtures through FIXTURES (or fixture_path), never a path of its own.
+SHARED = Path(
+    os.environ.get("CALLQUALITY_SHARED", Path(__file__).resolve().parents[2] / "shared")
+).resolve()
 FIXTURES = SHARED / "fixtures"
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

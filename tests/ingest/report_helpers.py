@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
+
+from conftest import FIXTURES
 
 from callquality.domain.sample import Sample
 from callquality.ingest.report import process_report
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 CHROMIUM = "chromium-156-loopback-getstats.json"
 FIREFOX = "firefox-153-getstats.json"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FIXTURES
 
 from callquality.ingest.dumps import (
     DumpReport,
@@ -17,7 +18,6 @@ from callquality.ingest.dumps import (
     read_dump_info,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 INTERNALS_144 = FIXTURES / "webrtc-internals" / "chrome144-two-pcs.json"
 INTERNALS_86 = FIXTURES / "webrtc-internals" / "chrome86-two-pcs.json"
 RTCSTATSDUMP_144 = FIXTURES / "rtcstats" / "chrome144-two-pcs.rtcstats"

@@ -177,17 +177,22 @@ def test_aiortc_stats_convert_to_w3c_dicts() -> None:
     }
     inbound, remote_in, remote_out = aiortc_report_to_dicts(report)
     assert inbound["timestamp"] == when.timestamp() * 1000
-    assert inbound["jitter"] == pytest.approx(0.010)  # 900 units / 90 kHz
-    assert remote_in["jitter"] == pytest.approx(0.002)  # 96 units / 48 kHz
+    assert inbound["jitter"] == 900  # RTP units: ingest/rtcstats.py converts them, once
     assert remote_in["fractionLost"] == 0.25
     assert "remoteTimestamp" not in remote_out  # NTP time 0: sent before any RTP packet
     json.dumps([inbound, remote_in, remote_out], allow_nan=False)
 
 
 def test_aiortc_clock_rates_can_be_given_per_kind() -> None:
-    stats = {"id": "inbound-rtp_1", "type": "inbound-rtp", "kind": "audio", "jitter": 80}
-    (converted,) = aiortc_report_to_dicts({"x": stats}, clock_rates={"audio": 8000})
-    assert converted["jitter"] == pytest.approx(0.010)  # PCMU: 8 kHz
+    def stats(t: float, packets: int) -> dict[str, Any]:
+        return {"id": "inbound-rtp_1", "type": "inbound-rtp", "kind": "audio", "ssrc": 1,
+                "timestamp": t, "packetsReceived": packets, "packetsLost": 0, "jitter": 80}
+
+    rates = {"audio": 8000.0}  # PCMU: 8 kHz
+    _, state = process_report(None, 1000, aiortc_report_to_dicts({"x": stats(1000, 1)}, rates))
+    sample, _ = process_report(state, 2000, aiortc_report_to_dicts({"x": stats(2000, 51)}, rates))
+    assert sample is not None and sample.audio is not None and sample.audio.recv is not None
+    assert sample.audio.recv.jitter_ms == pytest.approx(10.0)  # 80 units / 8 kHz
 
 
 def test_converted_aiortc_jitter_is_not_converted_twice() -> None:

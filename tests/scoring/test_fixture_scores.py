@@ -6,15 +6,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from callquality.domain.sample import Sample
 from callquality.ingest.report import process_report
 from callquality.scoring import audio_score, score_sample, video_score
 
-FIXTURE = Path(__file__).parents[3] / "shared" / "fixtures" / "chromium-156-loopback-getstats.json"
+FIXTURE = FIXTURES / "chromium-156-loopback-getstats.json"
 
 
 def _samples(peer: str) -> list[Sample]:

@@ -91,11 +91,16 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     eng = engine or create_store_engine(settings.resolved_database_url)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         migrate(eng)
         purger = asyncio.create_task(_purge_periodically(eng, settings))
+        ingest_log = application.state.cq.ingest_log
+        if ingest_log is not None:
+            await ingest_log.connect()
         yield
         purger.cancel()
+        if ingest_log is not None:
+            await ingest_log.close()
         if own_engine:
             eng.dispose()
 
@@ -105,6 +110,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         description="WebRTC call-quality statistics, compatible with VideoSDK's sessions API.",
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
+        # /docs is served by api/web.py from vendored Swagger UI (FastAPI's own page and
+        # /redoc load their scripts from a CDN, and are blank without internet).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.cq = AppState(settings, eng)
     install_error_handlers(app)

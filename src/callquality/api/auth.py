@@ -24,7 +24,7 @@ import time
 from sqlalchemy import Engine
 
 from callquality.api.ratelimit import RateLimiter
-from callquality.domain.errors import AuthError, Forbidden
+from callquality.domain.errors import AuthError, Forbidden, StoreUnavailable
 from callquality.store.db import read_transaction
 from callquality.store.keys import secret_for
 from callquality.tokens import Claims, unverified_api_key, verify_token
@@ -53,8 +53,13 @@ class Authenticator:
             return hit[1]
         # Not cached: only an address within its unknown-key budget may make us look.
         self._unknown_keys.require(client)
-        with read_transaction(self._engine) as conn:
-            secret = secret_for(conn, api_key)
+        try:
+            with read_transaction(self._engine) as conn:
+                secret = secret_for(conn, api_key)
+        except StoreUnavailable:
+            if hit is not None:  # the database is down: the key we knew still signs
+                return hit[1]
+            raise
         with self._lock:
             if len(self._cache) > _CACHE_MAX:
                 self._cache.clear()

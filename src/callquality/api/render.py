@@ -39,6 +39,7 @@ def participant_json(p: ParticipantView) -> dict[str, Any]:
             {"start": iso_ms(start), "end": None if end is None else iso_ms(end)}
             for start, end in p.timelog
         ],
+        "qualityScore": scores_json(p.scores),
     }
 
 
@@ -54,6 +55,7 @@ def session_json(view: SessionView, base_url: str) -> dict[str, Any]:
         "end": None if view.ended_ms is None else iso_ms(view.ended_ms),
         "status": view.status,
         "participants": [participant_json(p) for p in view.participants],
+        "qualityScore": scores_json(view.scores),
         "links": {
             "get_room": f"{base_url}/v2/rooms/{s.room_id}",
             "get_session": f"{base_url}/v2/sessions/{session_id}",

@@ -1,11 +1,13 @@
 """aiortc's getStats() output → the W3C dictionaries ``process_report`` reads.
 
 aiortc (https://github.com/aiortc/aiortc, ``aiortc/stats.py``) returns an ``RTCStatsReport``
-(a dict of id → dataclass) whose fields carry W3C names, with three differences fixed here:
-``timestamp``/``remoteTimestamp`` are ``datetime`` objects (→ epoch milliseconds), ``jitter``
-is an integer count of RTP timestamp units (→ seconds, by the media clock rate), and the
+(a dict of id → dataclass) whose fields carry W3C names, with two differences fixed here:
+``timestamp``/``remoteTimestamp`` are ``datetime`` objects (→ epoch milliseconds), and the
 remote-inbound ``fractionLost`` is the RTCP receiver report's 8-bit fixed point value (RFC 3550
-§6.4.1, → a fraction 0..1). aiortc itself is not imported: any mapping of dataclasses works.
+§6.4.1, → a fraction 0..1). Its third, ``jitter`` as an integer count of RTP timestamp units,
+is converted in one place for every sender, ``ingest/rtcstats.py``, by the stream's codec clock
+rate: aiortc reports no codec stats, so ``clock_rates`` (by kind) adds them here. aiortc itself
+is not imported: any mapping of dataclasses works.
 """
 
 from __future__ import annotations
@@ -15,18 +17,18 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from callquality.ingest.rtcstats import DEFAULT_CLOCK_RATE
-
 _TIME_FIELDS = ("timestamp", "remoteTimestamp")
-_JITTER_TYPES = frozenset({"inbound-rtp", "remote-inbound-rtp"})
+_RTP_TYPES = frozenset({"inbound-rtp", "remote-inbound-rtp", "outbound-rtp"})
 
 
 def aiortc_report_to_dicts(
     stats_report: Mapping[str, Any], clock_rates: Mapping[str, float] | None = None
 ) -> list[dict[str, Any]]:
     """W3C stats dictionaries from an aiortc ``RTCStatsReport``; ``clock_rates`` by kind."""
-    rates = {**DEFAULT_CLOCK_RATE, **(clock_rates or {})}
-    out: list[dict[str, Any]] = []
+    rates = dict(clock_rates or {})
+    out: list[dict[str, Any]] = [
+        {"id": f"codec-{kind}", "type": "codec", "clockRate": rate} for kind, rate in rates.items()
+    ]
     for key, stats in stats_report.items():
         if dataclasses.is_dataclass(stats) and not isinstance(stats, type):
             d = dataclasses.asdict(stats)
@@ -39,9 +41,8 @@ def aiortc_report_to_dicts(
         if d.get("remoteTimestamp") is not None and d["remoteTimestamp"] <= 0:
             # aiortc reports NTP time 0 (1900-01-01) for an SR sent before any RTP packet.
             del d["remoteTimestamp"]
-        jitter = d.get("jitter")
-        if d.get("type") in _JITTER_TYPES and isinstance(jitter, int) and d.get("kind") in rates:
-            d["jitter"] = jitter / rates[d["kind"]]
+        if d.get("type") in _RTP_TYPES and d.get("kind") in rates and not d.get("codecId"):
+            d["codecId"] = f"codec-{d['kind']}"
         fraction = d.get("fractionLost")
         if d.get("type") == "remote-inbound-rtp" and type(fraction) is int:
             d["fractionLost"] = fraction / 256.0

@@ -1,18 +1,5 @@
-"""A session's (or one participant's) quality time series, as CONTRACT.md defines it.
-
-Aggregation happens in three steps, each with its own rule (docs/metrics.md):
-1. per (bucket, participant, peer connection), in SQL: counts summed, bitrates averaged
-   over time (weighted by interval length), other measurements averaged;
-2. per (bucket, participant): bitrates and counts summed over the participant's peer
-   connections, other measurements averaged over them;
-3. per bucket: counts summed over participants, everything else averaged over the
-   participants that had that media in the bucket.
-All three run in one SQL statement. Step 1 reads the minute rollups (store/schema.py,
-``sample_rollups``) instead of the samples when the session has them and its minutes nest in
-the requested buckets (an interval that is a whole number of minutes): sums, counts and maxima
-recombine exactly, so the answer is the same, and a 1,000-participant hour is 60k rollup rows
-instead of 720k samples (docs/performance.md).
-"""
+"""A session's (or one participant's) quality time series, as CONTRACT.md defines it:
+buckets shaped from the rows ``store/series.py`` aggregates (the rules: docs/metrics.md)."""
 
 from __future__ import annotations
 
@@ -23,19 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, case, func, select
+from sqlalchemy import Connection
 
-from callquality.store import rollups
-from callquality.store.schema import (
-    ROLLUP_BUCKET_MS,
-    ROLLUP_MEASURES,
-    sample_rollups,
-    samples,
-    sessions,
-)
-
-# Level-1 measurements: (output name, column, how: "sum" | "avg" | "twavg" | "max")
-_MEASURES = ROLLUP_MEASURES
+from callquality.store import series
 
 
 class BucketValues:
@@ -56,70 +33,6 @@ class BucketValues:
     def _get(self, key: str) -> float | None:
         value = getattr(self._row, key) if self._row is not None else None
         return None if value is None else float(value)
-
-
-def _aggregate(name: str, column: str, how: str) -> ColumnElement[Any]:
-    col = samples.c[column]
-    if how == "sum":
-        return func.sum(col).label(name)
-    if how == "max":
-        return func.max(col).label(name)
-    if how == "twavg":
-        weight = samples.c.interval_ms
-        return (
-            func.sum(col * weight) / func.sum(case((col.is_not(None), weight), else_=None))
-        ).label(name)
-    return func.avg(col).label(name)
-
-
-def bucket_expression(start_ms: int, interval_s: int) -> ColumnElement[Any]:
-    """The bucket index of a sample: whole intervals since the session's start."""
-    # Floor division (SQLAlchemy renders it as integer division on both backends).
-    return ((samples.c.timestamp_ms - start_ms) // (interval_s * 1000)).label("bucket")
-
-
-def _rollup_origin(conn: Connection, session_id: str, start_ms: int, interval_s: int) -> int | None:
-    """The session's rollup origin when its minutes nest in this query's buckets, else None."""
-    if (interval_s * 1000) % ROLLUP_BUCKET_MS:
-        return None
-    origin = conn.execute(
-        select(sessions.c.rollup_origin_ms).where(sessions.c.session_id == session_id)
-    ).scalar()
-    if origin is None or (start_ms - int(origin)) % ROLLUP_BUCKET_MS:
-        return None
-    return int(origin)
-
-
-def _level1(
-    session_id: str,
-    start_ms: int,
-    interval_s: int,
-    participant_id: str | None,
-    origin: int | None,
-) -> Select[Any]:
-    """Step 1, per (bucket, participant, peer connection): from rollups when they fit."""
-    if origin is not None:
-        r = sample_rollups.c
-        rollup_bucket = (r.bucket * ROLLUP_BUCKET_MS + (origin - start_ms)) // (interval_s * 1000)
-        return rollups.step1(session_id, rollup_bucket, participant_id)
-    bucket = bucket_expression(start_ms, interval_s)
-    query = (
-        select(
-            bucket,
-            samples.c.participant_id,
-            samples.c.peer_connection_id,
-            *(_aggregate(*m) for m in _MEASURES),
-        )
-        .where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
-        .group_by(bucket, samples.c.participant_id, samples.c.peer_connection_id)
-        # A fixed order makes the float sums of steps 2 and 3 the same on every read.
-        .order_by(bucket, samples.c.participant_id, samples.c.peer_connection_id)
-    )
-    return _filtered(query, samples.c.participant_id, participant_id)
-
-
-def _filtered(query: Select[Any], column: Any, participant_id: str | None) -> Select[Any]:
-    return query if participant_id is None else query.where(column == participant_id)
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -209,14 +122,7 @@ def time_series(
     extended: bool = False,
 ) -> list[Bucket]:
     """The series of GET /v2/sessions/{id}/stats, one bucket per interval from the start."""
-    origin = _rollup_origin(conn, session_id, start_ms, interval_s)
-    if origin is not None and interval_s * 1000 == ROLLUP_BUCKET_MS and participant_id is None:
-        # Steps 1-3 are done already, one row per minute (store/rollups.py).
-        offset = (origin - start_ms) // ROLLUP_BUCKET_MS
-        rows = {int(row.bucket) + offset: row for row in rollups.session_minutes(conn, session_id)}
-    else:
-        level1 = _level1(session_id, start_ms, interval_s, participant_id, origin)
-        rows = {int(row.bucket): row for row in conn.execute(rollups.steps2and3(level1))}
+    rows = series.bucket_rows(conn, session_id, start_ms, interval_s, participant_id)
     if not rows:
         return []
     details = (
@@ -224,12 +130,12 @@ def time_series(
         if extended
         else {}
     )
-    series = []
+    buckets = []
     for b in range(0, max(rows) + 1):
         values = BucketValues(rows.get(b))
         detail = _detail(values, details.get(b)) if extended else None
-        series.append(_bucket(start_ms + b * interval_s * 1000, values, detail))
-    return series
+        buckets.append(_bucket(start_ms + b * interval_s * 1000, values, detail))
+    return buckets
 
 
 def _int(value: float | None) -> int | None:
@@ -306,23 +212,9 @@ def _extended_details(
     participant_id: str | None,
 ) -> dict[int, dict[str, Any]]:
     """Per bucket: every sample's RTT and jitter (for percentiles) and mean score inputs."""
-    bucket = bucket_expression(start_ms, interval_s)
-    query = select(
-        bucket,
-        samples.c.audio_send_rtt_ms,
-        samples.c.video_send_rtt_ms,
-        samples.c.audio_recv_jitter_ms,
-        samples.c.video_recv_jitter_ms,
-        samples.c.score_inputs,
-    ).where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
-    if participant_id is not None:
-        query = query.where(samples.c.participant_id == participant_id)
-    query = query.order_by(
-        samples.c.participant_id, samples.c.peer_connection_id, samples.c.timestamp_ms
-    )
     out: dict[int, dict[str, Any]] = defaultdict(lambda: defaultdict(list))
     inputs: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in conn.execute(query):
+    for row in series.sample_details(conn, session_id, start_ms, interval_s, participant_id):
         d = out[int(row.bucket)]
         for key, v in (
             ("audio_rtt", row.audio_send_rtt_ms),

@@ -3,10 +3,11 @@
 
 from fastapi import APIRouter
 
-from callquality.api.routes import imports, ingest, ops, sessions, stats
+from callquality.api.routes import imports, ingest, janus, ops, sessions, stats
 
 ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
+    janus.router,
     imports.router,
     stats.router,
     sessions.router,

@@ -13,9 +13,10 @@ from callquality.api.auth import check_scope
 from callquality.api.ingest_models import ingest_body_schema, parse_items
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, claims, now_ms, read_body, state
-from callquality.domain.errors import InvalidInput
+from callquality.domain.errors import Forbidden, InvalidInput
 from callquality.domain.session_ids import public_session_id
 from callquality.service.ingest import ingest
+from callquality.service.ingestlog import check_reports
 
 router = APIRouter(responses=ERRORS, tags=["ingest"])
 
@@ -23,9 +24,10 @@ router = APIRouter(responses=ERRORS, tags=["ingest"])
 class IngestAnswer(BaseModel):
     accepted: int = Field(description="items stored by this request")
     duplicates: int = Field(description="items already stored earlier (or twice in the batch)")
-    sessionIds: list[str] = Field(description="the sessions the items were assigned to")
-
-
+    sessionIds: list[str] = Field(
+        description="the sessions the items were assigned to (empty with INGEST_LOG: the "
+        "processors assign them)"
+    )
 
 
 def _check_content_type(value: str | None) -> None:
@@ -59,6 +61,11 @@ async def post_stats(request: Request) -> Any:
     """Store the items; ``202`` once durable. A body without Content-Type is read as JSON."""
     app = state(request)
     caller = await run_in_threadpool(claims, request)
+    if not caller.may_send_reports:
+        raise Forbidden(
+            "this token has only the 'janus' role, which may send Janus events to "
+            "POST /v2/ingest/janus only; use a token with the 'rtc' role"
+        )
     _check_content_type(request.headers.get("content-type"))
     raw = await read_body(request)
     try:
@@ -76,15 +83,26 @@ async def post_stats(request: Request) -> Any:
     for item in items:
         check_scope(caller, item.room_id, item.participant_id, f"items[{item.index}]")
     app.item_limiter.check(caller.api_key, len(items))  # RATE_LIMIT_ITEMS_PER_S
-    result = await run_in_threadpool(ingest, app.engine, app.settings, caller.api_key, items, now)
-    app.metrics.ingest_items.labels("accepted").inc(result.accepted)
-    app.metrics.ingest_items.labels("duplicate").inc(result.duplicates)
+    session_ids: tuple[str, ...] = ()  # with INGEST_LOG, the processors assign sessions
+    if app.ingest_log is not None:  # INGEST_LOG: processors store them (docs/scaling.md)
+        await run_in_threadpool(check_reports, items)
+        published = await app.ingest_log.publish(caller.api_key, items)
+        accepted, duplicates = published.accepted, published.duplicates
+    else:
+        result = await run_in_threadpool(
+            ingest, app.engine, app.settings, caller.api_key, items, now
+        )
+        accepted, duplicates, session_ids = (
+            result.accepted, result.duplicates, result.session_ids
+        )
+    app.metrics.ingest_items.labels("accepted").inc(accepted)
+    app.metrics.ingest_items.labels("duplicate").inc(duplicates)
     headers = {"Connection": "close"} if app.should_close() else None
     return OrjsonResponse(
         {
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "sessionIds": [public_session_id(s) for s in result.session_ids],
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "sessionIds": [public_session_id(s) for s in session_ids],
         },
         status_code=202,
         headers=headers,
