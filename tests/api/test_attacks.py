@@ -4,6 +4,7 @@ PostgreSQL. Each failed on the code before its fix (see the commit messages)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gzip
 import json
 import time
@@ -22,6 +23,8 @@ from support.items import sample_item
 from support.server import RunningServer, Tenant, serve
 
 from callquality.config import Settings
+from callquality.domain.bounds import SAMPLE_MAXIMA, bounded_sample
+from callquality.domain.sample import DirectionStats, MediaStats, Sample
 from callquality.ingest.dumps import DumpError, _gunzip
 from callquality.store.db import create_store_engine, migrate, write_transaction
 from callquality.store.schema import api_keys, sample_rollups, samples
@@ -153,6 +156,21 @@ def test_a_counter_jump_within_bounds_is_stored_as_unknown(server: RunningServer
         ).one()
     assert tuple(packets) == (None, None)
     assert stats_of(server, tenant, sid, extended="true")["stats"]
+
+
+def test_every_sample_figure_has_a_bound_and_each_bound_is_checked() -> None:
+    numbers = {f.name for f in dataclasses.fields(DirectionStats)} - {
+        "quality_limitation_reason"}
+    assert set(SAMPLE_MAXIMA) == numbers
+    for name, limit in SAMPLE_MAXIMA.items():
+        at_bound = Sample(5000, audio=MediaStats(recv=DirectionStats(**{name: limit})))
+        beyond = Sample(5000, audio=MediaStats(recv=DirectionStats(**{name: limit * 2 + 1})))
+        assert bounded_sample(at_bound) is at_bound, name
+        assert bounded_sample(beyond).audio == MediaStats(recv=DirectionStats()), name
+    long_name = Sample(5000, codec_audio="x" * 33,
+                       video=MediaStats(send=DirectionStats(quality_limitation_reason="y" * 33)))
+    bounded = bounded_sample(long_name)
+    assert bounded.codec_audio is None and bounded.video == MediaStats(send=DirectionStats())
 
 
 def test_a_sum_beyond_64_bits_is_never_a_503(server: RunningServer) -> None:

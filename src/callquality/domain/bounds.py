@@ -52,6 +52,8 @@ SAMPLE_MAXIMA: dict[str, float] = {
     "freeze_count": COUNT_MAX - 1,
     "freeze_duration_ms": DURATION_MAX_MS,
     "concealed_ratio": 1.0,
+    "silent_concealed_ratio": 1.0,
+    "muted_ratio": 1.0,
     "available_outgoing_bitrate_bps": BITRATE_MAX_BPS,
 }
 _CHECKED = tuple(SAMPLE_MAXIMA.items())
@@ -73,6 +75,8 @@ def _within(d: DirectionStats) -> bool:
         and (d.freeze_count is None or 0 <= d.freeze_count <= _COUNT)
         and (d.freeze_duration_ms is None or 0 <= d.freeze_duration_ms <= DURATION_MAX_MS)
         and (d.concealed_ratio is None or 0 <= d.concealed_ratio <= 1.0)
+        and (d.silent_concealed_ratio is None or 0 <= d.silent_concealed_ratio <= 1.0)
+        and (d.muted_ratio is None or 0 <= d.muted_ratio <= 1.0)
         and (
             d.available_outgoing_bitrate_bps is None
             or 0 <= d.available_outgoing_bitrate_bps <= BITRATE_MAX_BPS
