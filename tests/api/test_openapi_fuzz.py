@@ -63,7 +63,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     with write_transaction(engine) as conn:
         api_key, secret = create_api_key(conn, name="fuzz", now_ms=int(time.time() * 1000))
     engine.dispose()
-    token = make_token(api_key, secret)
+    token = make_token(api_key, secret, roles=("crawler", "rtc", "janus"))  # every route
     settings = Settings(
         database_url=backend, rate_limit_per_s=0, rate_limit_items_per_s=0,
         unknown_key_rate_per_s=0,
