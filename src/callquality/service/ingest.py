@@ -25,7 +25,7 @@ from callquality.domain.session_ids import candidate_ids
 from callquality.ingest.items import IngestItem
 from callquality.ingest.report import ReportError, process_report
 from callquality.scoring import score_sample
-from callquality.store import writes
+from callquality.store import summaries, writes
 from callquality.store.db import is_postgres, read_transaction, write_transaction
 from callquality.store.schema import DIRECTIONS, KINDS, stat_column
 
@@ -240,6 +240,9 @@ def _ingest(
             rows, names, presence, changed_states,
         )
     writes.upsert_participants_many(conn, api_key, names)
+    summaries.mark_dirty_many(
+        conn, api_key, {key: session_rows[key[0]].room_id for key in names}, now_ms
+    )
     writes.insert_samples_many(
         conn, rows, {s: session_rows[s].rollup_origin_ms for s in fresh_by_session}
     )

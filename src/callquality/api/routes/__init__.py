@@ -3,7 +3,7 @@
 
 from fastapi import APIRouter
 
-from callquality.api.routes import imports, ingest, janus, ops, sessions, stats
+from callquality.api.routes import analytics, imports, ingest, janus, ops, sessions, stats
 
 ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
@@ -11,5 +11,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     imports.router,
     stats.router,
     sessions.router,
+    analytics.router,
     ops.router,
 )
