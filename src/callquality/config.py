@@ -102,7 +102,7 @@ class Settings:
     max_import_bytes: int = _setting(
         200 * 1024 * 1024, "largest dump file accepted by POST /v2/sessions/import")
     rate_limit_per_s: float = _setting(
-        100.0, "requests per second allowed per API key in each API process (429 above); "
+        1000.0, "requests per second allowed per API key in each API process (429 above); "
         "0 disables")
     rate_limit_burst: int = _setting(
         0, "burst size of the per-key request limit; 0 means twice the rate")
