@@ -102,9 +102,32 @@ class Settings:
     max_import_bytes: int = _setting(
         200 * 1024 * 1024, "largest dump file accepted by POST /v2/sessions/import")
     rate_limit_per_s: float = _setting(
-        0.0, "requests per second allowed per API key (429 above); 0 disables")
+        1000.0, "requests per second allowed per API key in each API process (429 above); "
+        "0 disables")
     rate_limit_burst: int = _setting(
-        0, "burst size of the per-key rate limit; 0 means twice the rate")
+        0, "burst size of the per-key request limit; 0 means twice the rate")
+    rate_limit_items_per_s: float = _setting(
+        1000.0, "ingest items per second allowed per API key in each API process (429 "
+        "above), counted with the request limit; 0 disables")
+    rate_limit_items_burst: int = _setting(
+        0, "burst size of the per-key item limit; 0 means twice the rate, and never less "
+        "than MAX_BATCH_ITEMS")
+    unknown_key_rate_per_s: float = _setting(
+        5.0, "requests per second per client address whose API key is not known here (429 "
+        "above, before the database is asked); 0 disables")
+    max_clock_skew_s: int = _setting(
+        300, "an item timestamped more than this ahead of the server's clock is a 400")
+    max_session_span_s: int = _setting(
+        86_400, "longest span of a session's reports: a later report opens a new session, an "
+        "earlier one (or one for a named session) is a 400")
+    max_stats_buckets: int = _setting(
+        10_000, "most buckets one stats read returns; a smaller interval is a 400 naming the "
+        "smallest that fits")
+    metrics_token: str = _setting(
+        "", "bearer token of GET /metrics (Authorization: Bearer ...); empty: /metrics is off "
+        "(404)")
+    metrics_store_figures: bool = _setting(
+        False, "/metrics also shows the sessions and samples stored, over all tenants")
     log_level: str = _setting("info", "debug, info, warning or error")
     token_leeway_s: int = _setting(30, "clock skew tolerated on exp/iat")
     trusted_proxies: str = _setting(
