@@ -24,6 +24,7 @@ from callquality.api.routes import ROUTERS
 from callquality.api.state import AppState
 from callquality.config import Settings
 from callquality.domain.errors import StoreUnavailable
+from callquality.service.delivery import DeliveryWorker
 from callquality.service.retention import PURGE_EVERY_S, purge_expired
 from callquality.store.db import create_store_engine, migrate
 
@@ -94,8 +95,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         migrate(eng)
         purger = asyncio.create_task(_purge_periodically(eng, settings))
+        deliveries = DeliveryWorker(eng, settings) if settings.webhook_delivery else None
+        if deliveries is not None:
+            deliveries.start()
         yield
         purger.cancel()
+        if deliveries is not None:
+            await run_in_threadpool(deliveries.stop)
         if own_engine:
             eng.dispose()
 

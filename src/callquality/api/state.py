@@ -11,6 +11,7 @@ from callquality.api.auth import Authenticator
 from callquality.api.metrics import Metrics
 from callquality.api.ratelimit import RateLimiter
 from callquality.config import Settings
+from callquality.service.alerts import RuleCache
 
 # With several workers, an ingest answer closes its connection at most this often per worker.
 _REBALANCE_S = 0.2
@@ -25,6 +26,7 @@ class AppState:
         self.auth = Authenticator(engine, settings.token_leeway_s)
         self.metrics = Metrics(engine)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.alert_rules = RuleCache(engine)
         self.started = time.time()
         self.last_close = -math.inf  # when an ingest answer last closed its connection
 

@@ -3,7 +3,7 @@
 
 from fastapi import APIRouter
 
-from callquality.api.routes import imports, ingest, ops, sessions, stats
+from callquality.api.routes import alerts, imports, ingest, live, ops, sessions, stats, webhooks
 
 ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
@@ -11,4 +11,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     stats.router,
     sessions.router,
     ops.router,
+    live.router,
+    webhooks.router,
+    alerts.router,
 )

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from callquality.api.auth import check_scope
 from callquality.api.ingest_models import parse_items
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, claims, now_ms, read_body, state
-from callquality.domain.errors import InvalidInput
+from callquality.api.state import AppState
+from callquality.domain.errors import InvalidInput, StoreUnavailable
+from callquality.service.alerts import evaluate_reports
 from callquality.service.ingest import ingest
+
+log = logging.getLogger("callquality.api")
 
 router = APIRouter(responses=ERRORS, tags=["ingest"])
 
@@ -64,4 +70,13 @@ async def post_stats(request: Request) -> Any:
         },
         status_code=202,
         headers=headers,
+        # The alert rules judge the new samples once they are durable and acknowledged.
+        background=BackgroundTask(_judge_alerts, app, caller.api_key, result.reported),
     )
+
+
+def _judge_alerts(app: AppState, api_key: str, reported: Any) -> None:
+    try:
+        evaluate_reports(app.engine, app.settings, app.alert_rules, api_key, reported, now_ms())
+    except StoreUnavailable:  # the next report of the participant judges its window again
+        log.warning("alert rules not judged: the database is unavailable")
