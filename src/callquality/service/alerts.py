@@ -188,6 +188,12 @@ class RuleCache:
         self._cache: dict[str, tuple[float, list[Rule]]] = {}
         self._lock = threading.Lock()
 
+    def known_empty(self, api_key: str) -> bool:
+        """Whether the key is known, as of the last read, to have no such rule (no I/O)."""
+        with self._lock:
+            hit = self._cache.get(api_key)
+        return hit is not None and not hit[1] and time.monotonic() - hit[0] < _RULES_TTL_S
+
     def rules(self, api_key: str) -> list[Rule]:
         """The key's enabled rules on report metrics."""
         now = time.monotonic()
@@ -241,7 +247,10 @@ def _apply(
     rule: Rule, state: store.AlertState, value: float | None, at_ms: int
 ) -> tuple[store.AlertState, bool] | None:
     """The state after judging ``value`` at ``at_ms`` (and whether it resolved), if it
-    changed."""
+    changed. A window older than the newest one judged is stale (two requests' judgments
+    may run out of order) and changes nothing."""
+    if at_ms < max(state.fired_ms or 0, state.resolved_ms or 0, state.judged_ms or 0):
+        return None
     change = transition(rule, state.firing, value)
     if change == "fire":
         return replace(state, firing=True, fired_count=state.fired_count + 1, fired_ms=at_ms,
@@ -281,9 +290,11 @@ def evaluate_reports(
             state = stored.get((s, p, rule.rule_id)) or _blank(rule, s, p)
             after = _apply(rule, state, window_value(rule, window), ts)
             if after is None:
+                if ts > (state.judged_ms or 0):  # remembered, so no older window fires later
+                    changed.append(replace(state, judged_ms=ts))
                 continue
             new_state, resolved = after
-            changed.append(new_state)
+            changed.append(replace(new_state, judged_ms=ts))
             rows.append(_alert_event(rule, sessions[s], p, names.get((s, p)), new_state,
                                      resolved=resolved, occurred_ms=ts, now_ms=now_ms,
                                      reason="recovered" if resolved else None))

@@ -92,16 +92,17 @@ class AlertState:
     fired_ms: int | None
     resolved_ms: int | None
     value: float | None
+    judged_ms: int | None = None
 
 
 _STATE_KEY = ("session_id", "participant_id", "rule_id")
 _STATE_COLUMNS = (*_STATE_KEY, "api_key", "firing", "fired_count", "fired_ms", "resolved_ms",
-                  "value")
+                  "value", "judged_ms")
 
 
 def _state(row: Any) -> AlertState:
     return AlertState(row[0], row[1], row[2], row[3], bool(row[4]), int(row[5]), row[6],
-                      row[7], row[8])
+                      row[7], row[8], row[9])
 
 
 def states(conn: Connection, keys: Sequence[tuple[str, str, str]]) -> dict[
@@ -127,7 +128,8 @@ def save_states(conn: Connection, changed: Sequence[AlertState]) -> None:
     bulk.insert_many(conn, alert_states, [
         {"session_id": s.session_id, "participant_id": s.participant_id, "rule_id": s.rule_id,
          "api_key": s.api_key, "firing": int(s.firing), "fired_count": s.fired_count,
-         "fired_ms": s.fired_ms, "resolved_ms": s.resolved_ms, "value": s.value}
+         "fired_ms": s.fired_ms, "resolved_ms": s.resolved_ms, "value": s.value,
+         "judged_ms": s.judged_ms}
         for s in changed
     ], _states_conflict)
 

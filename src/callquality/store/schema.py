@@ -373,6 +373,7 @@ alert_states = Table(
     Column("fired_ms", BigInteger),
     Column("resolved_ms", BigInteger),
     Column("value", Float),
+    Column("judged_ms", BigInteger),  # the end of the newest window judged
     Index("ix_alert_states_firing", "firing", sqlite_where=text("firing = 1"),
           postgresql_where=text("firing = 1")),
 )

@@ -9,7 +9,6 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from starlette.background import BackgroundTask
 
 from callquality.api.auth import check_scope
 from callquality.api.ingest_models import parse_items
@@ -59,6 +58,10 @@ async def post_stats(request: Request) -> Any:
     result = await run_in_threadpool(
         ingest, app.engine, app.settings, caller.api_key, items, now_ms()
     )
+    # The alert rules judge the new samples now that they are durable, before the answer:
+    # a client's next report is judged after this one (service/alerts.py).
+    if result.reported and not app.alert_rules.known_empty(caller.api_key):
+        await run_in_threadpool(_judge_alerts, app, caller.api_key, result.reported)
     app.metrics.ingest_items.labels("accepted").inc(result.accepted)
     app.metrics.ingest_items.labels("duplicate").inc(result.duplicates)
     headers = {"Connection": "close"} if app.should_close() else None
@@ -70,8 +73,6 @@ async def post_stats(request: Request) -> Any:
         },
         status_code=202,
         headers=headers,
-        # The alert rules judge the new samples once they are durable and acknowledged.
-        background=BackgroundTask(_judge_alerts, app, caller.api_key, result.reported),
     )
 
 

@@ -109,6 +109,7 @@ def upgrade() -> None:
         sa.Column("fired_ms", sa.BigInteger),
         sa.Column("resolved_ms", sa.BigInteger),
         sa.Column("value", sa.Float),
+        sa.Column("judged_ms", sa.BigInteger),
     )
     _partial("ix_alert_states_firing", "alert_states", "firing")
 
