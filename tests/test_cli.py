@@ -86,7 +86,14 @@ def test_keys_create_and_token(tmp_path: Path) -> None:
         [CLI, "token", "--api-key", "k", "--secret", "s", "--role", "admin"],
         capture_output=True, text=True,
     )
-    assert bad.returncode != 0 and "crawler or rtc" in bad.stderr
+    assert bad.returncode != 0 and "crawler, rtc or janus" in bad.stderr
+    janus = subprocess.run(
+        [CLI, "token", "--api-key", key["apiKey"], "--secret", key["secret"], "--role", "janus",
+         "--ttl", "31536000"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    claims = jwt.decode(janus, key["secret"], algorithms=["HS256"])
+    assert claims["roles"] == ["janus"] and claims["exp"] - claims["iat"] == 31536000
 
 
 def test_settings_lists_every_environment_variable() -> None:

@@ -74,7 +74,11 @@ def token(
     api_key: Annotated[str, typer.Option("--api-key", help="the API key")],
     secret: Annotated[str, typer.Option("--secret", help="its secret")],
     role: Annotated[
-        list[str] | None, typer.Option("--role", help="crawler (read API) and/or rtc (send)")
+        list[str] | None, typer.Option(
+            "--role",
+            help="crawler (read API), rtc (send statistics) and/or janus (POST "
+            "/v2/ingest/janus only, for a Janus event handler)",
+        )
     ] = None,
     room_id: Annotated[str | None, typer.Option("--room-id", help="limit to a room")] = None,
     participant_id: Annotated[
@@ -83,12 +87,14 @@ def token(
     ttl: Annotated[int, typer.Option("--ttl", help="lifetime in seconds")] = 24 * 3600,
 ) -> None:
     """Print a JWT (HS256) for the API key."""
-    from callquality.tokens import make_token
+    from callquality.tokens import ROLES, make_token
 
     roles = tuple(role or ("crawler", "rtc"))
     for r in roles:
-        if r not in ("crawler", "rtc"):
-            raise typer.BadParameter(f"unknown role {r!r}; use crawler or rtc", param_hint="--role")
+        if r not in ROLES:
+            raise typer.BadParameter(
+                f"unknown role {r!r}; use crawler, rtc or janus", param_hint="--role"
+            )
     typer.echo(
         make_token(
             api_key, secret, roles=roles, room_id=room_id, participant_id=participant_id,
@@ -217,6 +223,33 @@ def stats(
                 cells.append(str(value))
         table.add_row(*cells)
     console.print(table)
+
+
+@app.command()
+def process(
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Store the ingest log's items (INGEST_LOG): run one processor until interrupted."""
+    import asyncio
+    import signal
+
+    from callquality.service.processor import Processor
+
+    settings = _settings(database_url, data_dir)
+    configure_logging(settings.log_level)
+    if not settings.ingest_log:
+        err_console.print("INGEST_LOG is not set: there is no log to process (docs/scaling.md)")
+        raise typer.Exit(2)
+    processor = Processor(settings, _engine(settings))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, processor.stop)
+        await processor.run()
+
+    asyncio.run(main())
 
 
 @app.command("import")

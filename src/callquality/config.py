@@ -81,6 +81,18 @@ class Settings:
     live_ticket_ttl_s: int = _setting(
         60, "lifetime of a live-view ticket (POST /v2/sessions/{sessionId}/live/ticket)")
 
+    ingest_log: str = _setting(
+        "", "nats://host:4222[,nats://host2:4222...]: the API publishes items to this NATS "
+        "JetStream and `callquality process` stores them (docs/scaling.md); empty: the API "
+        "stores them itself")
+    ingest_partitions: int = _setting(
+        8, "partitions of the ingest log (subjects cq.ingest.0..N-1); fixed once in use")
+    ingest_replicas: int = _setting(
+        1, "JetStream replicas of the ingest stream (3 on a 3-node cluster)")
+    processor_lease_s: int = _setting(
+        6, "a processor's partitions go to another processor this long after it stops "
+        "renewing them")
+
     @property
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL: DATABASE_URL, or a SQLite file in the data directory."""

@@ -10,7 +10,8 @@ import jwt
 
 from callquality.domain.errors import AuthError
 
-Role = Literal["crawler", "rtc"]
+Role = Literal["crawler", "rtc", "janus"]
+ROLES = ("crawler", "rtc", "janus")
 ALGORITHM = "HS256"
 DEFAULT_PERMISSIONS = ("allow_join",)
 
@@ -28,6 +29,16 @@ class Claims:
     def may_read(self) -> bool:
         """Whether the REST API's read endpoints are open to this token."""
         return not self.roles or "crawler" in self.roles
+
+    @property
+    def may_send_reports(self) -> bool:
+        """Whether ``POST /v2/stats`` is open to it: not to a token made for Janus alone."""
+        return not self.roles or "rtc" in self.roles or "crawler" in self.roles
+
+    @property
+    def may_send_janus(self) -> bool:
+        """Whether ``POST /v2/ingest/janus`` is open to it (the ``janus`` role)."""
+        return "janus" in self.roles
 
 
 def make_token(

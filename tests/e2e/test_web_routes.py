@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePosixPath
+
 from support.server import RunningServer
 
 from callquality.api.web import WEB_DIR
+
+# `import ... from './x.js'` and `import './x.js'` in the dashboard's modules.
+IMPORT = re.compile(r"""^\s*import\b[^'"]*?['"]([^'"]+)['"]""", re.MULTILINE)
 
 
 def test_collector_js_is_served_as_javascript_to_any_site(server: RunningServer) -> None:
@@ -29,6 +35,47 @@ def test_the_dashboard_page_runs_only_its_own_scripts(server: RunningServer) -> 
     assert slash.status_code == 308 and slash.headers["location"] == "../dashboard"
     assert uplot.status_code == 200 and "uPlot" in uplot.text
     assert css.headers["content-type"].startswith("text/css")
+
+
+def test_the_dashboard_page_loads_its_entry_module_after_uplot(server: RunningServer) -> None:
+    with server.client() as client:
+        page = client.get("/dashboard").text
+    uplot = page.index('src="static/vendor/uplot/uPlot.iife.min.js" defer')
+    entry = page.index('<script type="module" src="static/dashboard/main.js">')
+    assert uplot < entry  # deferred and module scripts run in document order: uPlot first
+    assert "dashboard.js" not in page
+
+
+def test_every_dashboard_module_and_what_it_imports_is_served_as_javascript(
+    server: RunningServer,
+) -> None:
+    """Walk the import graph from main.js over HTTP, as the browser does: every module
+    resolves, is text/javascript (browsers refuse a module of another MIME type) and nosniff."""
+    seen: set[str] = set()
+    todo = ["dashboard/main.js"]
+    with server.client() as client:
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            answer = client.get(f"/static/{name}")
+            assert answer.status_code == 200, name
+            assert answer.headers["content-type"].startswith("text/javascript"), name
+            assert answer.headers["x-content-type-options"] == "nosniff", name
+            for spec in IMPORT.findall(answer.text):
+                assert spec.startswith("./") or spec.startswith("../"), (name, spec)
+                target = PurePosixPath(name).parent / spec
+                parts: list[str] = []
+                for part in target.parts:
+                    if part == "..":
+                        parts.pop()
+                    elif part != ".":
+                        parts.append(part)
+                todo.append("/".join(parts))
+    on_disk = {p.relative_to(WEB_DIR).as_posix() for p in (WEB_DIR / "dashboard").rglob("*.js")}
+    assert seen == on_disk  # no module left unreachable from the entry point
+    assert len(seen) >= 8
 
 
 def test_static_paths_stay_inside_the_web_folder(server: RunningServer) -> None:
@@ -61,7 +108,9 @@ def test_cors_lets_a_site_post_stats_with_its_token(server: RunningServer) -> No
 
 
 def test_the_web_assets_ship_in_the_package() -> None:
-    for name in ("collector.js", "dashboard.html", "dashboard.js", "dashboard.css",
+    for name in ("collector.js", "dashboard.html", "dashboard/main.js", "dashboard/api.js",
+                 "dashboard/router.js", "dashboard/charts.js", "dashboard/views/session.js",
+                 "dashboard/views/sessions.js", "dashboard.css",
                  "vendor/uplot/uPlot.iife.min.js", "vendor/uplot/uPlot.min.css",
                  "vendor/uplot/LICENSE"):
         assert (WEB_DIR / name).is_file(), name

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from servers import events_db, events_server  # noqa: F401 (fixtures)
+from servers import events_db_fixture, events_server_fixture  # noqa: F401 (fixtures)
 from support.items import sample_item
 from support.receiver import Receiver, receiving
 from support.server import RunningServer

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from servers import FAST, events_db  # noqa: F401 (fixture)
+from servers import FAST, events_db_fixture  # noqa: F401 (fixture)
 from support.items import sample_item
 from support.receiver import Receiver, receiving
 from support.server import RunningServer, serve
@@ -38,7 +38,7 @@ class FakeClock:
 
 
 @pytest.fixture(scope="module")
-def quiet_server(events_db: str) -> Iterator[RunningServer]:  # noqa: F811
+def quiet_server(events_db: str) -> Iterator[RunningServer]:
     with serve(Settings(database_url=events_db, **SETTINGS)) as running:  # type: ignore[arg-type]
         yield running
 

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import httpx
-from servers import events_db, events_server  # noqa: F401 (fixtures)
+from servers import events_db_fixture, events_server_fixture  # noqa: F401 (fixtures)
 from support.items import sample_item
 from support.server import RunningServer, Tenant
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from servers import events_db_fixture, events_server_fixture  # noqa: F401 (fixtures)
 from snippets import node_verify, python_verify
 from support.items import sample_item
 from support.receiver import receiving
-from servers import events_db, events_server  # noqa: F401 (fixtures)
 from support.server import RunningServer
 
 EXPECTED = ["session-started", "participant-joined", "participant-joined",

@@ -6,115 +6,18 @@ are not doubled, and an unreachable database answers 503 with Retry-After, never
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
 import signal
 import sqlite3
-import subprocess
-import tempfile
-import threading
-import time
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from support.items import T0, sample_item
+from support.faults import Sender, batches, check_exactly_once, own_postgres, wait_for
 from support.processes import create_key, serve_process
 from support.server import free_port
 
 from callquality.tokens import make_token
-
-BATCH = 5
-
-
-@dataclass
-class Sender:
-    """Client threads posting batches, each until it is acknowledged."""
-
-    url: str
-    token: str
-    batches: list[list[dict[str, Any]]]
-    acked: list[tuple[str, int]] = field(default_factory=list)
-    retried: int = 0
-    statuses: Counter[int] = field(default_factory=Counter)
-    failures: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def run(self, threads: int = 4, deadline_s: float = 45) -> list[threading.Thread]:
-        todo = list(enumerate(self.batches))
-        deadline = time.time() + deadline_s
-
-        def work() -> None:
-            with httpx.Client(base_url=self.url, headers={"Authorization": self.token},
-                              timeout=10) as client:
-                while True:
-                    with self.lock:
-                        if not todo:
-                            return
-                        _, batch = todo.pop(0)
-                    self._send(client, batch, deadline)
-
-        workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
-        for w in workers:
-            w.start()
-        return workers
-
-    def _send(self, client: httpx.Client, batch: list[dict[str, Any]], deadline: float) -> None:
-        attempts = 0
-        while time.time() < deadline:
-            attempts += 1
-            try:
-                answer = client.post("/v2/stats", json=batch)
-            except httpx.TransportError:  # refused, reset, or the answer lost: send again
-                time.sleep(0.05)
-                continue
-            with self.lock:
-                self.statuses[answer.status_code] += 1
-            if answer.status_code == 202:
-                with self.lock:
-                    self.acked += [(i["participantId"], i["timestamp"]) for i in batch]
-                    self.retried += attempts > 1
-                return
-            if answer.status_code == 503:
-                assert int(answer.headers["Retry-After"]) >= 1
-                time.sleep(0.1)  # sooner than Retry-After: the test wants it back fast
-                continue
-            with self.lock:
-                self.failures.append(f"{answer.status_code}: {answer.text[:300]}")
-            return
-        with self.lock:
-            self.failures.append("gave up: not acknowledged before the deadline")
-
-
-def _batches(room: str, n_items: int) -> list[list[dict[str, Any]]]:
-    items = [
-        sample_item(room, f"p{i % 10}", T0 + (i // 10) * 5000, audio_recv_lost=i % 3)
-        for i in range(n_items)
-    ]
-    return [items[i : i + BATCH] for i in range(0, n_items, BATCH)]
-
-
-def _wait_for(condition: Any, timeout_s: float) -> None:
-    deadline = time.time() + timeout_s
-    while not condition():
-        if time.time() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.02)
-
-
-def _check_exactly_once(rows: list[tuple[str, int, int]], sender: Sender, n_items: int) -> None:
-    counts = {(p, int(ts)): int(n) for p, ts, n in rows}
-    assert not sender.failures, sender.failures[:3]
-    assert len(sender.acked) == n_items  # every item was eventually acknowledged...
-    assert all(counts.get((p, int(ts))) == 1 for p, ts in sender.acked)  # ...and stored once
-    assert len(counts) == n_items and set(counts.values()) == {1}  # and nothing else
-
 
 _COUNT = "SELECT participant_id, timestamp_ms, count(*) FROM samples GROUP BY 1, 2"
 
@@ -127,9 +30,9 @@ def test_a_killed_server_loses_and_doubles_nothing(tmp_path: Path) -> None:
     port = free_port()
     with ExitStack() as stack:
         base, proc = stack.enter_context(serve_process(url, port=port))
-        sender = Sender(base, make_token(api_key, secret), _batches("kill-room", n_items))
+        sender = Sender(base, make_token(api_key, secret), batches("kill-room", n_items))
         workers = sender.run()
-        _wait_for(lambda: len(sender.acked) >= n_items // 3, 30)
+        wait_for(lambda: len(sender.acked) >= n_items // 3, 30)
         proc.send_signal(signal.SIGKILL)  # mid-load: some requests are in flight
         proc.wait(10)
         stack.enter_context(serve_process(url, port=port))
@@ -137,57 +40,9 @@ def test_a_killed_server_loses_and_doubles_nothing(tmp_path: Path) -> None:
             w.join(50)
     with sqlite3.connect(db) as conn:
         rows = conn.execute(_COUNT).fetchall()
-    _check_exactly_once(rows, sender, n_items)
+    check_exactly_once(rows, sender, n_items)
     assert sender.retried >= 1  # batches sent again after the kill were not doubled
     assert 500 not in sender.statuses
-
-
-def _pg_bin() -> Path:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if shutil.which("pg_config"):
-        bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True,
-                                text=True).stdout.strip()
-        candidates.insert(0, str(Path(bindir) / "initdb"))
-    for c in candidates:
-        if Path(c).exists():
-            return Path(c).parent
-    raise AssertionError("PostgreSQL server binaries (initdb, pg_ctl) are needed for this test")
-
-
-def _as_postgres(cmd: list[str]) -> list[str]:
-    """Run as the postgres user when we are root (PostgreSQL refuses to run as root)."""
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-@contextmanager
-def own_postgres() -> Iterator[tuple[str, Any, Any]]:
-    """A PostgreSQL of this test's own: data directory in /tmp, its own port."""
-    bindir = _pg_bin()
-    root = Path(tempfile.mkdtemp(prefix="cq-pg-"))
-    data = root / "data"
-    port = free_port()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-    run = {"check": True, "capture_output": True, "timeout": 60}
-    subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-A", "trust",
-                                 "-U", "postgres", "--no-sync"]), **run)  # type: ignore[call-overload]
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-
-    def start() -> None:
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
-                                     "-l", str(root / "log"), "-w", "start"]), **run)  # type: ignore[call-overload]
-
-    def stop() -> None:
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                                     "-w", "stop"]), **run)  # type: ignore[call-overload]
-
-    start()
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", start, stop
-    finally:
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m",
-                                     "immediate", "stop"]), capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_postgres_down_under_load_is_503_then_recovers() -> None:
@@ -195,15 +50,15 @@ def test_postgres_down_under_load_is_503_then_recovers() -> None:
         api_key, secret = create_key(url)
         n_items = 300
         with serve_process(url) as (base, _):
-            sender = Sender(base, make_token(api_key, secret), _batches("pg-room", n_items))
+            sender = Sender(base, make_token(api_key, secret), batches("pg-room", n_items))
             workers = sender.run()
-            _wait_for(lambda: len(sender.acked) >= n_items // 4, 30)
+            wait_for(lambda: len(sender.acked) >= n_items // 4, 30)
             stop()  # fast shutdown: transactions in flight are cut off
-            _wait_for(lambda: sender.statuses[503] >= 3, 15)
+            wait_for(lambda: sender.statuses[503] >= 3, 15)
             acked_while_down = len(sender.acked)
             refused = sender.statuses[503]
             # A few more answers while it is down: each a 503, none a 202.
-            _wait_for(lambda: sender.statuses[503] >= refused + 3, 15)
+            wait_for(lambda: sender.statuses[503] >= refused + 3, 15)
             assert len(sender.acked) == acked_while_down
             start()  # the server is not restarted: it reconnects by itself
             for w in workers:
@@ -214,5 +69,5 @@ def test_postgres_down_under_load_is_503_then_recovers() -> None:
             rows = [tuple(r) for r in conn.execute(sa.text(_COUNT))]
         engine.dispose()
     assert health.status_code == 200
-    _check_exactly_once(rows, sender, n_items)  # type: ignore[arg-type]
+    check_exactly_once(rows, sender, n_items)  # type: ignore[arg-type]
     assert sender.statuses[503] >= 3 and 500 not in sender.statuses, sender.statuses

@@ -92,9 +92,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     eng = engine or create_store_engine(settings.resolved_database_url)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         migrate(eng)
         purger = asyncio.create_task(_purge_periodically(eng, settings))
+        ingest_log = application.state.cq.ingest_log
+        if ingest_log is not None:
+            await ingest_log.connect()
         deliveries = DeliveryWorker(eng, settings) if settings.webhook_delivery else None
         if deliveries is not None:
             deliveries.start()
@@ -102,6 +105,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         purger.cancel()
         if deliveries is not None:
             await run_in_threadpool(deliveries.stop)
+        if ingest_log is not None:
+            await ingest_log.close()
         if own_engine:
             eng.dispose()
 

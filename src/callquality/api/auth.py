@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy import Engine
 
-from callquality.domain.errors import AuthError, Forbidden
+from callquality.domain.errors import AuthError, Forbidden, StoreUnavailable
 from callquality.store.db import read_transaction
 from callquality.store.keys import secret_for
 from callquality.tokens import Claims, unverified_api_key, verify_token
@@ -30,8 +30,13 @@ class Authenticator:
             hit = self._cache.get(api_key)
         if hit is not None and now - hit[0] < _SECRET_TTL_S:
             return hit[1]
-        with read_transaction(self._engine) as conn:
-            secret = secret_for(conn, api_key)
+        try:
+            with read_transaction(self._engine) as conn:
+                secret = secret_for(conn, api_key)
+        except StoreUnavailable:
+            if hit is not None:  # the database is down: the key we knew still signs
+                return hit[1]
+            raise
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

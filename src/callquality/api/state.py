@@ -12,6 +12,7 @@ from callquality.api.metrics import Metrics
 from callquality.api.ratelimit import RateLimiter
 from callquality.config import Settings
 from callquality.service.alerts import RuleCache
+from callquality.service.ingestlog import IngestLog
 
 # With several workers, an ingest answer closes its connection at most this often per worker.
 _REBALANCE_S = 0.2
@@ -29,6 +30,11 @@ class AppState:
         self.alert_rules = RuleCache(engine)
         self.started = time.time()
         self.last_close = -math.inf  # when an ingest answer last closed its connection
+        self.ingest_log: IngestLog | None = (
+            IngestLog(settings.ingest_log, settings.ingest_partitions, settings.ingest_replicas)
+            if settings.ingest_log
+            else None
+        )
 
     def should_close(self) -> bool:
         """Whether this ingest answer closes its connection (``Connection: close``).

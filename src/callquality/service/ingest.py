@@ -68,6 +68,15 @@ def ingest(
     raise AssertionError("unreachable")
 
 
+def ingest_in(
+    conn: Connection, settings: Settings, api_key: str, items: Sequence[IngestItem], now_ms: int
+) -> IngestResult:
+    """Store a batch inside a write transaction the caller holds (with its own writes: the
+    Janus path's state, the ingest log's checkpoint); the caller retries on IntegrityError,
+    as :func:`ingest`."""
+    return _ingest(conn, settings, api_key, items, now_ms, {})
+
+
 @dataclass(slots=True)
 class _Derived:
     """One stream's items of a batch differenced and scored against one stored state."""

@@ -6,13 +6,19 @@ from sqlalchemy import Engine
 
 from callquality.config import Settings
 from callquality.store.db import write_transaction
+from callquality.store.janus import purge_janus_states_before
 from callquality.store.writes import purge_samples_before
 
 PURGE_EVERY_S = 3600
+# A Janus session with a peer connection sends media statistics every few seconds; one not
+# heard of for a day is gone without its "destroyed" event (a Janus that died).
+JANUS_STATE_TTL_MS = 86_400_000
 
 
 def purge_expired(engine: Engine, settings: Settings, now_ms: int) -> int:
-    """Delete samples received more than RETENTION_DAYS ago; returns how many."""
+    """Delete samples received more than RETENTION_DAYS ago (returns how many), and the
+    states of Janus sessions silent for a day."""
     cutoff = now_ms - settings.retention_days * 86_400_000
     with write_transaction(engine) as conn:
+        purge_janus_states_before(conn, now_ms - JANUS_STATE_TTL_MS)
         return purge_samples_before(conn, cutoff)

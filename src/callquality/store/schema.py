@@ -102,6 +102,19 @@ stream_states = Table(
     Column("state", Text, nullable=False),
 )
 
+# What POST /v2/ingest/janus keeps between events of one Janus session (ingest/janus.py): its
+# handles, their rooms and previous counters, as JSON. Keyed by the tenant and Janus's own
+# session id: the state comes before any callquality session of the rooms it maps to.
+janus_states = Table(
+    "janus_states",
+    metadata,
+    Column("api_key", String(64), primary_key=True),
+    Column("janus_session_id", String(32), primary_key=True),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
+    Index("ix_janus_states_updated", "updated_ms"),
+)
+
 # One row per accepted item: the idempotency ledger and the per-interval measurements.
 # A raw report that only sets the baseline (the first of a stream) has a row with NULL stats.
 samples = Table(
@@ -376,4 +389,17 @@ alert_states = Table(
     Column("judged_ms", BigInteger),  # the end of the newest window judged
     Index("ix_alert_states_firing", "firing", sqlite_where=text("firing = 1"),
           postgresql_where=text("firing = 1")),
+)
+
+# The ingest log's partitions (INGEST_LOG, docs/scaling.md): which processor owns each one
+# until when (a lease), and the last stream sequence whose items are stored (the checkpoint,
+# written in the same transaction as those items). Operational, not tenant data: a Citus
+# reference table.
+ingest_partitions = Table(
+    "ingest_partitions",
+    metadata,
+    Column("partition", Integer, primary_key=True),
+    Column("owner", String(64)),
+    Column("lease_until_ms", BigInteger, nullable=False),
+    Column("checkpoint_seq", BigInteger, nullable=False),
 )

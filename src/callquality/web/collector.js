@@ -1,10 +1,18 @@
 /*! callquality collector: samples RTCPeerConnection.getStats() and sends the raw reports
  * to a callquality server (POST {endpoint}/v2/stats). Plain ES2017, no dependencies.
  * Usage and options: docs/collector.md. It never throws into the host page.
+ *
+ * One file, one <script> tag, in five parts that only meet in monitor():
+ *   queue      the reports waiting to be sent, oldest first, bounded
+ *   transport  one POST of a batch: token, timeout, what the answer means, backoff
+ *   sender     drains a queue through a transport, retrying; flush() waiters
+ *   lifecycle  a peer connection closing, and the page going away (keepalive budget)
+ *   monitor    samples getStats() into a queue and wires the parts together
  */
 (function (global) {
   'use strict';
 
+  // The package's version (pyproject.toml, callquality.__version__); a test keeps them equal.
   var VERSION = '0.1.0';
   var DEFAULTS = {
     intervalMs: 5000,        // how often getStats() is sampled
@@ -18,11 +26,9 @@
     // (local-candidate, remote-candidate) carry IP addresses: add them here to keep those.
     excludeTypes: ['certificate'],
   };
-  // fetch(keepalive) allows 64 KiB of bodies in flight per page, shared by all monitors;
-  // stay under it with some headroom.
-  var KEEPALIVE_BYTES = 60000;
-  var keepaliveInFlight = 0;
-  var live = new Set();  // the monitors that may still send, for the page-exit flush
+
+  // ---- utilities ------------------------------------------------------------------------
+
   var encoder = typeof TextEncoder === 'function' ? new TextEncoder() : null;
 
   function byteLength(text) {
@@ -35,6 +41,10 @@
     } catch (_) { /* a console that throws must not break the page */ }
   }
 
+  function errorText(error) {
+    return String(error && error.message || error);
+  }
+
   function randomId() {
     try {
       if (global.crypto && typeof crypto.randomUUID === 'function') return 'pc-' + crypto.randomUUID();
@@ -42,14 +52,331 @@
     return 'pc-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10);
   }
 
+  // ---- queue ----------------------------------------------------------------------------
+  // Entries are {json, bytes, inflight}: serialised once when sampled, sent as they are.
+
+  function createQueue(maxQueue) {
+    var entries = [];  // oldest first
+
+    return {
+      size: function () { return entries.length; },
+
+      /** Add a report; returns how many of the oldest were dropped to stay within maxQueue. */
+      push: function (item) {
+        var json = JSON.stringify(item);
+        entries.push({ json: json, bytes: byteLength(json), inflight: false });
+        // Counters are cumulative, so the server still gets the totals across dropped
+        // reports: the next report kept is differenced against the last one it stored.
+        var dropped = 0;
+        while (entries.length > maxQueue) {
+          entries.shift();
+          dropped += 1;
+        }
+        return dropped;
+      },
+
+      /** Remove and return the oldest entry. */
+      shift: function () { return entries.shift(); },
+
+      /**
+       * Entries not in flight, oldest first (or the newest, for the page-exit flush), up to
+       * limitItems and limitBytes of JSON array; an entry alone larger than limitBytes is
+       * passed over. The batch is in queue order.
+       */
+      take: function (limitBytes, limitItems, newestFirst) {
+        var batch = [];
+        var bytes = 2;  // the array's brackets
+        var step = newestFirst ? -1 : 1;
+        for (var i = newestFirst ? entries.length - 1 : 0;
+          i >= 0 && i < entries.length && batch.length < limitItems; i += step) {
+          var entry = entries[i];
+          if (entry.inflight) continue;
+          if (batch.length && bytes + entry.bytes + 1 > limitBytes) break;
+          if (!batch.length && entry.bytes + 2 > limitBytes) continue;
+          batch.push(entry);
+          bytes += entry.bytes + 1;
+        }
+        if (newestFirst) batch.reverse();
+        return batch;
+      },
+
+      /** Drop these entries (sent, or refused for good). */
+      remove: function (batch) {
+        var gone = new Set(batch);
+        entries = entries.filter(function (e) { return !gone.has(e); });
+      },
+    };
+  }
+
+  function batchBody(batch) {
+    return '[' + batch.map(function (e) { return e.json; }).join(',') + ']';
+  }
+
+  function batchBytes(batch) {
+    return batch.reduce(function (n, e) { return n + e.bytes + 1; }, 2);
+  }
+
+  // ---- transport ------------------------------------------------------------------------
+
+  /** POSTs of batches to url; tokenOption is a string or a function returning one (or a promise). */
+  function createTransport(url, tokenOption, timeoutMs) {
+    function token() {
+      return Promise.resolve(typeof tokenOption === 'function' ? tokenOption() : tokenOption);
+    }
+
+    return {
+      /** Resolves with the Response; rejects on a network error or after timeoutMs. */
+      post: function (batch, keepalive) {
+        return token().then(function (tok) {
+          // A keepalive request outlives the page: no timer of ours can abort it.
+          var controller = typeof AbortController === 'function' && !keepalive ? new AbortController() : null;
+          var timer = controller ? setTimeout(function () { controller.abort(); }, timeoutMs) : null;
+          return fetch(url, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json', 'Authorization': String(tok) },
+            body: batchBody(batch),
+            keepalive: !!keepalive,
+            credentials: 'omit',
+            mode: 'cors',
+            signal: controller ? controller.signal : undefined,
+          }).then(function (response) {
+            if (timer) clearTimeout(timer);
+            return response;
+          }, function (error) {
+            if (timer) clearTimeout(timer);
+            throw error;
+          });
+        });
+      },
+    };
+  }
+
+  /** What an answer means for its batch: 'sent', 'retry' (429, 5xx) or 'refused' (other 4xx). */
+  function outcome(response) {
+    if (response.ok) return 'sent';
+    if (response.status === 429 || response.status >= 500) return 'retry';
+    return 'refused';  // 400/401/403/413: sending the same batch again cannot succeed
+  }
+
+  /** The Retry-After header in milliseconds (seconds or an HTTP date), or null. */
   function retryAfterMs(response) {
     var value = response.headers.get('Retry-After');
     if (!value) return null;
     var seconds = Number(value);
     if (isFinite(seconds)) return Math.max(0, seconds * 1000);
-    var at = Date.parse(value);  // an HTTP date
+    var at = Date.parse(value);
     return isFinite(at) ? Math.max(0, at - Date.now()) : null;
   }
+
+  /** The wait before retry number `attempt` (1, 2, ...): doubling, capped, jittered. */
+  function backoffDelayMs(attempt, o, serverDelayMs) {
+    var delay = Math.min(o.maxBackoffMs, o.backoffMs * Math.pow(2, attempt - 1));
+    delay = delay / 2 + Math.random() * delay / 2;  // jitter: clients do not retry in step
+    // The server's Retry-After wins: no retry comes sooner.
+    if (serverDelayMs !== null) delay = Math.max(serverDelayMs, Math.min(delay, o.maxBackoffMs));
+    return delay;
+  }
+
+  // ---- sender ---------------------------------------------------------------------------
+
+  /**
+   * Drains queue through transport, oldest first, one request at a time; failures back off.
+   * status {sent, dropped, failures, rejected, lastError} is the monitor's, written here.
+   * hooks: isStopped() (no more reports will come: once the queue is empty, the sender
+   * closes), snapshot() (what flush() resolves with), onClosed().
+   */
+  function createSender(queue, transport, o, status, hooks) {
+    var sending = false;
+    var closed = false;        // nothing more is sent at all
+    var attempt = 0;           // consecutive failures, for the backoff
+    var retryTimer = null;
+    var waiters = [];          // flush() promises
+
+    function settleWaiters() {
+      if (sending || (queue.size() && !closed && retryTimer === null && !hooks.isStopped())) return;
+      var done = waiters;
+      waiters = [];
+      done.forEach(function (resolve) { resolve(hooks.snapshot()); });
+    }
+
+    function close() {
+      closed = true;
+      if (retryTimer !== null) clearTimeout(retryTimer);
+      retryTimer = null;
+      hooks.onClosed();
+    }
+
+    function backoff(serverDelayMs) {
+      if (closed) return;
+      attempt += 1;
+      retryTimer = setTimeout(function () { retryTimer = null; pump(); },
+        backoffDelayMs(attempt, o, serverDelayMs));
+      settleWaiters();
+    }
+
+    function settle(batch, response) {
+      var result = outcome(response);
+      if (result === 'sent') {
+        attempt = 0;
+        status.sent += batch.length;
+        queue.remove(batch);
+        status.lastError = null;
+      } else if (result === 'retry') {
+        status.failures += 1;
+        status.lastError = 'HTTP ' + response.status;
+        backoff(retryAfterMs(response));
+      } else {
+        status.failures += 1;
+        status.rejected += batch.length;
+        status.dropped += batch.length;
+        queue.remove(batch);
+        status.lastError = 'HTTP ' + response.status + ' (batch dropped)';
+        response.text().then(function (text) { warn('the server rejected a batch: ' + text); },
+          function () {});
+      }
+    }
+
+    // Send the oldest reports; on success go on until the queue is empty.
+    function pump() {
+      if (hooks.isStopped() && !sending && !queue.size()) close();
+      if (sending || closed || retryTimer !== null || !queue.size()) { settleWaiters(); return; }
+      var batch = queue.take(o.maxBatchBytes, o.maxBatchItems, false);
+      if (!batch.length) {  // a single report larger than a request may be
+        var big = queue.shift();
+        status.dropped += 1;
+        status.rejected += 1;
+        status.lastError = 'a report of ' + big.bytes + ' bytes is larger than maxBatchBytes';
+        pump();
+        return;
+      }
+      sending = true;
+      batch.forEach(function (e) { e.inflight = true; });
+      transport.post(batch, false).then(function (response) {
+        sending = false;
+        batch.forEach(function (e) { e.inflight = false; });
+        settle(batch, response);
+        pump();
+      }, function (error) {
+        sending = false;
+        batch.forEach(function (e) { e.inflight = false; });
+        status.failures += 1;
+        status.lastError = 'network: ' + errorText(error);
+        backoff(null);
+        pump();
+      });
+    }
+
+    // The page is going away: one keepalive request with the newest reports that fit in
+    // limitBytes. Counters are cumulative, so the newest report carries the totals of the
+    // reports it skips. budget reserves and releases the page's keepalive bytes.
+    function flushOnExit(limitBytes, budget) {
+      if (closed || !queue.size()) return;
+      var batch = queue.take(limitBytes, o.maxBatchItems, true);
+      if (!batch.length) return;
+      var bytes = batchBytes(batch);
+      queue.remove(batch);
+      budget.reserve(bytes);
+      transport.post(batch, true).then(function (response) {
+        budget.release(bytes);
+        if (response.ok) status.sent += batch.length;
+        else { status.dropped += batch.length; status.failures += 1; }
+      }, function () {
+        budget.release(bytes);
+        status.dropped += batch.length;
+        status.failures += 1;
+      });
+    }
+
+    return {
+      pump: pump,
+      flushOnExit: flushOnExit,
+      isClosed: function () { return closed; },
+      /** Close now: nothing queued is sent any more. */
+      close: close,
+      settleWaiters: settleWaiters,
+      /** Send now, skipping a backoff wait; resolve(snapshot()) once the queue settles. */
+      flush: function (resolve) {
+        waiters.push(resolve);
+        if (retryTimer !== null && !closed) {
+          clearTimeout(retryTimer);
+          retryTimer = null;
+        }
+        pump();
+      },
+    };
+  }
+
+  // ---- lifecycle: the page going away ---------------------------------------------------
+
+  // fetch(keepalive) allows 64 KiB of bodies in flight per page, shared by all monitors;
+  // stay under it with some headroom.
+  var KEEPALIVE_BYTES = 60000;
+  var keepaliveInFlight = 0;
+  var keepaliveBudget = {
+    reserve: function (bytes) { keepaliveInFlight += bytes; },
+    release: function (bytes) { keepaliveInFlight -= bytes; },
+  };
+  var live = new Set();  // {queued(), flushOnExit(limitBytes)} of the monitors that may still send
+
+  // One listener for all monitors: the keepalive budget is shared equally among the monitors
+  // that have something queued.
+  function onPageExit() {
+    try {
+      var waiting = [];
+      live.forEach(function (m) { if (m.queued()) waiting.push(m); });
+      if (!waiting.length) return;
+      var share = Math.floor((KEEPALIVE_BYTES - keepaliveInFlight) / waiting.length);
+      if (share < 1024) return;
+      waiting.forEach(function (m) { m.flushOnExit(share); });
+    } catch (error) {
+      warn('flush on page exit failed', error);
+    }
+  }
+
+  function watchPage() {
+    if (global.addEventListener) global.addEventListener('pagehide', onPageExit);
+    if (global.document) {
+      document.addEventListener('visibilitychange', function () {
+        if (document.visibilityState === 'hidden') onPageExit();
+      });
+    }
+  }
+
+  // ---- lifecycle: one peer connection ---------------------------------------------------
+
+  /** Call onClose once pc closes; returns {isClosed(), detach()}. */
+  function watchConnection(pc, onClose) {
+    function isClosed() {
+      return pc.connectionState === 'closed' || pc.signalingState === 'closed';
+    }
+    function onState() { if (isClosed()) onClose(); }
+
+    // pc.close() fires no event (W3C webrtc-pc §4.4.1.2 close: "no events fire"), so the
+    // call itself is observed; the original close runs first and unchanged.
+    var originalClose = pc.close;
+    var wrappedClose = function () {
+      var result = originalClose.apply(this, arguments);
+      try { onClose(); } catch (error) { warn('stopping after close failed', error); }
+      return result;
+    };
+    try { pc.close = wrappedClose; } catch (_) { /* a frozen object: the state check remains */ }
+    pc.addEventListener('connectionstatechange', onState);
+    pc.addEventListener('signalingstatechange', onState);
+
+    return {
+      isClosed: isClosed,
+      /** The connection's listeners go, and close() is the original again. */
+      detach: function () {
+        try {
+          pc.removeEventListener('connectionstatechange', onState);
+          pc.removeEventListener('signalingstatechange', onState);
+          if (pc.close === wrappedClose) pc.close = originalClose;
+        } catch (_) { /* nothing to undo */ }
+      },
+    };
+  }
+
+  // ---- monitor --------------------------------------------------------------------------
 
   function inertHandle(reason) {
     var stats = { sent: 0, queued: 0, dropped: 0, failures: 0, rejected: 0, stopped: true,
@@ -67,242 +394,60 @@
       return createMonitor(pc, options || {});
     } catch (error) {
       warn('monitor() could not start', error);
-      return inertHandle(String(error && error.message || error));
+      return inertHandle(errorText(error));
     }
   }
 
-  function createMonitor(pc, options) {
-    if (!pc || typeof pc.getStats !== 'function') throw new Error('the first argument must be an RTCPeerConnection');
+  function settingsOf(options) {
     var o = {};
     Object.keys(DEFAULTS).forEach(function (k) { o[k] = options[k] !== undefined ? options[k] : DEFAULTS[k]; });
     ['roomId', 'participantId'].forEach(function (k) {
       if (typeof options[k] !== 'string' || !options[k]) throw new Error('options.' + k + ' is required');
     });
     if (!options.token) throw new Error('options.token is required (an rtc-role token)');
-    var endpoint = String(options.endpoint || '').replace(/\/+$/, '');
-    var url = endpoint + '/v2/stats';
-    var intervalMs = Math.max(250, Number(o.intervalMs) || DEFAULTS.intervalMs);
-    var excluded = new Set(o.excludeTypes || []);
+    o.intervalMs = Math.max(250, Number(o.intervalMs) || DEFAULTS.intervalMs);
+    return o;
+  }
+
+  /** The fields every item of this connection carries. */
+  function itemBase(options) {
     var base = { roomId: options.roomId, participantId: options.participantId };
     if (options.participantName) base.participantName = String(options.participantName);
     if (options.sessionId) base.sessionId = String(options.sessionId);
     if (options.customRoomId) base.customRoomId = String(options.customRoomId);
     base.peerConnectionId = options.peerConnectionId ? String(options.peerConnectionId) : randomId();
+    return base;
+  }
 
-    var queue = [];            // [{json, bytes, inflight}], oldest first
-    var counters = { sent: 0, dropped: 0, failures: 0, rejected: 0 };
+  function createMonitor(pc, options) {
+    if (!pc || typeof pc.getStats !== 'function') throw new Error('the first argument must be an RTCPeerConnection');
+    var o = settingsOf(options);
+    var base = itemBase(options);
+    var url = String(options.endpoint || '').replace(/\/+$/, '') + '/v2/stats';
+    var excluded = new Set(o.excludeTypes || []);
+
+    var status = { sent: 0, dropped: 0, failures: 0, rejected: 0, lastError: null };
     var stopped = false;       // no more sampling
-    var closed = false;        // nothing more is sent at all
-    var sending = false;
-    var attempt = 0;           // consecutive failures, for the backoff
     var sampleTimer = null;
-    var retryTimer = null;
-    var lastError = null;
-    var waiters = [];          // flush() promises
-
-    function token() {
-      return Promise.resolve(typeof options.token === 'function' ? options.token() : options.token);
-    }
+    var queue = createQueue(o.maxQueue);
 
     function snapshot() {
       return {
-        sent: counters.sent, queued: queue.length, dropped: counters.dropped,
-        failures: counters.failures, rejected: counters.rejected, stopped: stopped,
-        peerConnectionId: base.peerConnectionId, lastError: lastError,
+        sent: status.sent, queued: queue.size(), dropped: status.dropped,
+        failures: status.failures, rejected: status.rejected, stopped: stopped,
+        peerConnectionId: base.peerConnectionId, lastError: status.lastError,
       };
     }
 
-    function settleWaiters() {
-      if (sending || (queue.length && !closed && retryTimer === null && !stopped)) return;
-      var done = waiters;
-      waiters = [];
-      done.forEach(function (resolve) { resolve(snapshot()); });
-    }
-
-    function isClosed() {
-      return pc.connectionState === 'closed' || pc.signalingState === 'closed';
-    }
-
-    function enqueue(item) {
-      var json = JSON.stringify(item);
-      queue.push({ json: json, bytes: byteLength(json), inflight: false });
-      // Counters are cumulative, so the server still gets the totals across dropped reports:
-      // the next report kept is differenced against the last one it stored.
-      while (queue.length > o.maxQueue) {
-        queue.shift();
-        counters.dropped += 1;
-      }
-    }
-
-    function sample() {
-      sampleTimer = null;
-      if (stopped) return;
-      if (isClosed()) { onClose(); return; }
-      var timestamp = Date.now();
-      pc.getStats().then(function (report) {
-        if (stopped) return;
-        var stats = [];
-        report.forEach(function (s) { if (!excluded.has(s.type)) stats.push(s); });
-        var item = Object.assign({}, base, { timestamp: timestamp, report: stats });
-        enqueue(item);
-        pump();
-      }).catch(function (error) {
-        lastError = 'getStats: ' + (error && error.message || error);
-        if (isClosed()) onClose();
-      }).then(schedule, schedule);
-    }
-
-    function schedule() {
-      if (!stopped && sampleTimer === null) sampleTimer = setTimeout(sample, intervalMs);
-    }
-
-    function takeBatch(limitBytes, limitItems, newestFirst) {
-      var batch = [];
-      var bytes = 2;
-      var i = newestFirst ? queue.length - 1 : 0;
-      while (i >= 0 && i < queue.length && batch.length < limitItems) {
-        var entry = queue[i];
-        if (entry.inflight) { i += newestFirst ? -1 : 1; continue; }
-        if (batch.length && bytes + entry.bytes + 1 > limitBytes) break;
-        if (!batch.length && entry.bytes + 2 > limitBytes) { i += newestFirst ? -1 : 1; continue; }
-        batch.push(entry);
-        bytes += entry.bytes + 1;
-        i += newestFirst ? -1 : 1;
-      }
-      if (newestFirst) batch.reverse();
-      return batch;
-    }
-
-    function body(batch) {
-      return '[' + batch.map(function (e) { return e.json; }).join(',') + ']';
-    }
-
-    function remove(batch) {
-      var gone = new Set(batch);
-      queue = queue.filter(function (e) { return !gone.has(e); });
-    }
-
-    function post(batch, keepalive) {
-      return token().then(function (tok) {
-        var controller = typeof AbortController === 'function' ? new AbortController() : null;
-        var timer = controller && !keepalive ? setTimeout(function () { controller.abort(); }, o.timeoutMs) : null;
-        return fetch(url, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', 'Authorization': String(tok) },
-          body: body(batch),
-          keepalive: !!keepalive,
-          credentials: 'omit',
-          mode: 'cors',
-          signal: controller && !keepalive ? controller.signal : undefined,
-        }).then(function (response) {
-          if (timer) clearTimeout(timer);
-          return response;
-        }, function (error) {
-          if (timer) clearTimeout(timer);
-          throw error;
-        });
-      });
-    }
-
-    // Send the oldest reports; on success go on until the queue is empty.
-    function pump() {
-      if (stopped && !sending && !queue.length) finish();
-      if (sending || closed || retryTimer !== null || !queue.length) { settleWaiters(); return; }
-      var batch = takeBatch(o.maxBatchBytes, o.maxBatchItems, false);
-      if (!batch.length) {  // a single report larger than a request may be
-        var big = queue.shift();
-        counters.dropped += 1;
-        counters.rejected += 1;
-        lastError = 'a report of ' + big.bytes + ' bytes is larger than maxBatchBytes';
-        pump();
-        return;
-      }
-      sending = true;
-      batch.forEach(function (e) { e.inflight = true; });
-      post(batch, false).then(function (response) {
-        sending = false;
-        batch.forEach(function (e) { e.inflight = false; });
-        if (response.ok) {
-          attempt = 0;
-          counters.sent += batch.length;
-          remove(batch);
-          lastError = null;
-        } else if (response.status === 429 || response.status >= 500) {
-          counters.failures += 1;
-          lastError = 'HTTP ' + response.status;
-          backoff(retryAfterMs(response));
-        } else {
-          // 400/401/403/413: sending the same batch again cannot succeed.
-          counters.failures += 1;
-          counters.rejected += batch.length;
-          counters.dropped += batch.length;
-          remove(batch);
-          lastError = 'HTTP ' + response.status + ' (batch dropped)';
-          response.text().then(function (text) { warn('the server rejected a batch: ' + text); },
-                               function () {});
-        }
-        pump();
-      }, function (error) {
-        sending = false;
-        batch.forEach(function (e) { e.inflight = false; });
-        counters.failures += 1;
-        lastError = 'network: ' + (error && error.message || error);
-        backoff(null);
-        pump();
-      });
-    }
-
-    function backoff(serverDelayMs) {
-      if (closed) return;
-      attempt += 1;
-      var delay = Math.min(o.maxBackoffMs, o.backoffMs * Math.pow(2, attempt - 1));
-      delay = delay / 2 + Math.random() * delay / 2;  // jitter: clients do not retry in step
-      if (serverDelayMs !== null) delay = Math.max(serverDelayMs, Math.min(delay, o.maxBackoffMs));
-      retryTimer = setTimeout(function () { retryTimer = null; pump(); }, delay);
-      settleWaiters();
-    }
-
-    // The page is going away: one keepalive request with the newest reports that fit in this
-    // monitor's share. Counters are cumulative, so the newest report carries the totals of
-    // the reports it skips.
-    function flushOnExit(limitBytes) {
-      if (closed || !queue.length) return;
-      var batch = takeBatch(limitBytes, o.maxBatchItems, true);
-      if (!batch.length) return;
-      var bytes = batch.reduce(function (n, e) { return n + e.bytes + 1; }, 2);
-      remove(batch);
-      keepaliveInFlight += bytes;
-      post(batch, true).then(function (response) {
-        keepaliveInFlight -= bytes;
-        if (response.ok) counters.sent += batch.length;
-        else { counters.dropped += batch.length; counters.failures += 1; }
-      }, function () {
-        keepaliveInFlight -= bytes;
-        counters.dropped += batch.length;
-        counters.failures += 1;
-      });
-    }
-
-    function onConnectionState() { if (isClosed()) onClose(); }
-
-    // No more sampling: timers and the connection's listeners go.
-    function detach() {
-      if (sampleTimer !== null) clearTimeout(sampleTimer);
-      sampleTimer = null;
-      try {
-        pc.removeEventListener('connectionstatechange', onConnectionState);
-        pc.removeEventListener('signalingstatechange', onConnectionState);
-        if (pc.close === wrappedClose) pc.close = originalClose;
-      } catch (_) { /* nothing to undo */ }
-    }
-
-    // Nothing more to send: the page's listeners go too.
-    function finish() {
-      closed = true;
-      if (retryTimer !== null) clearTimeout(retryTimer);
-      retryTimer = null;
-      live.delete(liveEntry);
-    }
+    var liveEntry = {
+      queued: function () { return sender.isClosed() ? 0 : queue.size(); },
+      flushOnExit: function (limitBytes) { sender.flushOnExit(limitBytes, keepaliveBudget); },
+    };
+    var sender = createSender(queue, createTransport(url, options.token, o.timeoutMs), o, status, {
+      isStopped: function () { return stopped; },
+      snapshot: snapshot,
+      onClosed: function () { live.delete(liveEntry); },
+    });
 
     // The connection closed: no new samples. Reports measured before are still sent (with
     // retries, as ever); once the queue is empty the monitor sends nothing more.
@@ -310,22 +455,38 @@
       if (stopped) return;
       stopped = true;
       detach();
-      pump();
+      sender.pump();
+    }
+    var connection = watchConnection(pc, onClose);
+
+    // No more sampling: the timer and the connection's listeners go.
+    function detach() {
+      if (sampleTimer !== null) clearTimeout(sampleTimer);
+      sampleTimer = null;
+      connection.detach();
     }
 
-    // pc.close() fires no event (W3C webrtc-pc §4.4.1.2 close: "no events fire"), so the call
-    // itself is observed; the original close runs first and unchanged.
-    var originalClose = pc.close;
-    var wrappedClose = function () {
-      var result = originalClose.apply(this, arguments);
-      try { onClose(); } catch (error) { warn('stopping after close failed', error); }
-      return result;
-    };
-    try { pc.close = wrappedClose; } catch (_) { /* a frozen object: the state check remains */ }
+    function sample() {
+      sampleTimer = null;
+      if (stopped) return;
+      if (connection.isClosed()) { onClose(); return; }
+      var timestamp = Date.now();
+      pc.getStats().then(function (report) {
+        if (stopped) return;
+        var stats = [];
+        report.forEach(function (s) { if (!excluded.has(s.type)) stats.push(s); });
+        status.dropped += queue.push(Object.assign({}, base, { timestamp: timestamp, report: stats }));
+        sender.pump();
+      }).catch(function (error) {
+        status.lastError = 'getStats: ' + errorText(error);
+        if (connection.isClosed()) onClose();
+      }).then(schedule, schedule);
+    }
 
-    pc.addEventListener('connectionstatechange', onConnectionState);
-    pc.addEventListener('signalingstatechange', onConnectionState);
-    var liveEntry = { queued: function () { return closed ? 0 : queue.length; }, flushOnExit: flushOnExit };
+    function schedule() {
+      if (!stopped && sampleTimer === null) sampleTimer = setTimeout(sample, o.intervalMs);
+    }
+
     live.add(liveEntry);
     sampleTimer = setTimeout(sample, 0);  // a first report now: the server's baseline
 
@@ -335,21 +496,14 @@
         try {
           stopped = true;
           detach();
-          finish();
-          settleWaiters();
+          sender.close();
+          sender.settleWaiters();
         } catch (error) { warn('stop failed', error); }
       },
       /** Send the queue now (skipping a backoff wait); resolves with stats() when it settles. */
       flush: function () {
         try {
-          return new Promise(function (resolve) {
-            waiters.push(resolve);
-            if (retryTimer !== null && !closed) {
-              clearTimeout(retryTimer);
-              retryTimer = null;
-            }
-            pump();
-          });
+          return new Promise(function (resolve) { sender.flush(resolve); });
         } catch (error) {
           warn('flush failed', error);
           return Promise.resolve(snapshot());
@@ -360,27 +514,7 @@
     };
   }
 
-  // One listener for all monitors: the keepalive budget is shared equally among the monitors
-  // that have something queued.
-  function onPageExit() {
-    try {
-      var waiting = [];
-      live.forEach(function (m) { if (m.queued()) waiting.push(m); });
-      if (!waiting.length) return;
-      var share = Math.floor((KEEPALIVE_BYTES - keepaliveInFlight) / waiting.length);
-      if (share < 1024) return;
-      waiting.forEach(function (m) { m.flushOnExit(share); });
-    } catch (error) {
-      warn('flush on page exit failed', error);
-    }
-  }
-  if (global.addEventListener) global.addEventListener('pagehide', onPageExit);
-  if (global.document) {
-    document.addEventListener('visibilitychange', function () {
-      if (document.visibilityState === 'hidden') onPageExit();
-    });
-  }
-
+  watchPage();
   var api = global.callquality || {};
   api.monitor = monitor;
   api.version = VERSION;

@@ -3,10 +3,21 @@
 
 from fastapi import APIRouter
 
-from callquality.api.routes import alerts, imports, ingest, live, ops, sessions, stats, webhooks
+from callquality.api.routes import (
+    alerts,
+    imports,
+    ingest,
+    janus,
+    live,
+    ops,
+    sessions,
+    stats,
+    webhooks,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
+    janus.router,
     imports.router,
     stats.router,
     sessions.router,

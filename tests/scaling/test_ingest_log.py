@@ -1,0 +1,139 @@
+"""The ingest log (INGEST_LOG): two API processes publish to a 3-node JetStream cluster, two
+processors store into PostgreSQL; a NATS node, a processor and the database fail under load,
+and every acknowledged item is stored exactly once, with the series of the direct mode."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from support.faults import Sender, batches, check_exactly_once, own_postgres, wait_for
+from support.items import T0, sample_item
+from support.nats_cluster import nats_cluster
+from support.processes import CLI, create_key, serve_process
+
+from callquality.api.ingest_models import parse_items
+from callquality.config import Settings
+from callquality.query.stats import time_series
+from callquality.service.ingest import ingest
+from callquality.store.db import create_store_engine, migrate, read_transaction
+from callquality.store.schema import sessions
+from callquality.tokens import make_token
+
+N_ITEMS = 1600
+ROOM = "log-room"
+_COUNT = "SELECT participant_id, timestamp_ms, count(*) FROM samples GROUP BY 1, 2"
+
+
+@contextmanager
+def processor(database_url: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A `callquality process` process."""
+    proc = subprocess.Popen(
+        [CLI, "process", "--database-url", database_url],
+        env={**os.environ, "LOG_LEVEL": "warning", **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _series(url: str) -> list[dict[str, Any]]:
+    engine = create_store_engine(url)
+    try:
+        with read_transaction(engine) as conn:
+            found = conn.execute(
+                sa.select(sessions.c.session_id, sessions.c.start_ms, sessions.c.last_report_ms)
+                .where(sessions.c.room_id == ROOM)
+            ).all()
+            assert len(found) == 1, f"one session for the room, not {found}"
+            session_id, start_ms, _ = found[0]
+            return [_rounded(asdict(b)) for b in time_series(
+                conn, session_id, start_ms, interval_s=10, extended=True)]
+    finally:
+        engine.dispose()
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 9 significant digits: sums in another order differ in the last bits."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def test_every_acknowledged_item_survives_a_lost_node_processor_and_database(
+    tmp_path: Path,
+) -> None:
+    with nats_cluster() as cluster, own_postgres() as (url, start_pg, stop_pg):
+        api_key, secret = create_key(url)
+        env = {"INGEST_LOG": cluster.servers, "INGEST_REPLICAS": "3",
+               "INGEST_PARTITIONS": "4", "PROCESSOR_LEASE_S": "3"}
+        token = make_token(api_key, secret)
+        work = batches(ROOM, N_ITEMS)
+        with ExitStack() as stack:
+            apis = [stack.enter_context(serve_process(url, env=env))[0] for _ in range(2)]
+            procs = [stack.enter_context(processor(url, env)) for _ in range(2)]
+            # Bad input is answered by the API itself, and nothing of it reaches the log.
+            bad = sample_item(ROOM, "p0", T0, audio_recv_lost=-1)
+            answer = httpx.post(f"{apis[0]}/v2/stats", json=bad,
+                                headers={"Authorization": token})
+            assert answer.status_code == 400 and "packetsLost" in answer.json()["message"]
+
+            sender = Sender(apis, token, work, pace_s=0.5)
+            threads = sender.run(threads=4, deadline_s=150)
+            wait_for(lambda: len(sender.acked) >= N_ITEMS // 8, 60)
+            cluster.kill(0)  # a NATS node: the stream keeps 2 of its 3 replicas
+            wait_for(lambda: len(sender.acked) >= N_ITEMS // 4, 60)
+            procs[0].send_signal(signal.SIGKILL)  # a processor: the other takes its partitions
+            wait_for(lambda: len(sender.acked) >= 3 * N_ITEMS // 8, 60)
+            stop_pg()  # the database: the API still acknowledges, from the log
+            acked_at_outage = len(sender.acked)
+            time.sleep(30)
+            acked_during_outage = len(sender.acked) - acked_at_outage
+            start_pg()
+            for t in threads:
+                t.join(120)
+            engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+            try:
+                def all_stored() -> bool:
+                    with engine.connect() as conn:
+                        return int(conn.execute(sa.text("SELECT count(*) FROM samples"))
+                                   .scalar_one()) >= N_ITEMS
+                wait_for(all_stored, 120)
+                with engine.connect() as conn:
+                    rows = [tuple(r) for r in conn.execute(sa.text(_COUNT))]
+            finally:
+                engine.dispose()
+        assert acked_during_outage > 100, "the API kept acknowledging while the database was down"
+        assert sender.statuses[503] == 0 and 500 not in sender.statuses, sender.statuses
+        check_exactly_once(rows, sender, N_ITEMS)  # type: ignore[arg-type]
+        log_series = _series(url)
+
+    # The same items stored directly (no log) give the same series.
+    direct = f"sqlite:///{tmp_path / 'direct.db'}"
+    engine = create_store_engine(direct)
+    migrate(engine)
+    for batch in work:
+        ingest(engine, Settings(), api_key, parse_items(batch, 1000), int(time.time() * 1000))
+    engine.dispose()
+    assert log_series == _series(direct)
