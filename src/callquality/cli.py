@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from callquality.config import (
     SETTINGS,
     SETTINGS_BY_NAME,
+    DatabaseUrlError,
     Settings,
     export_to_environment,
+    hide_password,
     load_settings,
     settings_markdown,
 )
 from callquality.logs import configure_logging
-from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
+from callquality.store.db import (
+    DatabaseOpenError,
+    open_store,
+    read_transaction,
+    write_transaction,
+)
 
 app = typer.Typer(help="callquality: WebRTC call-quality statistics.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -36,14 +47,25 @@ DatabaseUrl = Annotated[
 DataDir = Annotated[str | None, typer.Option("--data-dir", help=SETTINGS_BY_NAME["data_dir"].help)]
 
 
+def fail(message: str) -> NoReturn:
+    """Print one line to stderr (``callquality: ...``, never wrapped) and exit 1."""
+    typer.echo(f"callquality: {message}", err=True)
+    raise typer.Exit(1)
+
+
 def _settings(database_url: str | None, data_dir: str | None) -> Settings:
-    return load_settings(database_url=database_url, data_dir=data_dir)
+    try:
+        return load_settings(database_url=database_url, data_dir=data_dir)
+    except ValueError as exc:  # a setting's text is not of its type; names the variable
+        fail(str(exc))
 
 
 def _engine(settings: Settings) -> Any:
-    engine = create_store_engine(settings.resolved_database_url)
-    migrate(engine)
-    return engine
+    """The migrated store, or one line naming why it cannot be opened (no traceback)."""
+    try:
+        return open_store(settings.resolved_database_url, as_written=settings.database_url)
+    except (DatabaseUrlError, DatabaseOpenError) as exc:
+        fail(str(exc))
 
 
 def _now_ms() -> int:
@@ -69,6 +91,11 @@ def keys_create(
         typer.echo(f"API key: {api_key}\nSecret:  {secret}")
 
 
+# The stand-ins of the README and docs/ (`--api-key KEY --secret SECRET`, `K`/`S`): a
+# token signed with them is refused by the server as a bad signature or an unknown key.
+_PLACEHOLDERS = frozenset({"KEY", "SECRET", "K", "S", "API_KEY", "YOUR_API_KEY", "YOUR_SECRET"})
+
+
 @app.command()
 def token(
     api_key: Annotated[str, typer.Option("--api-key", help="the API key")],
@@ -89,6 +116,20 @@ def token(
     """Print a JWT (HS256) for the API key."""
     from callquality.tokens import ROLES, make_token
 
+    stand_ins = [
+        f"{flag} {value}"
+        for flag, value in (("--api-key", api_key), ("--secret", secret))
+        if value in _PLACEHOLDERS  # only a placeholder is echoed, never a real secret
+    ]
+    if stand_ins:
+        fail(
+            f"{' and '.join(stand_ins)}: placeholder{'s' * (len(stand_ins) > 1)} of the docs; "
+            "paste the API key and "
+            "the secret that `callquality keys create` printed"
+        )
+    if ttl <= 0:
+        fail(f"--ttl {ttl}: the lifetime must be a positive number of seconds "
+             "(the token would have expired when printed), e.g. --ttl 3600")
     roles = tuple(role or ("crawler", "rtc"))
     for r in roles:
         if r not in ROLES:
@@ -119,6 +160,34 @@ def ensure_demo_key(engine: Any) -> tuple[str, str]:
         return create_api_key(conn, name="demo", now_ms=_now_ms())
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything is printed; one line and exit 1 if it
+    cannot be (a port in use, a port below 1024 without root, an address not of this host).
+    """
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:  # socket.gaierror: an unknown host name
+        fail(f"cannot listen on {where}: {exc.strerror or exc}; pass --host 127.0.0.1 "
+             "(this machine) or --host 0.0.0.0 (every interface)")
+    # As uvicorn binds: a port left in TIME_WAIT by a stopped server is free.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"cannot listen on {where}: the port is in use (is callquality already "
+                 f"running?); stop that program or pick another port with --port {port + 1}")
+        if exc.errno == errno.EACCES:
+            fail(f"cannot listen on {where}: ports below 1024 need root; pick another "
+                 "port with --port 8080")
+        fail(f"cannot listen on {where}: {exc.strerror}")
+    sock.set_inheritable(True)  # the worker processes serve it too
+    return sock
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
@@ -136,6 +205,8 @@ def serve(
 
     settings = _settings(database_url, data_dir)
     configure_logging(settings.log_level)
+    # Bind first: a busy port is one line and exit 1, before any banner says "running".
+    sock = listen(host, port)
     engine = _engine(settings)
     if demo:
         from callquality.service.demo import seed_demo_session
@@ -144,8 +215,9 @@ def serve(
         api_key, secret = ensure_demo_key(engine)
         session_id = seed_demo_session(engine, settings, api_key)
         tok = make_token(api_key, secret, ttl_s=30 * 24 * 3600)
-        base = f"http://{host}:{port}"
-        database = settings.resolved_database_url.split("@")[-1]
+        bound = sock.getsockname()[1]  # the port chosen, for --port 0
+        base = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
+        database = hide_password(settings.database_url) or settings.resolved_database_url
         lines = [
             f"callquality on {base}  (database: {database})",
             f"API key: {api_key}",
@@ -166,8 +238,7 @@ def serve(
     export_to_environment(settings.with_overrides(web_concurrency=workers))
     uvicorn.run(
         "callquality.api.server:app",
-        host=host,
-        port=port,
+        fd=sock.fileno(),  # the bound socket, shared by every worker
         workers=workers,
         log_level=settings.log_level,
         log_config=None,
@@ -188,27 +259,26 @@ def stats(
     from callquality.query.stats import Bucket, time_series
     from callquality.store.writes import session_by_id
 
-    engine = _engine(_settings(database_url, data_dir))
+    settings = _settings(database_url, data_dir)
+    engine = _engine(settings)
     with read_transaction(engine) as conn:
         session = session_by_id(conn, session_id)
         if session is None:
-            err_console.print(f"no session {session_id!r}")
-            raise typer.Exit(1)
+            fail(f"no session {session_id!r} in {hide_password(settings.resolved_database_url)}")
         series = time_series(conn, session_id, session.start_ms, interval_s=interval)
-    table = Table(title=f"session {session_id} (room {session.room_id})")
+    # Two-line headers and no vertical rules: the nine columns fit in 80 columns, and no
+    # column is narrower than its widest value, so rich shortens a header, never a number.
     columns: list[tuple[str, Callable[[Bucket], Any], str]] = [
-        ("MOS audio", lambda b: b.audio_mos, "score"),
-        ("Vq video", lambda b: b.video_vq, "score"),
-        ("RTT a ms", lambda b: b.audio_rtt_ms, "ms"),
-        ("jitter a ms", lambda b: b.audio_jitter_ms, "ms"),
-        ("lost recv a", lambda b: b.recv_audio_lost, "count"),
-        ("lost recv v", lambda b: b.recv_video_lost, "count"),
-        ("send v kbps", lambda b: b.send_video_bitrate_bps, "bps"),
-        ("recv v kbps", lambda b: b.recv_video_bitrate_bps, "bps"),
+        ("MOS\naudio", lambda b: b.audio_mos, "score"),
+        ("Vq\nvideo", lambda b: b.video_vq, "score"),
+        ("RTT a\nms", lambda b: b.audio_rtt_ms, "ms"),
+        ("jitter\na ms", lambda b: b.audio_jitter_ms, "ms"),
+        ("lost\nrecv a", lambda b: b.recv_audio_lost, "count"),
+        ("lost\nrecv v", lambda b: b.recv_video_lost, "count"),
+        ("send v\nkbps", lambda b: b.send_video_bitrate_bps, "bps"),
+        ("recv v\nkbps", lambda b: b.recv_video_bitrate_bps, "bps"),
     ]
-    table.add_column("time (UTC)", justify="right", no_wrap=True)
-    for title, _, _ in columns:
-        table.add_column(title, justify="right")
+    rows = []
     for bucket in series:
         cells = [iso_ms(bucket.start_ms)[11:19]]
         for _, read, unit in columns:
@@ -221,18 +291,34 @@ def stats(
                 cells.append(f"{value:.2f}")
             else:
                 cells.append(str(value))
+        rows.append(cells)
+    table = Table(
+        title=f"session {session_id} (room {session.room_id})",
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+    )
+    for i, title in enumerate(["time\n(UTC)", *(c[0] for c in columns)]):
+        widest = max((len(row[i]) for row in rows), default=1)
+        table.add_column(title, justify="right", no_wrap=True, min_width=widest)
+    for cells in rows:
         table.add_row(*cells)
-    console.print(table)
+    # Narrower than the table's least width, rich would drop whole columns: print it whole.
+    least = Measurement.get(console, console.options, table).minimum
+    console.print(table, width=max(console.width, least), crop=False)
 
 
 @app.command()
 def process(
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="serve Prometheus metrics here")
+    ] = None,
 ) -> None:
     """Store the ingest log's items (INGEST_LOG): run one processor until interrupted."""
     import asyncio
     import signal
+
+    from prometheus_client import start_http_server
 
     from callquality.service.processor import Processor
 
@@ -242,6 +328,8 @@ def process(
         err_console.print("INGEST_LOG is not set: there is no log to process (docs/scaling.md)")
         raise typer.Exit(2)
     processor = Processor(settings, _engine(settings))
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=processor.metrics.registry)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -254,42 +342,75 @@ def process(
 
 @app.command("import")
 def import_dump(
-    file: Annotated[Path, typer.Argument(help="webrtc-internals, RTCStatsDump or rtcstats dump")],
-    room_id: Annotated[str | None, typer.Option("--room-id", help="room to import into")] = None,
+    file: Annotated[
+        Path, typer.Argument(help="webrtc-internals, RTCStatsDump, rtcstats or jitsi server dump")
+    ],
+    room_id: Annotated[
+        str | None,
+        typer.Option("--room-id", help="room to import into (default: import-<file name>)"),
+    ] = None,
     api_key: Annotated[
         str | None, typer.Option("--api-key", help="owner (default: the demo key)")
     ] = None,
+    again: Annotated[
+        bool,
+        typer.Option("--again", help="import a dump this key already holds as a second session"),
+    ] = False,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Import a dump file as a session, with a progress bar."""
+    """Import a dump file as a session, with a progress bar; say what each peer connection gave."""
+    from rich import markup
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    from callquality.domain.errors import CallQualityError
+    from callquality.domain.errors import CallQualityError, Conflict
     from callquality.service.imports import import_file
 
+    try:
+        stream = file.open("rb")
+        size = file.stat().st_size
+    except OSError as exc:  # missing, a folder, not readable
+        fail(f"cannot read {file}: {exc.strerror}")
     settings = _settings(database_url, data_dir)
     engine = _engine(settings)
     owner = api_key or ensure_demo_key(engine)[0]
-    size = file.stat().st_size
-    with Progress(
+    failure = ""
+    with stream, Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
         TimeRemainingColumn(), console=err_console,
     ) as progress:
         task = progress.add_task(f"reading {file.name}", total=size)
         try:
-            with file.open("rb") as stream:
-                result = import_file(
-                    engine, settings, owner, stream, name=file.name, room_id=room_id,
-                    progress=lambda n: progress.update(task, completed=n),
-                )
+            result = import_file(
+                engine, settings, owner, stream, name=file.name, room_id=room_id,
+                progress=lambda n: progress.update(task, completed=n), refuse_twice=not again,
+            )
+        except Conflict as exc:  # this key holds the dump already
+            failure = f"{exc.message}; nothing imported (pass --again to import it once more)"
         except CallQualityError as exc:
-            err_console.print(f"[red]import failed:[/red] {exc.message}")
-            raise typer.Exit(1) from exc
-    console.print(
-        f"imported {result.reports} reports of {len(result.peer_connections)} peer connections "
-        f"into session {result.session_id} (room {result.room_id})"
-    )
+            failure = f"import failed: {exc.message}"
+    if failure:  # printed once the progress bar has stopped
+        fail(failure)
+    if result.session_id is None:
+        console.print(f"nothing imported from {file.name} ({result.format})")
+    else:
+        what = "samples" if result.source == "server" else "reports"
+        console.print(
+            f"imported {result.reports} {what} of {len(result.peer_connections)} peer "
+            f"connections into session {result.session_id} (room {result.room_id}); "
+            f"{result.usable_samples} intervals carried media"
+        )
+    for pc in result.details:
+        skipped = "; ".join(f"{n} skipped: {r}" for r, n in pc.skipped.items())
+        idle = "; ".join(f"{n} without media: {r}" for r, n in pc.without_media.items())
+        entries = "stats entries" if pc.stats == "media server" else "reports"
+        line = (
+            f"  {pc.peer_connection_id} ({pc.stats} stats): {pc.reports} {entries}, "
+            f"{pc.intervals} intervals, {pc.with_media} with media"
+        )
+        console.print(markup.escape("; ".join(x for x in (line, skipped, idle) if x)))
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {markup.escape(warning)}")
 
 
 @app.command()

@@ -10,12 +10,58 @@ variable of a setting is its name upper-cased. This module is the one place that
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
 DEFAULT_DATA_DIR = Path("data")
+# What DATABASE_URL may be, said in every message about a wrong one.
+DATABASE_URL_FORMS = (
+    "postgresql://user:password@host:5432/dbname (also postgres:// or "
+    "postgresql+psycopg://), sqlite:///path/to/file.db, or unset for SQLite in DATA_DIR"
+)
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+_SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
+_PASSWORD = re.compile(r"^([^:/@]+://[^:/@]*):[^@]*@")  # SQLAlchemy's own URL pattern
+
+
+class DatabaseUrlError(ValueError):
+    """DATABASE_URL is not a URL of a database callquality can use (says which forms are)."""
+
+
+def hide_password(url: str) -> str:
+    """The URL with its password replaced by ``***``, for messages and banners."""
+    return _PASSWORD.sub(r"\1:***@", url)
+
+
+def normalise_database_url(raw: str) -> str:
+    """The SQLAlchemy URL of a DATABASE_URL value; DatabaseUrlError names what is wrong."""
+    url = raw.strip()
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if scheme in _POSTGRES_SCHEMES and sep:
+        return f"postgresql+psycopg://{rest}"
+    if scheme in _SQLITE_SCHEMES and sep:
+        return url
+    shown = hide_password(url)
+    if not sep and re.fullmatch(r"[\w.-]+:\d+(/\w*)?", url):  # host:port, no scheme
+        problem = (
+            "has no scheme; for PostgreSQL write "
+            f"postgresql://user:password@{url.split('/', 1)[0]}/dbname"
+        )
+    elif not sep and url.endswith((".db", ".sqlite", ".sqlite3")):
+        problem = f"has no scheme; for a SQLite file write sqlite:///{url}"
+    elif not sep:
+        problem = "is not a database URL"
+    elif scheme.split("+")[0] in ("mysql", "mariadb"):
+        problem = "is MySQL or MariaDB, which is not supported (PostgreSQL or SQLite only)"
+    else:
+        problem = f"has the scheme {scheme}://, which is not supported"
+    raise DatabaseUrlError(
+        f"DATABASE_URL {shown!r} {problem}. URL forms that work: {DATABASE_URL_FORMS}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +86,8 @@ class Settings:
     """
 
     database_url: str = _setting(
-        "", "postgresql://user@host/db for PostgreSQL; empty for SQLite in DATA_DIR")
+        "", "postgresql://user:password@host:5432/db (or postgres://, postgresql+psycopg://) "
+        "for PostgreSQL, sqlite:///path/to/file.db; empty for SQLite in DATA_DIR")
     data_dir: str = _setting(str(DEFAULT_DATA_DIR), "directory of the SQLite database file")
     idle_timeout_s: int = _setting(
         300, "a session with no report for this long is ended; the next report opens a new one")
@@ -95,14 +142,12 @@ class Settings:
 
     @property
     def resolved_database_url(self) -> str:
-        """The SQLAlchemy URL: DATABASE_URL, or a SQLite file in the data directory."""
-        if self.database_url:
-            url = self.database_url
-            if url.startswith("postgres://"):
-                url = "postgresql://" + url[len("postgres://") :]
-            if url.startswith("postgresql://"):
-                url = "postgresql+psycopg://" + url[len("postgresql://") :]
-            return url
+        """The SQLAlchemy URL: DATABASE_URL, or a SQLite file in the data directory.
+
+        Raises ``DatabaseUrlError`` for a URL of no database callquality supports.
+        """
+        if self.database_url.strip():
+            return normalise_database_url(self.database_url)
         return f"sqlite:///{Path(self.data_dir) / 'callquality.db'}"
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES
+from support.compare import rounded
 from support.items import T0, sample_item
 from support.server import RunningServer, Tenant
 
@@ -75,20 +76,9 @@ def _check(name: str, server: RunningServer, answers: dict[str, Any]) -> None:
     )
 
 
-def _rounded(value: Any) -> Any:
-    """Floats to 9 significant digits: SQLite and PostgreSQL sum in different orders."""
-    if isinstance(value, float):
-        return float(f"{value:.9g}")
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
-
-
 def _cell(text: str) -> Any:
     try:
-        return _rounded(float(text))
+        return rounded(float(text))
     except ValueError:
         return text
 
@@ -100,7 +90,7 @@ def _comparable(answers: dict[str, Any]) -> dict[str, Any]:
         if "format=csv" in key:
             parsed: Any = [[_cell(c) for c in line.split(",")] for line in body.splitlines()]
         else:
-            parsed = _rounded(json.loads(body))
+            parsed = rounded(json.loads(body))
         out[key] = (answer["status"], parsed)
     return out
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from pathlib import Path
 
 import pytest
-from test_dumps import FIREFOX, INTERNALS_86, INTERNALS_144, RTCSTATSDUMP_144, SAFARI
+from test_dumps import FIREFOX, FIXTURES, INTERNALS_86, INTERNALS_144, RTCSTATSDUMP_144, SAFARI
 
-from callquality.ingest.dumps import DumpError, detect_format, read_dump, read_dump_info
+from callquality.ingest.dumps import DumpError, detect_format, open_dump, read_dump, read_dump_info
 
 LINE_FORMATS = [RTCSTATSDUMP_144, FIREFOX, SAFARI]
 WHERE = re.compile(r"line \d+|column \d+|PeerConnections")
@@ -188,3 +189,130 @@ def test_dump_error_is_a_value_error() -> None:
     assert issubclass(DumpError, ValueError)
     with pytest.raises(ValueError):
         read_dump_info(b"nonsense")
+
+
+# --- The formats issue 18 added: cut at every length, the exact error ---------------------------
+
+CHROME96 = FIXTURES / "rtcstats" / "chrome96-standard-stats-p2p-add-transceiver.rtcstats"
+LEGACY_P2P = FIXTURES / "rtcstats" / "google-legacy-stats-p2p.rtcstats"
+CHROME48 = FIXTURES / "rtcstats-legacy" / "fippo-clienttest-chrome48.json"
+JVB = FIXTURES / "rtcstats" / "jvb-sample.rtcstats"
+JICOFO = FIXTURES / "rtcstats" / "jicofo-sample.rtcstats"
+JIGASI = FIXTURES / "rtcstats" / "jigasi-sample.rtcstats"
+SERVER_HEAD = len(b'{"statsSessionId":')  # the first bytes that say "jitsi server-side"
+
+
+def _first_lines(path: Path, count: int) -> bytes:
+    """The file's first ``count`` lines: a shorter dump of the same format, cut where it may be."""
+    data = path.read_bytes()
+    end = 0
+    for _ in range(count):
+        end = data.index(b"\n", end) + 1
+    return data[:end]
+
+
+def _expected_line_error(data: bytes, length: int, server: bool) -> str:
+    if not data[:length].strip():
+        return "line 1: the file is empty"
+    if server and length < SERVER_HEAD:
+        return "webrtc-internals JSON: invalid JSON ("  # too short to tell it from a download
+    line = data[:length].count(b"\n") + 1
+    return f"line {line}: invalid JSON ("
+
+
+@pytest.mark.parametrize(
+    ("path", "lines", "count"),
+    # Every length of the Chrome 96 and Jigasi dumps; spread cuts, with the first 40 bytes, of
+    # the others (the JVB dump whole, and its first 30 lines densely).
+    [(CHROME96, None, None), (LEGACY_P2P, 40, 600), (JVB, None, 150), (JVB, 30, 600),
+     (JICOFO, None, 600), (JIGASI, None, None)],
+    ids=lambda v: v.name if isinstance(v, Path) else str(v),
+)  # fmt: skip
+def test_a_new_line_format_cut_mid_line_is_invalid_json_on_the_cut_line(
+    path: Path, lines: int | None, count: int | None
+) -> None:
+    data = _first_lines(path, lines) if lines else path.read_bytes()
+    server = path in (JVB, JICOFO, JIGASI)
+    lengths = range(len(data)) if count is None else cuts(len(data), count)
+    tried = 0
+    for length in lengths:
+        if data[length - 1 : length + 1].find(b"\n") >= 0 and length > 0:
+            continue  # a cut at a line end leaves a shorter, valid dump
+        tried += 1
+        with pytest.raises(DumpError) as caught:
+            open_dump(data[:length])
+        expected = _expected_line_error(data, length, server)
+        assert str(caught.value).startswith(expected), (length, str(caught.value))
+    assert tried >= min(len(data) - 10, (count or len(data)) * 3 // 4)
+
+
+@pytest.mark.parametrize("path", [CHROME96, JVB, JIGASI], ids=lambda p: p.name)
+def test_a_new_line_format_cut_at_a_line_end_reads_the_lines_before(path: Path) -> None:
+    data = path.read_bytes()
+    half = data[: data.index(b"\n", len(data) // 2) + 1]
+    whole, part = open_dump(data), open_dump(half)
+    assert part.info.format == whole.info.format
+    count = len(list(whole.reports())) + len(list(whole.samples()))
+    if count:
+        assert 0 < len(list(part.reports())) + len(list(part.samples())) < count
+
+
+def test_the_first_rtcstats_layout_cut_anywhere_is_invalid_json_with_its_position() -> None:
+    data = CHROME48.read_bytes().rstrip()
+    key_end = data.index(b'"peerConnections"') + len(b'"peerConnections"')
+    for length in cuts(len(data), 200):
+        with pytest.raises(DumpError) as caught:
+            open_dump(data[:length])
+        message = str(caught.value)
+        if length == 0:
+            assert message == "line 1: the file is empty"
+            continue
+        # Until the first bytes show its own key, the file reads as a webrtc-internals download.
+        where = "rtcstats JSON" if length >= key_end else "webrtc-internals JSON"
+        assert message.startswith(f"{where}: invalid JSON ("), (length, message)
+        position = re.search(r"\(char (\d+)\)", message)
+        assert position and int(position.group(1)) <= length, (length, message)
+
+
+def v1(pcs: object) -> bytes:
+    doc = {"url": "https://x", "userAgent": "Chrome/48.0", "peerConnections": pcs}
+    return json.dumps(doc).encode()
+
+
+STATS = {"s": {"type": "ssrc", "timestamp": 1.0, "mediaType": "audio", "packetsSent": "1"}}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (v1({"PC_0": {"time": 1}}),
+         "peerConnections.PC_0: must be a list of {time, type, value} events"),
+        (v1({"PC_0": [5]}), "peerConnections.PC_0[0]: must be an object {time, type, value}"),
+        (v1({"PC_0": [{"type": "getStats", "time": "yesterday", "value": STATS}]}),
+         "peerConnections.PC_0[0].time: 'yesterday' is not an ISO 8601 time with a zone"),
+        (v1({"PC_0": [{"type": "getStats", "time": "2016-01-28T18:24:21", "value": STATS}]}),
+         "peerConnections.PC_0[0].time: '2016-01-28T18:24:21' is not an ISO 8601 time"),
+        (v1({"PC_0": [{"type": "getStats", "time": 1, "value": [1]}]}),
+         "peerConnections.PC_0[0].value: the getStats report must be a JSON object of stats by id"),
+        (v1({"PC_0": [{"type": "getStats", "time": 1, "value": {"s": 1}}]}),
+         "peerConnections.PC_0[0].value.s: must be a JSON object"),
+        (v1({"PC_0": [{"type": "getStats", "time": 1, "value": {"s": {"id": "s"}}}]}),
+         "peerConnections.PC_0[0].value.s: has no type"),
+    ],
+)  # fmt: skip
+def test_a_malformed_first_layout_dump_names_the_event(data: bytes, message: str) -> None:
+    with pytest.raises(DumpError) as caught:
+        open_dump(data)
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_a_line_without_a_time_is_skipped_with_a_warning_unless_it_is_a_getstats() -> None:
+    info = read_dump_info(CHROME96.read_bytes())
+    assert info.warnings == ("line 142: skipped an event without a time ('e2eRtt')",)
+    untimed = jitsi(["e2eRtt", None, {"rtt": 5}], ["getstats", "PC_0", {}, 5], ["x", None, {}, "t"])
+    assert read_dump_info(untimed).warnings == (
+        "line 1: skipped an event without a time ('e2eRtt')",
+        "line 3: skipped an event without a time ('x')",
+    )
+    with pytest.raises(DumpError, match=re.escape("line 1: the last item must be the event time")):
+        read_dump(jitsi(["getstats", "PC_0", {}]))

@@ -106,3 +106,46 @@ def test_reports_out_of_time_order_come_back_sorted() -> None:
     late = {**FIRST, "timestamp": 300}
     data = jitsi(3, ["getstats", "PC_0", late, 1], ["getstats", "PC_0", FIRST, 2])
     assert [r.timestamp_ms for r in read_dump(data)] == [100, 300]
+
+
+# --- Which browser an imported session reports (issue 18) ---------------------------------------
+
+STANDARD = {"o": {"type": "outbound-rtp", "kind": "audio", "ssrc": 1, "packetsSent": 3},
+            "timestamp": 100}  # fmt: skip
+LEGACY = {"ssrc_1_send": {"type": "ssrc", "mediaType": "audio", "packetsSent": "3",
+                          "googRtt": "40"}, "timestamp": 100}  # fmt: skip
+
+
+def jitsi_info(connection_info: dict[str, object], stats: dict[str, object]) -> str | None:
+    lines = [["connectionInfo", None, connection_info, 1], ["getstats", "PC_0", stats, 101]]
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    return read_dump_info(data).browser
+
+
+def test_the_user_agent_in_the_dump_names_the_browser_and_its_version() -> None:
+    ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/96.0.4664.110 Safari/537.36"
+    assert jitsi_info({"userAgent": ua, "statsFormat": "firefox"}, LEGACY) == "Chrome 96"
+
+
+def test_without_a_user_agent_the_stats_fields_say_which_browser_wrote_them() -> None:
+    """Only libwebrtc wrote goog* fields: a declaration that says otherwise is wrong."""
+    assert jitsi_info({"statsFormat": "firefox"}, LEGACY) == "Chrome"
+    assert jitsi_info({}, {"r": {"type": "remote-inbound-rtp", "mozRtt": 3}, "timestamp": 1}) == (
+        "Firefox"
+    )
+
+
+def test_the_dumps_declaration_is_the_fallback_spelled_as_a_browser() -> None:
+    # "chrome_standard" is jitsi's stats format; the browser is "Chrome".
+    assert jitsi_info({"statsFormat": "chrome_standard"}, STANDARD) == "Chrome"
+    assert jitsi_info({"statsFormat": "safari"}, STANDARD) == "Safari"
+    assert jitsi_info({}, STANDARD) is None
+
+
+def test_user_agent_data_brands_come_before_the_stats_fields() -> None:
+    brands = {"brands": [{"brand": "Google Chrome", "version": "144"}]}
+    stats = {"P": {"type": "peer-connection"}, "s": {"type": "ssrc", "googRtt": "1"}}
+    data = rtcstatsdump(
+        ["create", None, {"userAgentData": brands}, 1], ["getStats", "pc", stats, 2]
+    )
+    assert read_dump_info(data).browser == "Chrome 144"

@@ -16,10 +16,12 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from support.compare import rounded
 from support.faults import Sender, batches, check_exactly_once, own_postgres, wait_for
 from support.items import T0, sample_item
 from support.nats_cluster import nats_cluster
-from support.processes import CLI, create_key, serve_process
+from support.processes import CLI, create_key, serve_process, stop
+from support.server import free_port
 
 from callquality.api.ingest_models import parse_items
 from callquality.config import Settings
@@ -35,23 +37,28 @@ _COUNT = "SELECT participant_id, timestamp_ms, count(*) FROM samples GROUP BY 1,
 
 
 @contextmanager
-def processor(database_url: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """A `callquality process` process."""
+def processor(
+    database_url: str, env: dict[str, str], metrics_port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `callquality process` process, its Prometheus metrics on ``metrics_port``."""
     proc = subprocess.Popen(
-        [CLI, "process", "--database-url", database_url],
+        [CLI, "process", "--database-url", database_url, "--metrics-port", str(metrics_port)],
         env={**os.environ, "LOG_LEVEL": "warning", **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
+
+
+def _lags(port: int) -> dict[str, float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {
+        line.split('partition="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("callquality_ingest_log_pending{")
+    }
 
 
 def _series(url: str) -> list[dict[str, Any]]:
@@ -64,21 +71,10 @@ def _series(url: str) -> list[dict[str, Any]]:
             ).all()
             assert len(found) == 1, f"one session for the room, not {found}"
             session_id, start_ms, _ = found[0]
-            return [_rounded(asdict(b)) for b in time_series(
+            return [rounded(asdict(b)) for b in time_series(
                 conn, session_id, start_ms, interval_s=10, extended=True)]
     finally:
         engine.dispose()
-
-
-def _rounded(value: Any) -> Any:
-    """Floats to 9 significant digits: sums in another order differ in the last bits."""
-    if isinstance(value, float):
-        return float(f"{value:.9g}")
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
 
 
 def test_every_acknowledged_item_survives_a_lost_node_processor_and_database(
@@ -92,7 +88,8 @@ def test_every_acknowledged_item_survives_a_lost_node_processor_and_database(
         work = batches(ROOM, N_ITEMS)
         with ExitStack() as stack:
             apis = [stack.enter_context(serve_process(url, env=env))[0] for _ in range(2)]
-            procs = [stack.enter_context(processor(url, env)) for _ in range(2)]
+            metrics_ports = [free_port(), free_port()]
+            procs = [stack.enter_context(processor(url, env, port)) for port in metrics_ports]
             # Bad input is answered by the API itself, and nothing of it reaches the log.
             bad = sample_item(ROOM, "p0", T0, audio_recv_lost=-1)
             answer = httpx.post(f"{apis[0]}/v2/stats", json=bad,
@@ -124,6 +121,8 @@ def test_every_acknowledged_item_survives_a_lost_node_processor_and_database(
                     rows = [tuple(r) for r in conn.execute(sa.text(_COUNT))]
             finally:
                 engine.dispose()
+            # The survivor holds every partition now, and its metrics say none lags.
+            wait_for(lambda: _lags(metrics_ports[1]) == {str(p): 0.0 for p in range(4)}, 30)
         assert acked_during_outage > 100, "the API kept acknowledging while the database was down"
         assert sender.statuses[503] == 0 and 500 not in sender.statuses, sender.statuses
         check_exactly_once(rows, sender, N_ITEMS)  # type: ignore[arg-type]

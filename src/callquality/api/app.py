@@ -116,6 +116,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         description="WebRTC call-quality statistics, compatible with VideoSDK's sessions API.",
         default_response_class=OrjsonResponse,
         lifespan=lifespan,
+        # /docs is served by api/web.py from vendored Swagger UI (FastAPI's own page and
+        # /redoc load their scripts from a CDN, and are blank without internet).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.cq = AppState(settings, eng)
     install_error_handlers(app)

@@ -276,3 +276,16 @@ def list_sessions(
         .offset((page - 1) * per_page)
     )
     return [_session(r) for r in rows], Page(page, per_page, int(total))
+
+
+def sessions_like(
+    conn: Connection, api_key: str, start_ms: int, participant_ids: set[str]
+) -> list[Session]:
+    """The key's sessions that started at ``start_ms`` with exactly these participants."""
+    rows = conn.execute(
+        select(sessions)
+        .where(sessions.c.api_key == api_key, sessions.c.start_ms == start_ms)
+        .order_by(sessions.c.session_id)
+    ).all()
+    people = participants_of(conn, [row.session_id for row in rows])
+    return [_session(row) for row in rows if set(people.get(row.session_id, {})) == participant_ids]

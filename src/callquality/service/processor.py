@@ -27,6 +27,7 @@ from typing import Any
 
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -60,6 +61,25 @@ class ProcessorStats:
     partitions: list[int] = field(default_factory=list)
 
 
+class ProcessorMetrics:
+    """The processor's Prometheus metrics (``callquality process --metrics-port``)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.pending = Gauge(
+            "callquality_ingest_log_pending",
+            "messages of a partition not yet delivered or acknowledged (consumer lag)",
+            ["partition"], registry=self.registry,
+        )
+        self.stored = Counter(
+            "callquality_processor_items",
+            "items taken from the ingest log, by outcome", ["outcome"], registry=self.registry,
+        )
+
+
+LAG_EVERY_S = 5.0  # how often a processor reads its consumers' lag
+
+
 class Processor:
     """One processor process (or task): leases, consumers, the store loop."""
 
@@ -78,6 +98,7 @@ class Processor:
             settings.ingest_log, settings.ingest_partitions, settings.ingest_replicas
         )
         self.stats = ProcessorStats()
+        self.metrics = ProcessorMetrics()
         self._subs: dict[int, Any] = {}
         self._stop = asyncio.Event()
 
@@ -89,12 +110,15 @@ class Processor:
         await self.log.connect()
         await asyncio.to_thread(self._ensure_partitions)
         renew_every = max(0.5, self.settings.processor_lease_s / 3)
-        next_renewal = 0.0
+        next_renewal = next_lag = 0.0
         try:
             while not self._stop.is_set():
                 if time.monotonic() >= next_renewal:
                     await self._renew()
                     next_renewal = time.monotonic() + renew_every
+                if time.monotonic() >= next_lag:
+                    await self._read_lag()
+                    next_lag = time.monotonic() + LAG_EVERY_S
                 worked = False
                 for partition in list(self.stats.partitions):
                     worked |= await self._step(partition)
@@ -107,6 +131,17 @@ class Processor:
     def stop(self) -> None:
         """Finish the current batch, give the leases up and return from ``run``."""
         self._stop.set()
+
+    async def _read_lag(self) -> None:
+        """Each held partition's consumer lag, into the metrics."""
+        for partition, sub in list(self._subs.items()):
+            try:
+                info = await sub.consumer_info()
+            except Exception:  # a node away: read it next time
+                continue
+            self.metrics.pending.labels(str(partition)).set(
+                info.num_pending + info.num_ack_pending
+            )
 
     def _ensure_partitions(self) -> None:
         with write_transaction(self.engine) as conn:
@@ -222,8 +257,7 @@ class Processor:
         try:
             with conn.begin_nested():
                 result = ingest_in(conn, self.settings, api_key, batch, now)
-            self.stats.stored += result.accepted
-            self.stats.duplicates += result.duplicates
+            self._count(result.accepted, result.duplicates)
             return
         except (InvalidInput, NotFound):
             pass
@@ -231,11 +265,18 @@ class Processor:
             try:
                 with conn.begin_nested():
                     result = ingest_in(conn, self.settings, api_key, [item], now)
-                self.stats.stored += result.accepted
-                self.stats.duplicates += result.duplicates
+                self._count(result.accepted, result.duplicates)
             except (InvalidInput, NotFound) as exc:
                 self.stats.dropped += 1
+                self.metrics.stored.labels("dropped").inc()
                 log.warning("item dropped", extra={"reason": exc.message[:200]})
+
+
+    def _count(self, accepted: int, duplicates: int) -> None:
+        self.stats.stored += accepted
+        self.stats.duplicates += duplicates
+        self.metrics.stored.labels("stored").inc(accepted)
+        self.metrics.stored.labels("duplicate").inc(duplicates)
 
 
 def _reindexed(item: IngestItem, index: int) -> IngestItem:

@@ -1,7 +1,9 @@
 """Engines, migrations and transactions for SQLite and PostgreSQL.
 
 Database errors are wrapped here, at the edge: an unreachable database becomes
-``StoreUnavailable`` (503 with Retry-After), never a 500.
+``StoreUnavailable`` (503 with Retry-After), never a 500; a database that cannot be opened
+at all (``open_store``, as the CLI starts) becomes ``DatabaseOpenError``, one line for the
+operator: the cause, the URL with its password hidden, and the URL forms that work.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import (
+    ArgumentError,
     DBAPIError,
     DisconnectionError,
     InterfaceError,
+    NoSuchModuleError,
     OperationalError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from callquality.config import DATABASE_URL_FORMS, DatabaseUrlError, hide_password
 from callquality.domain.errors import StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -48,6 +53,51 @@ def create_store_engine(url: str) -> Engine:
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
     )
+
+
+class DatabaseOpenError(Exception):
+    """The database of a valid URL cannot be opened (message: cause, URL, forms that work)."""
+
+
+def open_store(url: str, *, as_written: str | None = None) -> Engine:
+    """An engine on a migrated database, or DatabaseUrlError / DatabaseOpenError in one line.
+
+    For the command line (``serve`` and every command): the operator reads the message, so
+    it names the URL (``as_written`` by the user, password hidden) and the database's own
+    reason, which the API's ``StoreUnavailable`` never tells a client.
+    """
+    shown = hide_password(as_written or url)
+    forms = f"URL forms that work: {DATABASE_URL_FORMS}"
+    try:
+        engine = create_store_engine(url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise DatabaseUrlError(f"DATABASE_URL {shown!r} is not valid ({exc}). {forms}") from exc
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        raise DatabaseOpenError(
+            f"cannot open the database {shown}: cannot create the folder {exc.filename} "
+            f"({exc.strerror}). {forms}"
+        ) from exc
+    try:
+        migrate(engine)
+    except StoreUnavailable as exc:
+        engine.dispose()
+        raise DatabaseOpenError(
+            f"cannot open the database {shown}: {_reason(exc.__cause__, url)} {forms}"
+        ) from exc
+    return engine
+
+
+def _reason(exc: BaseException | None, url: str) -> str:
+    """The driver's own words on one line, as a sentence: 'database "x" does not exist.'"""
+    original = getattr(exc, "orig", None) or exc
+    lines = [" ".join(line.split()) for line in str(original).splitlines()]
+    text = "; ".join(line for line in lines if line)
+    # psycopg: 'connection failed: connection to server at "h", port 5432 failed: FATAL: ...'
+    text = text.removeprefix("connection failed: ").replace("FATAL: ", "")
+    if url.startswith("sqlite") and "unable to open database file" in text:
+        text += " (is the path a file, not a folder, in a folder you may write?)"
+    text = text or type(original).__name__
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -194,9 +244,11 @@ def ping(engine: Engine) -> None:
 
 
 __all__ = [
+    "DatabaseOpenError",
     "create_store_engine",
     "is_postgres",
     "migrate",
+    "open_store",
     "ping",
     "read_transaction",
     "wrap_errors",

@@ -11,6 +11,7 @@ from callquality.api.auth import check_scope
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, claims, state
 from callquality.domain.errors import InvalidInput
+from callquality.ingest.dumps.diagnose import PeerConnectionSummary
 from callquality.service.imports import import_file
 
 router = APIRouter(responses=ERRORS, tags=["ingest"])
@@ -19,6 +20,13 @@ router = APIRouter(responses=ERRORS, tags=["ingest"])
 @router.post(
     "/v2/sessions/import",
     status_code=201,
+    responses={
+        201: {"description": "the dump's session, what each peer connection gave, warnings"},
+        200: {
+            "description": "a valid dump with nothing to store: sessionId is null and "
+            "warnings say why (a Jicofo dump holds no media statistics)"
+        },
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -38,7 +46,8 @@ router = APIRouter(responses=ERRORS, tags=["ingest"])
     },
 )
 async def import_dump(request: Request) -> Any:
-    """Import a webrtc-internals, RTCStatsDump or jitsi rtcstats dump as a new session."""
+    """Import a browser's dump (webrtc-internals, RTCStatsDump, rtcstats) or a jitsi
+    videobridge's as a new session; the answer says what was used, skipped, and why."""
     app = state(request)
     caller = await run_in_threadpool(claims, request)
     limit = app.settings.max_import_bytes
@@ -69,6 +78,23 @@ async def import_dump(request: Request) -> Any:
             "browser": result.browser,
             "reports": result.reports,
             "peerConnections": list(result.peer_connections),
+            "source": result.source,
+            "samplesWithMedia": result.usable_samples,
+            "warnings": list(result.warnings),
+            "peerConnectionDetails": [_detail(pc) for pc in result.details],
         },
-        status_code=201,
+        status_code=201 if result.session_id is not None else 200,
     )
+
+
+def _detail(pc: PeerConnectionSummary) -> dict[str, Any]:
+    return {
+        "peerConnectionId": pc.peer_connection_id,
+        "stats": pc.stats,
+        "reports": pc.reports,
+        "intervals": pc.intervals,
+        "intervalsWithMedia": pc.with_media,
+        "skipped": [{"reason": r, "reports": n} for r, n in pc.skipped.items()],
+        "withoutMedia": [{"reason": r, "intervals": n} for r, n in pc.without_media.items()],
+        "warning": pc.warning,
+    }

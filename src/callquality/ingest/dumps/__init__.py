@@ -1,14 +1,18 @@
 """Read the WebRTC statistics dumps users already have, as the raw reports live ingest takes.
 
-Three formats (docs/dumps.md): ``chrome://webrtc-internals`` downloads (``internals``),
-RTCStatsDump files of format 3 (``rtcstatsdump``) and jitsi rtcstats client dumps (``jitsi``).
-Each reader only rebuilds the getStats() reports; turning them into samples is
+Browser dumps (docs/dumps.md): ``chrome://webrtc-internals`` downloads (``internals``),
+RTCStatsDump files of format 3 (``rtcstatsdump``), jitsi rtcstats client dumps (``jitsi``) and
+the first rtcstats layout (``rtcstats_v1``). Their readers only rebuild the getStats() reports
+(Chrome's legacy ``goog*`` ones as W3C dictionaries, ``legacy``); turning them into samples is
 ``callquality.ingest.report.process_report``'s job, as for live reports, so a metric has one
-definition. Gzip-compressed files are read too.
+definition. Jitsi's server-side dumps (``jitsi_server``: videobridge, focus, SIP gateway) hold
+the media server's own figures instead: the videobridge's become samples of its endpoints, as
+an SFU's live ``sample`` items do. Gzip-compressed files are read too.
 
     dump = open_dump(f)            # reads and validates everything, or raises DumpError
     dump.info                      # DumpInfo: format, user agent, url, peer connections...
     for r in dump.reports(): ...   # DumpReport(peer_connection_id, timestamp_ms, report)
+    for s in dump.samples(): ...   # DumpSample(participant_id, ..., sample): server-side dumps
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Protocol
 
-from . import internals, jitsi, rtcstatsdump
+from . import internals, jitsi, jitsi_server, legacy, rtcstats_v1, rtcstatsdump
 from ._common import (
     DEFAULT_MAX_BYTES,
     DumpError,
     DumpInfo,
     DumpReport,
+    DumpSample,
     Progress,
+    loads,
     read_input,
 )
 
@@ -33,6 +39,7 @@ __all__ = [
     "DumpError",
     "DumpInfo",
     "DumpReport",
+    "DumpSample",
     "detect_format",
     "open_dump",
     "read_dump",
@@ -52,9 +59,35 @@ class Dump(Protocol):
         """Every report; per peer connection in non-decreasing timestamp order."""
         ...
 
+    def samples(self) -> Iterator[DumpSample]:
+        """Every sample a media server's dump holds (none for a browser's), in time order."""
+        ...
+
+
+class _Standardized:
+    """A browser dump whose reports come out as W3C dictionaries (legacy ones rebuilt)."""
+
+    def __init__(self, dump: Dump) -> None:
+        self.info = dump.info
+        self._dump = dump
+
+    def reports(self) -> Iterator[DumpReport]:
+        """The reader's reports, each through ``legacy.standardize``."""
+        for r in self._dump.reports():
+            report, rebuilt = legacy.standardize(r.report)
+            if report is r.report:
+                yield r
+            else:
+                yield DumpReport(r.peer_connection_id, r.timestamp_ms, report, rebuilt)
+
+    def samples(self) -> Iterator[DumpSample]:
+        """None: a browser's dump holds reports."""
+        return self._dump.samples()
+
 
 def detect_format(first_bytes: bytes) -> str:
-    """'webrtc-internals', 'rtcstatsdump' or 'jitsi-rtcstats', from the file's first bytes."""
+    """The format of a dump, from the file's first bytes: 'webrtc-internals', 'rtcstatsdump',
+    'jitsi-rtcstats', 'jitsi-server' or 'rtcstats-v1' (when its key shows that early)."""
     head = first_bytes
     if head.startswith(_GZIP_MAGIC):
         try:
@@ -64,8 +97,11 @@ def detect_format(first_bytes: bytes) -> str:
     head = head.removeprefix(_BOM).lstrip()
     if head.startswith(rtcstatsdump.MAGIC):
         return rtcstatsdump.FORMAT
+    if jitsi_server.HEAD.match(head):
+        return jitsi_server.FORMAT
     if head.startswith(b"{"):
-        return internals.FORMAT
+        # The first rtcstats layout's key; a webrtc-internals download spells it PeerConnections.
+        return rtcstats_v1.FORMAT if b'"peerConnections"' in head else internals.FORMAT
     if head.startswith(b"["):
         return jitsi.FORMAT
     if not head:
@@ -92,11 +128,26 @@ def open_dump(
     data = _gunzip(data, max_bytes)
     fmt = detect_format(data[:4096])
     data = data.removeprefix(_BOM)
+    if fmt == jitsi_server.FORMAT:
+        return jitsi_server.read(data, progress)
+    dump: Dump
     if fmt == rtcstatsdump.FORMAT:
-        return rtcstatsdump.read(data, progress)
-    if fmt == jitsi.FORMAT:
-        return jitsi.read(data, progress)
-    return internals.read(data, progress)
+        dump = rtcstatsdump.read(data, progress)
+    elif fmt == jitsi.FORMAT:
+        dump = jitsi.read(data, progress)
+    else:
+        dump = _json_dump(data, progress, fmt)
+    return _Standardized(dump)
+
+
+def _json_dump(data: bytes, progress: Progress | None, fmt: str) -> Dump:
+    """A one-object JSON dump: a webrtc-internals download, or the first rtcstats layout."""
+    doc = loads(data, "rtcstats JSON" if fmt == rtcstats_v1.FORMAT else "webrtc-internals JSON")
+    if progress is not None:
+        progress(len(data))
+    if isinstance(doc, dict) and rtcstats_v1.is_v1(doc):
+        return rtcstats_v1.read(doc)
+    return internals.read_doc(doc)
 
 
 def read_dump(

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 import orjson
+
+from callquality.domain.sample import Sample
 
 Progress = Callable[[int], None]
 StatsObject = dict[str, Any]
@@ -35,13 +37,24 @@ class DumpReport:
     peer_connection_id: str
     timestamp_ms: float
     report: list[StatsObject]
+    legacy: bool = False  # rebuilt from Chrome's legacy (goog*) objects (legacy.py)
+
+
+@dataclass(frozen=True, slots=True)
+class DumpSample:
+    """One interval of one participant as a media server measured it (server-side dumps)."""
+
+    participant_id: str
+    participant_name: str | None
+    timestamp_ms: float  # end of the interval
+    sample: Sample
 
 
 @dataclass(frozen=True, slots=True)
 class DumpInfo:
     """What a dump says about where it came from, and what it holds."""
 
-    format: str  # 'webrtc-internals' | 'rtcstatsdump' | 'jitsi-rtcstats'
+    format: str  # 'webrtc-internals' | 'rtcstatsdump' | 'jitsi-rtcstats' | 'rtcstats-v1' | ...
     user_agent: str | None = None
     browser: str | None = None  # e.g. "Chrome 144", parsed from user_agent
     url: str | None = None
@@ -50,6 +63,9 @@ class DumpInfo:
     start_ms: float | None = None  # timestamp of the first report
     end_ms: float | None = None  # timestamp of the last report
     metadata: Mapping[str, Any] = field(default_factory=dict)  # as the dump wrote it
+    # What the reader skipped or could not use, each naming the line or part of the dump.
+    warnings: tuple[str, ...] = ()
+    source: str = "browser"  # 'browser' (getStats() reports) | 'server' (samples, or nothing)
 
 
 def read_input(stream: IO[bytes] | bytes, *, max_bytes: int, progress: Progress | None) -> bytes:
@@ -142,3 +158,33 @@ def report_timestamp(objects: Mapping[str, StatsObject]) -> float | None:
             if latest is None or ts > latest:
                 latest = float(ts)
     return latest
+
+
+# What a dump declares about its browser without a version: jitsi's connectionInfo
+# ``statsFormat`` and the ``browserType`` of its create events (jitsi/rtcstats, connection.js).
+_DECLARED = {
+    "chrome": "Chrome", "chrome_standard": "Chrome", "chrome_legacy": "Chrome",
+    "firefox": "Firefox", "moz": "Firefox", "safari": "Safari", "edge": "Edge",
+    "opera": "Opera",
+}  # fmt: skip
+
+
+def declared_browser(value: object) -> str | None:
+    """'Chrome', 'Firefox'... from a dump's own declaration ('chrome_standard', 'moz')."""
+    if not isinstance(value, str):
+        return None
+    return _DECLARED.get(value.strip().lower())
+
+
+def stats_browser(objects: Iterable[Mapping[str, Any]]) -> str | None:
+    """The browser that alone writes the fields of these stats objects, if any does.
+
+    Only Chrome (libwebrtc) wrote the legacy ``goog*`` fields, and only Firefox ``moz*`` ones.
+    """
+    for obj in objects:
+        for name in obj:
+            if name.startswith("goog"):
+                return "Chrome"
+            if name.startswith("moz"):
+                return "Firefox"
+    return None

@@ -5,6 +5,10 @@ peer connection. The first pass decompresses the whole file without keeping any 
 the validation: a DumpError raises before anything is yielded); the second pass decompresses
 again and yields. Memory stays at the file's bytes plus one state per peer connection, whatever
 the length of the call.
+
+A line without a time (``["e2eRtt", null, {...}]``, which jitsi's clients write) is skipped with
+a warning when it is not a getStats event; a getStats event without one cannot be placed, and is
+an error (skipping it would also break the delta compression of every later report).
 """
 
 from __future__ import annotations
@@ -13,7 +17,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ._common import DumpError, DumpInfo, DumpReport, Progress, StatsObject, browser_of, loads
+from ._common import (
+    DumpError,
+    DumpInfo,
+    DumpReport,
+    DumpSample,
+    Progress,
+    StatsObject,
+    browser_of,
+    declared_browser,
+    loads,
+    stats_browser,
+)
 
 # How often (in bytes consumed) the first pass reports progress.
 _PROGRESS_STEP = 256 * 1024
@@ -31,7 +46,7 @@ class Event:
     pc_id: str | None
     value: Any
     extra: tuple[Any, ...]
-    time_ms: float
+    time_ms: float | None  # None: the line has no time (skipped unless it is a getStats event)
 
 
 class Decoder(Protocol):
@@ -60,17 +75,28 @@ def parse_event(line_no: int, end: int, line: bytes, *, absolute_time: bool, las
     if pc_id is not None and not isinstance(pc_id, str | int):
         raise DumpError(f"{where}: the peer connection id (second item) must be a string or null")
     time = item[-1]
-    if len(item) < 4 or isinstance(time, bool) or not isinstance(time, int | float):
-        raise DumpError(f"{where}: the last item must be the event time in milliseconds")
-    time_ms = float(time) if absolute_time else last + float(time)
+    time_ms: float | None = None
+    if len(item) >= 4 and not isinstance(time, bool) and isinstance(time, int | float):
+        time_ms = float(time) if absolute_time else last + float(time)
+        extra = tuple(item[3:-1])
+    else:
+        extra = tuple(item[3:])
     return Event(
         line=line_no,
         end_offset=end,
         method=method,
         pc_id=None if pc_id is None else str(pc_id),
         value=item[2],
-        extra=tuple(item[3:-1]),
+        extra=extra,
         time_ms=time_ms,
+    )
+
+
+def untimed_stats(event: Event) -> DumpError:
+    """The error for a getStats event without a time."""
+    return DumpError(
+        f"line {event.line}: the last item must be the event time in milliseconds "
+        "(a getStats event cannot be placed without one)"
     )
 
 
@@ -106,6 +132,10 @@ class LineDump:
             return replay
         return iter(sorted(replay, key=lambda r: r.timestamp_ms))
 
+    def samples(self) -> Iterator[DumpSample]:
+        """None: a browser's dump holds reports."""
+        return iter(())
+
     def _replay(self) -> Iterator[DumpReport]:
         states: dict[str, State] = {}
         for event in self._events(self._data):
@@ -113,9 +143,11 @@ class LineDump:
                 continue
             state, ts = self._decoder(states.get(event.pc_id), event.value, f"line {event.line}")
             states[event.pc_id] = state
+            time_ms = event.time_ms if ts is None else ts
+            assert time_ms is not None  # scan() refused untimed getStats events
             yield DumpReport(
                 peer_connection_id=event.pc_id,
-                timestamp_ms=event.time_ms if ts is None else ts,
+                timestamp_ms=time_ms,
                 report=[dict(obj) for obj in state.values()],
             )
 
@@ -137,20 +169,32 @@ def scan(
     user_agent = info.user_agent
     url = info.url
     reported = 0
-    browser_hint: str | None = None
+    brands: str | None = None
+    from_stats: str | None = None
+    declared: str | None = info.browser
+    warnings = list(info.warnings)
     for event in events(data):
         if progress is not None and event.end_offset - reported >= _PROGRESS_STEP:
             reported = event.end_offset
             progress(reported)
         user_agent = user_agent or _user_agent_in(event)
-        browser_hint = browser_hint or _brands_in(event)
+        brands = brands or _brands_in(event)
+        declared = declared or _declared_in(event)
         url = url or _url_in(event)
         if not is_stats(event.method):
+            if event.time_ms is None:
+                warnings.append(
+                    f"line {event.line}: skipped an event without a time ({event.method!r})"
+                )
             continue
+        if event.time_ms is None:
+            raise untimed_stats(event)
         if event.pc_id is None:
             raise DumpError(f"line {event.line}: a getStats event without a peer connection id")
         state, ts = decoder(states.get(event.pc_id), event.value, f"line {event.line}")
         states[event.pc_id] = state
+        if from_stats is None:
+            from_stats = stats_browser(state.values())
         ts_ms = event.time_ms if ts is None else ts
         pc = scans.setdefault(event.pc_id, _PcScan())
         if pc.last_ms is not None and ts_ms < pc.last_ms:
@@ -161,11 +205,13 @@ def scan(
         end_ms = ts_ms if end_ms is None else max(end_ms, ts_ms)
     if progress is not None:
         progress(len(data))
-    browser = browser_of(user_agent) or info.browser or browser_hint
+    # The dump's own user agent, then what the stats themselves say, then its declaration.
+    browser = browser_of(user_agent) or brands or from_stats or declared
     full = replace(
         info,
         user_agent=user_agent,
         browser=browser,
+        warnings=tuple(warnings),
         url=url,
         peer_connection_ids=tuple(scans),
         report_count=count,
@@ -199,6 +245,13 @@ def _brands_in(event: Event) -> str | None:
         if isinstance(versions.get(brand), str):
             name = "Chrome" if brand in ("Google Chrome", "Chromium") else brand.split()[-1]
             return f"{name} {versions[brand]}"
+    return None
+
+
+def _declared_in(event: Event) -> str | None:
+    value = event.value
+    if event.method == "create" and isinstance(value, Mapping):
+        return declared_browser(value.get("browserType"))
     return None
 
 

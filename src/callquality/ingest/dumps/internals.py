@@ -33,7 +33,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ._common import DumpError, DumpInfo, DumpReport, Progress, StatsObject, browser_of, loads
+from ._common import (
+    DumpError,
+    DumpInfo,
+    DumpReport,
+    DumpSample,
+    Progress,
+    StatsObject,
+    browser_of,
+    loads,
+)
 from .types import REMOTE_TYPES, infer_type
 
 FORMAT = "webrtc-internals"
@@ -88,12 +97,21 @@ class InternalsDump:
         for pc in self._pcs:
             yield from _reports(pc)
 
+    def samples(self) -> Iterator[DumpSample]:
+        """None: a browser's dump holds reports."""
+        return iter(())
+
 
 def read(data: bytes, progress: Progress | None) -> InternalsDump:
     """Parse and validate a webrtc-internals download."""
     doc = loads(data, "webrtc-internals JSON")
     if progress is not None:
         progress(len(data))
+    return read_doc(doc)
+
+
+def read_doc(doc: Any) -> InternalsDump:
+    """Validate a parsed webrtc-internals download."""
     if not isinstance(doc, dict):
         raise DumpError("webrtc-internals JSON: the top level must be an object")
     raw_pcs = doc.get("PeerConnections")

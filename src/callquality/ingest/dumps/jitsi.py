@@ -21,7 +21,15 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from ._common import DumpError, DumpInfo, Progress, loads, report_timestamp, split_lines
+from ._common import (
+    DumpError,
+    DumpInfo,
+    Progress,
+    declared_browser,
+    loads,
+    report_timestamp,
+    split_lines,
+)
 from ._lines import Decoder, Event, LineDump, State, expect_object, parse_event, scan
 
 FORMAT = "jitsi-rtcstats"
@@ -33,9 +41,8 @@ def read(data: bytes, progress: Progress | None) -> LineDump:
     connection_info = _connection_info(data)
     protocol = _protocol(connection_info.get("clientProtocol"))
     info = DumpInfo(format=FORMAT, metadata=connection_info)
-    stats_format = connection_info.get("statsFormat")
-    if isinstance(stats_format, str) and stats_format:
-        info = replace(info, browser=stats_format.capitalize())
+    # Only a fallback: the user agent, or what the stats say, comes first (_lines.scan).
+    info = replace(info, browser=declared_browser(connection_info.get("statsFormat")))
     return scan(data, info, _events, _is_stats, _decoder(protocol >= 3), progress)
 
 

@@ -19,6 +19,7 @@ rewritten the same way, so they stay consistent and need no reverse mapping.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from ._common import (
@@ -139,12 +140,11 @@ def _events(data: bytes) -> Iterator[Event]:
     last = 0.0
     for number, end, line in lines:
         event = parse_event(number, end, line, absolute_time=False, last=last)
-        last = event.time_ms
+        if event.time_ms is not None:
+            last = event.time_ms
         method = _METHODS.get(event.method, event.method)
         if method != event.method:
-            event = Event(
-                event.line, event.end_offset, method, event.pc_id, event.value, event.extra, last
-            )
+            event = replace(event, method=method)
         yield event
 
 
