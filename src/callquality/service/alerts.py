@@ -61,14 +61,23 @@ def _number(body: Mapping[str, Any], field: str) -> float:
     return float(value)
 
 
+def _word(body: Mapping[str, Any], field: str, default: str | None = None) -> Any:
+    """A field that must be one of some words: returned as given when it is a string or
+    absent, else refused here (a list is no metric name)."""
+    value = body.get(field, default)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{field}: a string is required, not {type(value).__name__}")
+    return value
+
+
 def _check_rule(engine: Engine, api_key: str, body: Mapping[str, Any], rule_id: str,
                 created_ms: int, now_ms: int) -> Rule:
-    metric = body.get("metric")
+    metric = _word(body, "metric")
     if metric not in METRICS:
         raise InvalidInput(
             f"metric: unknown metric {metric!r}; use one of " + ", ".join(METRICS)
         )
-    op = body.get("operator")
+    op = _word(body, "operator")
     if op not in OPERATORS:
         raise InvalidInput(f"operator: unknown operator {op!r}; use one of "
                            + ", ".join(OPERATORS))
@@ -89,7 +98,7 @@ def _check_rule(engine: Engine, api_key: str, body: Mapping[str, Any], rule_id: 
         hysteresis = _number(body, "hysteresis")
         if hysteresis < 0:
             raise InvalidInput("hysteresis: must not be negative")
-    scope = body.get("scope", "all")
+    scope = _word(body, "scope", "all")
     if scope not in SCOPES:
         raise InvalidInput(f"scope: use one of {', '.join(SCOPES)}, not {scope!r}")
     room_id, participant_id = body.get("roomId"), body.get("participantId")
@@ -106,7 +115,7 @@ def _check_rule(engine: Engine, api_key: str, body: Mapping[str, Any], rule_id: 
                          ("name", body.get("name"))):
         if value is not None and (not isinstance(value, str) or len(value) > 200):
             raise InvalidInput(f"{field}: a string of at most 200 characters")
-    severity = body.get("severity", "warning")
+    severity = _word(body, "severity", "warning")
     if severity not in SEVERITIES:
         raise InvalidInput(f"severity: use one of {', '.join(SEVERITIES)}, not {severity!r}")
     endpoint_ids = body.get("webhookIds") or []

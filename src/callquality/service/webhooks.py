@@ -61,7 +61,7 @@ def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
     try:
         public_addresses(parts.hostname, port or _default_port(parts.scheme),
                          allow_private=allow_private)
-    except socket.gaierror as exc:
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
         raise InvalidInput(f"{field}: the host {parts.hostname!r} does not resolve") from exc
     except UnsafeUrl as exc:
         raise UnsafeUrl(f"{field}: {exc.message}") from exc
