@@ -313,10 +313,11 @@ def evaluate_reports(
 
 
 def resolve_sessions(
-    conn: Connection, sessions: Mapping[str, tuple[Session, int]], now_ms: int
+    conn: Connection, sessions: Mapping[str, tuple[Session, int]], now_ms: int, *,
+    save: bool = True,
 ) -> list[dict[str, Any]]:
     """Resolve what still fires in sessions that ended ({id: (session, end_ms)}); the
-    events, for the caller to write with the session's end."""
+    events, for the caller to write with the session's end (``save``: store the states)."""
     firing = store.firing_of_sessions(conn, sessions)
     if not firing:
         return []
@@ -334,16 +335,19 @@ def resolve_sessions(
                                      names.get((state.session_id, state.participant_id)),
                                      new_state, resolved=True, occurred_ms=end_ms,
                                      now_ms=now_ms, reason="session-ended"))
-    store.save_states(conn, changed)
+    if save:
+        store.save_states(conn, changed)
     return rows
 
 
 def evaluate_absent(
     conn: Connection, ongoing: Mapping[str, Session],
-    intervals: Mapping[tuple[str, str], list[tuple[int, int]]], now_ms: int,
+    intervals: Mapping[tuple[str, str], list[tuple[int, int]]], now_ms: int, *,
+    save: bool = True,
 ) -> list[dict[str, Any]]:
     """The absent-data rules (``noStatsS``) over the participants of ongoing sessions
-    (``intervals``: their presence); the events, for the sweep to write."""
+    (``intervals``: their presence); the events, for the sweep to write (``save``: store
+    the states)."""
     rules = store.rules_with_metric(conn, NO_STATS)
     if not rules or not ongoing:
         return []
@@ -369,5 +373,6 @@ def evaluate_absent(
         rows.append(_alert_event(rule, ongoing[s], p, names.get((s, p)), new_state,
                                  resolved=resolved, occurred_ms=at_ms, now_ms=now_ms,
                                  reason="recovered" if resolved else None))
-    store.save_states(conn, changed)
+    if save:
+        store.save_states(conn, changed)
     return rows

@@ -30,9 +30,10 @@ _BATCH = 5000
 
 
 def run(engine: Engine, settings: Settings, now_ms: int) -> int:
-    """One sweep; the events it wrote."""
+    """One sweep; the events it wrote. It looks in a read transaction first and takes the
+    write lock only when there is something to write (then looks again under it)."""
     with read_transaction(engine) as conn:
-        if not outbox.watched(conn, 1):
+        if not _close(conn, settings, now_ms, outbox.watched(conn, _BATCH), {}, dry=True):
             return 0
     with write_transaction(engine) as conn:
         if not outbox.try_sweep_lock(conn):
@@ -50,8 +51,12 @@ def on_session_end(
 
 def _close(
     conn: Connection, settings: Settings, now_ms: int, watched: list[outbox.StoredEvent],
-    ended_now: dict[str, int],
+    ended_now: dict[str, int], *, dry: bool = False,
 ) -> int:
+    """Write the events the watched ones call for (``dry``: only count them and the watched
+    events they would close)."""
+    if not watched:
+        return 0
     by_session: dict[str, list[events.Watched]] = defaultdict(list)
     for row in watched:
         if row.session_id is not None:
@@ -87,9 +92,12 @@ def _close(
         else:
             ongoing[session_id] = session
     closing += alerts.evaluate_absent(
-        conn, ongoing, {k: v for k, v in intervals.items() if k[0] in ongoing}, now_ms
+        conn, ongoing, {k: v for k, v in intervals.items() if k[0] in ongoing}, now_ms,
+        save=not dry,
     )
-    closing += alerts.resolve_sessions(conn, ended, now_ms)
+    closing += alerts.resolve_sessions(conn, ended, now_ms, save=not dry)
+    if dry:
+        return len(closing) + len(endings) + len(closed)
     outbox.add_events(conn, closing + endings)
     outbox.unwatch(conn, closed)
     return len(closing) + len(endings)
