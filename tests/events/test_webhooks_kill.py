@@ -74,3 +74,29 @@ def test_a_server_killed_mid_delivery_loses_and_doubles_no_event(database: str) 
         assert keys.count(keys[0]) == 2 and len(keys) == 7
         first, again = (r for r in rec.received if r.key == keys[0])
         assert first.body == again.body
+
+
+def test_two_worker_processes_deliver_each_event_once_in_order(database: str) -> None:
+    api_key, secret = create_key(database)
+    token = make_token(api_key, secret)
+    rooms = [f"busy-room-{n}" for n in range(4)]
+    with receiving() as rec, serve_process(database, env=ENV, workers=2) as (url, _):
+        client = httpx.Client(base_url=url, headers={"Authorization": token}, timeout=10)
+        assert client.post("/v2/webhooks", json={"url": rec.url}).status_code == 201
+        start = int(time.time() * 1000) - 30_000
+        for step in range(4):
+            for room in rooms:  # requests spread over both workers (each connection anew)
+                items = [sample_item(room, p, start + step * 5000) for p in ("alice", "bob")]
+                with httpx.Client(base_url=url, headers={"Authorization": token}) as one:
+                    assert one.post("/v2/stats", json=items).status_code == 202
+        for room in rooms:
+            assert client.post("/v2/sessions/end", json={"roomId": room}).status_code == 200
+        rec.wait_for(lambda got: len(got) >= 6 * len(rooms), timeout_s=30)
+        time.sleep(1.0)
+        client.close()
+    keys = [r.key for r in rec.received]
+    assert len(keys) == 6 * len(rooms) == len(set(keys))  # every event once, none twice
+    for room in rooms:
+        got = [r.json["webhookType"] for r in rec.received
+               if r.json["data"]["meetingId"] == room]
+        assert got == KINDS
