@@ -119,3 +119,32 @@ def test_inputs_have_the_same_keys_when_nothing_was_scored() -> None:
                                 video=MediaStats(recv=RECV_VIDEO))).inputs()
     assert empty.keys() == full.keys()
     assert all(v is None for v in empty.values())
+
+
+def test_received_audio_on_which_no_stream_carried_speech_is_muted_not_scored() -> None:
+    """docs/models.md, "Muted and silent audio": every received stream silent (muted_ratio 1)
+    → no speech to judge: no score, audio_muted."""
+    muted = DirectionStats(packets=5, packets_lost=0, concealed_ratio=0.0,
+                           silent_concealed_ratio=0.95, muted_ratio=1.0)
+    score = score_sample(_sample(audio=MediaStats(recv=muted)))
+    assert score.audio is None and score.audio_muted
+    assert score.inputs()["audio_muted"] == 1.0
+
+
+def test_one_speaking_stream_among_muted_ones_is_scored() -> None:
+    """An SFU call where two of three remote participants are muted is still a call to judge."""
+    some = DirectionStats(packets=110, packets_lost=0, concealed_ratio=0.0,
+                          silent_concealed_ratio=0.6, muted_ratio=0.67)
+    score = score_sample(_sample(audio=MediaStats(recv=some)))
+    assert score.audio is not None and not score.audio_muted
+    assert score.inputs()["audio_muted"] == 0.0
+
+
+def test_without_a_stream_judgement_half_silent_concealment_is_muted() -> None:
+    """A source with the silent-concealment ratio only: ≥ 50 % concealed silence is muted."""
+    mostly_silent = DirectionStats(packets=82, packets_lost=0, concealed_ratio=0.05,
+                                   silent_concealed_ratio=0.95)
+    assert score_sample(_sample(audio=MediaStats(recv=mostly_silent))).audio_muted
+    assert not score_sample(_sample(audio=MediaStats(recv=DirectionStats(
+        packets=250, packets_lost=0, concealed_ratio=0.01,
+        silent_concealed_ratio=0.2)))).audio_muted

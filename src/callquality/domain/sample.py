@@ -34,7 +34,12 @@ class DirectionStats:
     frame_rate: float | None = None
     freeze_count: int | None = None  # recv video only: freezes in the interval
     freeze_duration_ms: float | None = None  # recv video only
-    concealed_ratio: float | None = None  # recv audio only: concealed / received samples, 0..1
+    # recv audio only: audible concealment, (concealed − silent concealed) / received samples
+    concealed_ratio: float | None = None
+    silent_concealed_ratio: float | None = None  # recv audio only: silent concealed / received
+    # recv audio only: share of the received samples on streams that carried no speech (their
+    # sender muted, or silent in DTX), 0..1; 1 = nothing but silence was received
+    muted_ratio: float | None = None
     quality_limitation_reason: str | None = None  # send video only (Chromium)
     available_outgoing_bitrate_bps: float | None = None  # send only, from the candidate pair
 

@@ -79,12 +79,14 @@ def _send(
         if (r := _rtt_s(d)) is not None:
             rtts.append(r)
     rtt_s = _fmean(rtts) if rtts else parsed.pair_rtt_s
+    muted_ratio = None
     if kind == "video":
         top = _largest(out, "bytesSent")
         width, height, fps = _picture(top, "framesEncoded")
         reason = top.stream.quality_limitation_reason if top is not None else None
     else:
         width = height = fps = reason = None
+        muted_ratio = _microphone_muted(out)
     return DirectionStats(
         packets=_count(out, "packetsSent"),
         packets_lost=_count(remote, "packetsLost"),
@@ -96,6 +98,7 @@ def _send(
         frame_rate=fps,
         quality_limitation_reason=reason,
         available_outgoing_bitrate_bps=parsed.available_outgoing_bitrate_bps if out else None,
+        muted_ratio=muted_ratio,
     )
 
 
@@ -121,10 +124,10 @@ def _recv(
         freeze_count = _count(inbound, "freezeCount")
         freeze_s = _sum(inbound, "totalFreezesDuration")
         freeze_ms = freeze_s * 1000.0 if freeze_s is not None else None
-        concealed_ratio = None
+        concealed_ratio = silent_ratio = muted_ratio = None
     else:
         width = height = fps = freeze_count = freeze_ms = None
-        concealed_ratio = _concealed_ratio(inbound)
+        concealed_ratio, silent_ratio, muted_ratio = _concealment(inbound)
     return DirectionStats(
         packets=_count(inbound, "packetsReceived"),
         packets_lost=_count(inbound, "packetsLost"),
@@ -137,6 +140,8 @@ def _recv(
         freeze_count=freeze_count,
         freeze_duration_ms=freeze_ms,
         concealed_ratio=concealed_ratio,
+        silent_concealed_ratio=silent_ratio,
+        muted_ratio=muted_ratio,
     )
 
 
@@ -186,12 +191,102 @@ def _picture(
     )
 
 
-def _concealed_ratio(inbound: list[StreamDelta]) -> float | None:
-    concealed = _sum(inbound, "concealedSamples")
-    received = _sum(inbound, "totalSamplesReceived")
-    if concealed is None or not received:
+# A microphone that sent digital silence: its media-source's mean square level (Δ
+# totalAudioEnergy / Δ totalSamplesDuration) below 10^-10 (−100 dBov). Chromium feeds a disabled
+# track's silence to WebRTC, so its energy stops growing (0.0 exactly, in our muted calls).
+SILENT_MEAN_SQUARE = 1.0e-10
+
+
+def _microphone_muted(out: list[StreamDelta]) -> float | None:
+    """1.0 when the sent audio's source was silent over the interval, 0.0 when not."""
+    energy = _sum(out, "sourceTotalAudioEnergy")
+    duration = _sum(out, "sourceTotalSamplesDuration")
+    if energy is None or not duration:
         return None
-    return min(1.0, concealed / received)
+    return 1.0 if energy / duration < SILENT_MEAN_SQUARE else 0.0
+
+
+# A received audio stream, judged by its own counters over the interval (docs/metrics.md,
+# "Concealment and muted audio"). Opus sends a packet every 20 ms while there is speech and,
+# with DTX, one every 400 ms in silence (RFC 7587 §3.1.3, libopus): a stream that received
+# (or lost) fewer packets than 90 % of one per 20 ms of audio used DTX for part of the
+# interval, and its concealment is mostly comfort noise, not loss; one with at most 10 % of
+# them, or whose concealment was at least half silent samples, or whose packets carried at
+# most 8 bytes of payload on average (the 3-byte Opus frames of digital silence a disabled
+# Chromium track sends; speech takes tens of bytes, G.711 always 160), carried no speech at
+# all (the sender muted, or silent).
+PACKET_MS = 20.0
+DTX_PACKET_SHARE = 0.9
+SILENT_PACKET_SHARE = 0.1
+SILENT_CONCEALED_SHARE = 0.5
+SILENT_PAYLOAD_BYTES = 8.0
+
+
+def _concealment(
+    inbound: list[StreamDelta],
+) -> tuple[float | None, float | None, float | None]:
+    """(audible concealed ratio, silent concealed ratio, muted ratio) over the received samples.
+
+    Audible concealment is concealedSamples − silentConcealedSamples of streams that carried
+    speech without DTX; a DTX stream counts its network loss instead (its concealment is
+    comfort noise), a silent stream counts nothing. Where the browser does not report
+    silentConcealedSamples, all concealment is audible and no stream is judged.
+    """
+    received_total = audible = silent_total = muted = 0.0
+    known = False
+    for d in inbound:
+        received = d.delta("totalSamplesReceived")
+        concealed = d.delta("concealedSamples")
+        if not received or concealed is None:
+            continue
+        known = True
+        received_total += received
+        silent = d.delta("silentConcealedSamples")
+        if silent is None:
+            audible += concealed
+            continue
+        silent = min(silent, concealed)
+        silent_total += silent
+        share = _packet_share(d)
+        if (
+            silent >= SILENT_CONCEALED_SHARE * received
+            or (share is not None and share <= SILENT_PACKET_SHARE)
+            or _silent_payload(d)
+        ):
+            muted += received
+        elif share is not None and share < DTX_PACKET_SHARE:
+            packets = d.delta("packetsReceived") or 0.0
+            lost = d.delta("packetsLost") or 0.0
+            audible += received * lost / (packets + lost) if packets + lost > 0 else 0.0
+        else:
+            audible += concealed - silent
+    if not known:
+        return None, None, None
+    return (
+        min(1.0, audible / received_total),
+        min(1.0, silent_total / received_total),
+        min(1.0, muted / received_total),
+    )
+
+
+def _silent_payload(d: StreamDelta) -> bool:
+    """Whether the stream's packets carried silence frames only (≤ 8 bytes each on average)."""
+    packets = d.delta("packetsReceived")
+    payload = d.delta("bytesReceived")
+    if not packets or payload is None:
+        return False
+    return payload <= SILENT_PAYLOAD_BYTES * packets
+
+
+def _packet_share(d: StreamDelta) -> float | None:
+    """Packets received or lost over the packets of one per 20 ms of the audio received."""
+    duration_s = d.delta("totalSamplesDuration")
+    if duration_s is None:
+        duration_s = d.dt_s
+    if not duration_s:
+        return None
+    packets = (d.delta("packetsReceived") or 0.0) + (d.delta("packetsLost") or 0.0)
+    return packets / (duration_s * 1000.0 / PACKET_MS)
 
 
 def _codec(

@@ -38,7 +38,13 @@ STATE_VERSION = 1
 
 # The cumulative counters kept per stream type.
 COUNTERS: dict[str, tuple[str, ...]] = {
-    OUTBOUND: ("packetsSent", "bytesSent", "framesEncoded"),
+    OUTBOUND: (
+        "packetsSent",
+        "bytesSent",
+        "framesEncoded",
+        "sourceTotalAudioEnergy",  # of its media-source: the microphone's energy
+        "sourceTotalSamplesDuration",
+    ),
     INBOUND: (
         "packetsReceived",
         "bytesReceived",
@@ -47,7 +53,10 @@ COUNTERS: dict[str, tuple[str, ...]] = {
         "freezeCount",
         "totalFreezesDuration",
         "concealedSamples",
+        "silentConcealedSamples",
         "totalSamplesReceived",
+        "totalAudioEnergy",
+        "totalSamplesDuration",
     ),
     REMOTE_INBOUND: ("packetsLost", "totalRoundTripTime", "roundTripTimeMeasurements"),
     REMOTE_OUTBOUND: ("packetsSent", "bytesSent"),

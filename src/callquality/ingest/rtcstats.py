@@ -41,7 +41,10 @@ NUMERIC_FIELDS: dict[str, tuple[str, ...]] = {
         "freezeCount",
         "totalFreezesDuration",
         "concealedSamples",
+        "silentConcealedSamples",
         "totalSamplesReceived",
+        "totalAudioEnergy",
+        "totalSamplesDuration",
     ),
     REMOTE_INBOUND: _RTP_COMMON
     + (
@@ -63,8 +66,13 @@ NUMERIC_FIELDS: dict[str, tuple[str, ...]] = {
         "freezeCount",
         "totalFreezesDuration",
         "concealedSamples",
+        "silentConcealedSamples",
         "totalSamplesReceived",
+        "totalAudioEnergy",
+        "totalSamplesDuration",
     ),
+    # The sender's microphone (webrtc-stats media-source): its energy tells a muted track.
+    "media-source": ("audioLevel", "totalAudioEnergy", "totalSamplesDuration"),
     "candidate-pair": ("currentRoundTripTime", "availableOutgoingBitrate"),
     "codec": ("clockRate",),
 }
@@ -238,6 +246,13 @@ def _rtp_stream(
     track = by_id.get(str(stats.get("trackId")))
     if track is not None and track.get("type") == "track":
         values = _numbers(track["id"], "track", track) | numbers  # the stream's own value wins
+    source = by_id.get(str(stats.get("mediaSourceId")))
+    if stats_type == OUTBOUND and source is not None and source.get("type") == "media-source":
+        # Cumulative, so they ride on the outbound stream's counters (docs/metrics.md).
+        for name in ("totalAudioEnergy", "totalSamplesDuration"):
+            value = _number(source, name)
+            if value is not None:
+                values["source" + name[0].upper() + name[1:]] = value
     if "roundTripTime" not in values and "mozRtt" in values:
         values["roundTripTime"] = values["mozRtt"] / 1000.0  # Firefox < 68: milliseconds
     codec = by_id.get(str(stats.get("codecId")))
