@@ -78,6 +78,23 @@ def test_audio_mos_rule_fires_once_on_15_percent_loss_and_resolves_once_after(
     assert kinds.count("session-ended") == 1
 
 
+def test_poor_stream_share_fires_and_resolves_by_the_summarys_classification(
+    events_server: RunningServer,
+) -> None:
+    rule = {"metric": "poorStreamSharePct", "operator": ">", "threshold": 50, "windowS": 30}
+    with receiving() as rec:
+        client = _setup(events_server, rec, rule)
+        _post_call(client, "poor-share-room", lossy=True)
+        rec.wait_for(lambda got: len([r for r in got if "alert" in r.json["webhookType"]]) >= 2)
+        client.post("/v2/sessions/end", json={"roomId": "poor-share-room"})
+        rec.wait_for(lambda got: got[-1].json["webhookType"] == "session-ended")
+    alerts = _alerts(rec)
+    assert [(a["webhookType"], a["data"]["participantId"]) for a in alerts] == [
+        ("quality-alert", "alice"), ("quality-alert-resolved", "alice")]
+    # 15 % received audio loss is poor audio (scoring/classify.py: loss > 10 %).
+    assert alerts[0]["data"]["value"] > 50 >= 47.5 >= alerts[1]["data"]["value"]
+
+
 def test_audio_mos_rule_does_not_fire_on_a_clean_call(events_server: RunningServer) -> None:
     with receiving() as rec:
         client = _setup(events_server, rec, RULE)

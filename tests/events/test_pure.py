@@ -99,6 +99,13 @@ def test_a_window_is_judged_only_once_80_percent_of_it_holds_data() -> None:
         (2 + 5 * 4) / 6)
 
 
+def test_the_poor_stream_share_is_the_poor_intervals_share_of_the_window_time() -> None:
+    rule = _rule(metric="poorStreamSharePct", operator=">", threshold=50)
+    rows = [{"interval_ms": 5000, "poor": p} for p in (True, True, True, False, False, False)]
+    assert window_value(rule, rows) == pytest.approx(50.0)
+    assert window_value(rule, rows[:4]) is None  # 20 s of a 30-s window
+
+
 def test_it_fires_once_and_resolves_only_past_the_hysteresis() -> None:
     rule = _rule()
     assert transition(rule, False, 2.9) == "fire"

@@ -19,6 +19,7 @@ MIN_COVERAGE = 0.8
 # The default hysteresis: this share of the threshold (a rule may set its own).
 DEFAULT_HYSTERESIS_SHARE = 0.05
 NO_STATS = "noStatsS"
+POOR_SHARE = "poorStreamSharePct"
 
 
 def _weighted_mean(column: str) -> Callable[[Sequence[Row]], tuple[float | None, int]]:
@@ -51,6 +52,13 @@ def _total(column: str) -> Callable[[Sequence[Row]], tuple[float | None, int]]:
     return aggregate
 
 
+def _poor_share(rows: Sequence[Row]) -> tuple[float | None, int]:
+    # rows: {"interval_ms", "poor"}, "poor" being scoring/classify.py's verdict
+    covered = sum(r["interval_ms"] for r in rows if r["interval_ms"])
+    poor = sum(r["interval_ms"] for r in rows if r["interval_ms"] and r["poor"])
+    return (100.0 * poor / covered if covered else None), covered
+
+
 @dataclass(frozen=True, slots=True)
 class Metric:
     """A metric a rule may watch: its unit, samples columns and aggregation."""
@@ -81,6 +89,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            ("video_recv_jitter_ms",), _weighted_mean("video_recv_jitter_ms")),
     Metric("videoFreezeMs", "ms", "received video frozen in the window, summed",
            ("video_recv_freeze_duration_ms",), _total("video_recv_freeze_duration_ms")),
+    Metric(POOR_SHARE, "%", "share of the window's time whose audio or video was poor by "
+           "scoring/classify.py's stream classification", (), _poor_share),
     Metric(NO_STATS, "s", "seconds since the participant's last report, while its session "
            "is ongoing (absent data; evaluated by the sweep)", (), None),
 )}

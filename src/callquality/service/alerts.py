@@ -31,6 +31,7 @@ from callquality.domain.alerts import (
     METRICS,
     NO_STATS,
     OPERATORS,
+    POOR_SHARE,
     SCOPES,
     SEVERITIES,
     Rule,
@@ -41,6 +42,7 @@ from callquality.domain.alerts import (
 from callquality.domain.errors import InvalidInput, NotFound
 from callquality.domain.session import Session
 from callquality.domain.timefmt import iso_ms
+from callquality.query import summary
 from callquality.service import events
 from callquality.store import alerts as store
 from callquality.store import outbox, writes
@@ -274,6 +276,18 @@ def _blank(rule: Rule, session_id: str, participant_id: str) -> store.AlertState
                             None, None, None)
 
 
+def _window(conn: Connection, rule: Rule, session_id: str, participant_id: str,
+            to_ms: int) -> list[dict[str, Any]]:
+    """The rows of the rule's window that ends at ``to_ms``."""
+    from_ms = to_ms - rule.window_s * 1000
+    if rule.metric == POOR_SHARE:  # the summary's classification of each interval
+        return [{"interval_ms": r.interval_ms, "poor": summary.bad(r)}
+                for r in summary.participant_window(conn, session_id, participant_id,
+                                                    from_ms, to_ms)]
+    return store.window_rows(conn, session_id, participant_id, from_ms, to_ms,
+                             METRICS[rule.metric].columns)
+
+
 def evaluate_reports(
     engine: Engine, settings: Settings, cache: RuleCache, api_key: str,
     reported: Sequence[tuple[tuple[str, str], int]], now_ms: int,
@@ -294,8 +308,7 @@ def evaluate_reports(
         names = outbox.participant_names(conn, [(s, p) for _, s, p, _ in judged])
         changed, rows = [], []
         for rule, s, p, ts in judged:
-            columns = METRICS[rule.metric].columns
-            window = store.window_rows(conn, s, p, ts - rule.window_s * 1000, ts, columns)
+            window = _window(conn, rule, s, p, ts)
             state = stored.get((s, p, rule.rule_id)) or _blank(rule, s, p)
             after = _apply(rule, state, window_value(rule, window), ts)
             if after is None:
