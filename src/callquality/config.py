@@ -94,6 +94,9 @@ class Settings:
     participant_gap_s: int = _setting(
         30, "a participant silent for longer than this has left (new timelog entry)")
     retention_days: int = _setting(30, "samples older than this are purged")
+    summary_retention_days: int = _setting(
+        400, "participant-session summaries (fleet analytics) of sessions ended longer ago "
+        "than this are purged; keep it above RETENTION_DAYS for a year of trend")
     max_body_bytes: int = _setting(5 * 1024 * 1024, "largest accepted request body (413 above)")
     max_batch_items: int = _setting(1000, "largest number of items in one POST /v2/stats")
     max_import_bytes: int = _setting(

@@ -104,7 +104,7 @@ def _record_api_requests(page: Page) -> list[str]:
 
 
 def _sign_in(page: Page, url: str, token: str) -> None:
-    page.goto(f"{url}/dashboard")
+    page.goto(f"{url}/dashboard#/sessions")  # the Overview is the first page
     page.fill("#token-input", token)
     page.click("#signin-form button")
     page.wait_for_selector("#sessions-body tr[data-session]")
@@ -325,7 +325,7 @@ def test_keyboard_alone_signs_in_opens_a_session_and_charts_a_participant(
 ) -> None:
     token, session_id = demo
     page = new_page()
-    page.goto(f"{sqlite_server.url}/dashboard")
+    page.goto(f"{sqlite_server.url}/dashboard#/sessions")
     focused: Callable[[], Any] = lambda: page.evaluate(  # noqa: E731
         "() => ({id: document.activeElement.id, tag: document.activeElement.tagName,"
         " text: document.activeElement.textContent.trim(),"
@@ -415,7 +415,7 @@ def test_only_the_status_line_and_the_errors_are_live_regions(
         "els => els.map(e => ({id: e.id, tables: e.querySelectorAll('table, canvas').length}))",
     )
     assert sorted(e["id"] for e in live) == sorted(
-        ["status", "signin-error", "sessions-error", "session-error"]
+        ["status", "signin-error", "overview-error", "sessions-error", "session-error"]
     )
     assert all(e["tables"] == 0 for e in live)
     assert page.inner_text("#status") == "Session of room demo-room, ended."

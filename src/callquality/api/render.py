@@ -10,6 +10,7 @@ import io
 from typing import Any
 
 from callquality.domain.timefmt import iso_ms
+from callquality.query.analytics import Group, group_start_ms
 from callquality.query.sessions import Page, ParticipantView, Scores, SessionView
 from callquality.query.stats import Bucket, BucketDetail, Percentiles, VideoSize
 
@@ -114,6 +115,68 @@ def _detail_json(d: BucketDetail) -> dict[str, Any]:
         "freezes": {"count": d.freeze_count, "durationMs": d.freeze_duration_ms},
         "audioConcealedRatio": d.audio_concealed_ratio,
         "scoreInputs": d.score_inputs,
+    }
+
+
+def _group_value(name: str, value: Any) -> Any:
+    return "unknown" if value is None else value
+
+
+def quality_group_json(g: Group, group_by: list[str]) -> dict[str, Any]:
+    """One group of GET /v2/analytics/quality."""
+    entry: dict[str, Any] = {
+        "key": {name: _group_value(name, g.key[i]) for i, name in enumerate(group_by)},
+    }
+    for i, name in enumerate(group_by):
+        if name in ("day", "hour"):
+            start = group_start_ms(name, g.key[i])
+            entry["time"] = None if start is None else iso_ms(start)
+    entry.update({
+        "participantSessions": g.sessions,
+        "participantMinutes": round(g.measured_ms / 60_000, 1),
+        "poorStreams": g.poor,
+        "poorStreamRate": g.poor_rate,
+        "poorTimeShare": g.poor_time_share,
+        "audioMos": {"p50": g.audio_mos.p50, "p5": g.audio_mos.p5},
+        "videoScore": {"p50": g.video_score.p50, "p5": g.video_score.p5},
+        "topCauses": [
+            {"cause": c.cause, "participantSessions": c.sessions, "share": c.share}
+            for c in g.causes
+        ],
+    })
+    return entry
+
+
+def worst_json(r: Any, base_url: str) -> dict[str, Any]:
+    """One participant-session of GET /v2/analytics/worst."""
+    return {
+        "sessionId": r.session_id,
+        "participantId": r.participant_id,
+        "roomId": r.room_id,
+        "start": None if r.start_ms is None else iso_ms(r.start_ms),
+        "end": None if r.end_ms is None else iso_ms(r.end_ms),
+        "participantMinutes": round((r.measured_ms or 0) / 60_000, 1),
+        "poorShare": None if r.poor_share is None else round(r.poor_share, 4),
+        "audioMos": {"mean": r.audio_mos_mean, "p5": r.audio_mos_p5},
+        "videoScore": {"mean": r.video_vq_mean, "p5": r.video_vq_p5},
+        "lossPercent": {"p50": r.loss_pct_p50, "p95": r.loss_pct_p95},
+        "rttMs": {"p50": r.rtt_ms_p50, "p95": r.rtt_ms_p95},
+        "jitterMs": {"p50": r.jitter_ms_p50, "p95": r.jitter_ms_p95},
+        "freezeMs": r.freeze_ms,
+        "likelyCause": r.likely_cause,
+        "browser": r.browser,
+        "os": r.os,
+        "device": r.device,
+        "sdk": r.sdk,
+        "connection": r.connection,
+        "network": r.network,
+        "country": r.country,
+        "asn": r.asn,
+        "codec": {"audio": r.codec_audio, "video": r.codec_video},
+        "links": {
+            "get_session": f"{base_url}/v2/sessions/{r.session_id}",
+            "dashboard": f"{base_url}/dashboard#/sessions/{r.session_id}",
+        },
     }
 
 

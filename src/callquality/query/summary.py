@@ -123,6 +123,14 @@ def _row(r: Any) -> Row:
     )
 
 
+SAMPLE_COLUMNS = tuple(c.name for c in _COLUMNS)  # what interval_row reads
+
+
+def interval_row(r: Any) -> Row:
+    """One stored sample (with SAMPLE_COLUMNS) as the summary reads it."""
+    return _row(r)
+
+
 def bad(row: Row) -> bool:
     """An interval whose audio or video was poor (scoring/classify.py)."""
     return classify.audio_poor(row.facts) or classify.video_poor(row.facts)

@@ -24,7 +24,7 @@ from callquality.ingest.items import IngestItem
 from callquality.ingest.report import ReportError, process_report
 from callquality.scoring import score_sample
 from callquality.service import events
-from callquality.store import outbox, writes
+from callquality.store import outbox, summaries, writes
 from callquality.store.db import is_postgres, read_transaction, write_transaction
 from callquality.store.schema import DIRECTIONS, KINDS, stat_column
 
@@ -239,6 +239,9 @@ def _ingest(
             rows, names, presence, changed_states,
         )
     writes.upsert_participants_many(conn, api_key, names)
+    summaries.mark_dirty_many(
+        conn, api_key, {key: session_rows[key[0]].room_id for key in names}, now_ms
+    )
     writes.insert_samples_many(
         conn, rows, {s: session_rows[s].rollup_origin_ms for s in fresh_by_session}
     )

@@ -413,3 +413,63 @@ ingest_partitions = Table(
     Column("lease_until_ms", BigInteger, nullable=False),
     Column("checkpoint_seq", BigInteger, nullable=False),
 )
+
+
+# Per participant of a session: what its whole stay was like, kept as data for fleet
+# analytics (query/analytics.py, docs/metrics.md "Fleet analytics"). Ingest only marks a row
+# dirty (dirty = 1, with its tenant and room); service/summaries.py recomputes dirty rows from
+# the samples before an analytics read, at session end and periodically. Retention keeps
+# these rows SUMMARY_RETENTION_DAYS, longer than the samples.
+SUMMARY_DIMENSIONS = (
+    "browser",
+    "browser_version",
+    "os",
+    "device",
+    "sdk",
+    "sdk_version",
+    "connection",
+    "turn_transport",
+    "network",
+    "country",
+    "asn",
+    "codec_audio",
+    "codec_video",
+)
+participant_summaries = Table(
+    "participant_summaries",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("participant_id", String(200), primary_key=True),
+    Column("api_key", String(64), nullable=False),
+    Column("room_id", String(200), nullable=False),
+    Column("dirty", Integer, nullable=False),  # 1: samples arrived since the last refresh
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("start_ms", BigInteger),  # NULL until the first refresh
+    Column("end_ms", BigInteger),
+    Column("day", Integer),  # start_ms // 86 400 000 (UTC days since 1970)
+    Column("hour", Integer),  # start_ms // 3 600 000
+    Column("measured_ms", BigInteger),  # the participant's intervals' length, summed
+    Column("audio_scored_ms", BigInteger),
+    Column("audio_poor_ms", BigInteger),
+    Column("video_scored_ms", BigInteger),
+    Column("video_poor_ms", BigInteger),
+    Column("audio_poor", Integer),  # 1: a poor audio stream (query/analytics.py's rule)
+    Column("video_poor", Integer),
+    Column("audio_mos_mean", Float),
+    Column("audio_mos_p5", Float),
+    Column("video_vq_mean", Float),
+    Column("video_vq_p5", Float),
+    Column("loss_pct_p50", Float),
+    Column("loss_pct_p95", Float),
+    Column("rtt_ms_p50", Float),
+    Column("rtt_ms_p95", Float),
+    Column("jitter_ms_p50", Float),
+    Column("jitter_ms_p95", Float),
+    Column("freeze_ms", Float),
+    Column("likely_cause", String(32)),
+    Column("audio_cause", String(32)),
+    Column("video_cause", String(32)),
+    *(Column(name, String(200)) for name in SUMMARY_DIMENSIONS),
+    Index("ix_participant_summaries_key_day", "api_key", "day"),
+    Index("ix_participant_summaries_dirty", "dirty", "api_key"),
+)

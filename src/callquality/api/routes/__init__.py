@@ -5,6 +5,7 @@ from fastapi import APIRouter
 
 from callquality.api.routes import (
     alerts,
+    analytics,
     imports,
     ingest,
     janus,
@@ -21,6 +22,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     imports.router,
     stats.router,
     sessions.router,
+    analytics.router,
     ops.router,
     live.router,
     webhooks.router,

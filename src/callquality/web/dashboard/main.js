@@ -9,24 +9,29 @@ import * as api from './api.js';
 import { uPlotLoaded } from './charts.js';
 import { $, h, show } from './dom.js';
 import { go, start } from './router.js';
+import * as overviewView from './views/overview.js';
 import * as sessionView from './views/session.js';
 import * as sessionsView from './views/sessions.js';
 import * as signinView from './views/signin.js';
 
-const VIEWS = { signin: 'view-signin', sessions: 'view-sessions', session: 'view-session' };
-const HEADINGS = { signin: 'signin-title', sessions: 'sessions-title', session: 'session-title' };
+const VIEWS = { signin: 'view-signin', overview: 'view-overview', sessions: 'view-sessions', session: 'view-session' };
+const HEADINGS = { signin: 'signin-title', overview: 'overview-title', sessions: 'sessions-title', session: 'session-title' };
 let active = null;  // the view on screen ({leave}), or null
 
 function showView(name) {
   for (const [key, id] of Object.entries(VIEWS)) $(id).hidden = key !== name;
   $('sign-out').hidden = name === 'signin';
+  $('nav-overview').toggleAttribute('aria-current', name === 'overview');
+  $('nav-sessions').toggleAttribute('aria-current', name === 'sessions');
+  if (name === 'overview') $('nav-overview').setAttribute('aria-current', 'page');
+  if (name === 'sessions') $('nav-sessions').setAttribute('aria-current', 'page');
 }
 
 // A new view takes focus on its heading, so that keyboard and screen-reader users start
 // there (the link or button they used is gone). The search form keeps its focus, and the
 // sign-in form on page load takes it in its text field.
 function moveFocus(name, cause) {
-  if (cause === 'search') return;
+  if (cause === 'search' || cause === 'filter') return;
   if (name === 'signin' && cause === 'load') {
     $('token-input').focus();
     return;
@@ -45,6 +50,7 @@ function render(route, { cause, signInToken }) {
   }
   showView(route.name);
   if (route.name === 'session') active = sessionView.render(route.sessionId);
+  else if (route.name === 'overview') active = overviewView.render(route);
   else active = sessionsView.render(route);
   moveFocus(route.name, cause);
 }
@@ -63,8 +69,9 @@ function main() {
     document.body.append(h('p', { class: 'error notice', role: 'alert', text: 'uPlot did not load (static/vendor/uplot).' }));
   }
   api.whenUnauthorized(signOut);
-  signinView.setUp(() => go('#/', 'signed-in'));
+  signinView.setUp(() => go(location.hash || '#/', 'signed-in'));  // where the link pointed
   sessionsView.setUp();
+  overviewView.setUp();
   $('sign-out').addEventListener('click', () => signOut(''));
   start(render);
 }

@@ -1,5 +1,19 @@
-// Hash routes: '#/' (sessions, with ?roomId=&status=&page=), '#/sessions/{id}' (one session),
+// Hash routes: '#/' (the Overview, with ?days=&kind=&browser=...), '#/sessions' (sessions,
+// with ?roomId=&status=&page=), '#/sessions/{id}' (one session),
 // and '#token=...' (a sign-in link; the token leaves the address bar at once).
+
+// The Overview's filters (GET /v2/analytics/quality's dimensions), as in its URL.
+export const OVERVIEW_FILTERS = ['browser', 'os', 'connection', 'country', 'codec'];
+
+/** The hash of the Overview with these filters (days, kind, and OVERVIEW_FILTERS). */
+export function overviewHref({ days = 7, kind = '', filters = {} } = {}) {
+  const q = new URLSearchParams();
+  if (days !== 7) q.set('days', String(days));
+  if (kind) q.set('kind', kind);
+  for (const name of OVERVIEW_FILTERS) if (filters[name]) q.set(name, filters[name]);
+  const query = String(q);
+  return query ? `#/?${query}` : '#/';
+}
 
 const SESSION = /^#\/sessions\/([^/?]+)/;
 const TOKEN = /^#token=(.+)$/;
@@ -9,6 +23,11 @@ export function parse(hash) {
   const m = SESSION.exec(hash || '#/');
   if (m) return { name: 'session', sessionId: decodeURIComponent(m[1]) };
   const query = new URLSearchParams((hash || '').split('?')[1] || '');
+  if (!/^#\/sessions(\?|$)/.test(hash || '')) {
+    const filters = {};
+    for (const name of OVERVIEW_FILTERS) filters[name] = query.get(name) || '';
+    return { name: 'overview', days: Number(query.get('days')) || 7, kind: query.get('kind') || '', filters };
+  }
   return {
     name: 'sessions',
     roomId: query.get('roomId') || '',
@@ -24,7 +43,7 @@ export function sessionsHref({ roomId = '', status = '', page = 1 } = {}) {
   if (roomId) q.set('roomId', roomId);
   if (status) q.set('status', status);
   const query = String(q);
-  return query ? `#/?${query}` : '#/';
+  return query ? `#/sessions?${query}` : '#/sessions';
 }
 
 /** The hash of one session's page. */
