@@ -33,7 +33,7 @@ def _open(page: Page, url: str, token: str, session_id: str) -> list[tuple[float
     requests: list[tuple[float, str]] = []
     page.on("request", lambda r: requests.append(
         (time.time(), urlsplit(r.url).path + "?" + urlsplit(r.url).query)))
-    page.goto(f"{url}/dashboard")
+    page.goto(f"{url}/dashboard#/sessions")  # the Overview is the first page
     page.fill("#token-input", token)
     page.click("#signin-form button")
     page.wait_for_selector("#sessions-body tr[data-session]")
