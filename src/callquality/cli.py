@@ -91,6 +91,63 @@ def keys_create(
         typer.echo(f"API key: {api_key}\nSecret:  {secret}")
 
 
+def _iso(ms: int | None) -> str | None:
+    from callquality.domain.timefmt import iso_ms
+
+    return None if ms is None else iso_ms(ms)
+
+
+@keys_app.command("list")
+def keys_list(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """List the API keys (never their secrets): name, created, revoked, sessions."""
+    from callquality.store.keys import list_api_keys
+
+    engine = _engine(_settings(database_url, data_dir))
+    with read_transaction(engine) as conn:
+        found = list_api_keys(conn)
+    if as_json:
+        typer.echo(json.dumps([
+            {"apiKey": k.api_key, "name": k.name, "createdAt": _iso(k.created_ms),
+             "revokedAt": _iso(k.revoked_ms), "sessions": k.sessions,
+             "lastReportAt": _iso(k.last_report_ms)}
+            for k in found
+        ]))
+        return
+    table = Table(title="API keys")
+    for title in ("API key", "name", "created (UTC)", "revoked (UTC)", "sessions", "last report"):
+        table.add_column(title, no_wrap=title == "API key")
+    for k in found:
+        table.add_row(
+            k.api_key, k.name or "", _iso(k.created_ms) or "", _iso(k.revoked_ms) or "",
+            str(k.sessions), _iso(k.last_report_ms) or "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    api_key: Annotated[str, typer.Argument(help="the API key to revoke")],
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke an API key: its tokens get 401 at once in every server process. Its data is
+    kept until `callquality purge --api-key KEY` deletes it."""
+    from callquality.store.keys import revoke_api_key
+
+    engine = _engine(_settings(database_url, data_dir))
+    with write_transaction(engine) as conn:
+        revoked_ms = revoke_api_key(conn, api_key, _now_ms())
+    if revoked_ms is None:
+        err_console.print(f"no API key {api_key!r}; see `callquality keys list`")
+        raise typer.Exit(1)
+    typer.echo(f"revoked {api_key} at {_iso(revoked_ms)}; its data is kept "
+               f"(delete it with `callquality purge --api-key {api_key}`)")
+
+
 # The stand-ins of the README and docs/ (`--api-key KEY --secret SECRET`, `K`/`S`): a
 # token signed with them is refused by the server as a bad signature or an unknown key.
 _PLACEHOLDERS = frozenset({"KEY", "SECRET", "K", "S", "API_KEY", "YOUR_API_KEY", "YOUR_SECRET"})
@@ -243,6 +300,9 @@ def serve(
         log_level=settings.log_level,
         log_config=None,
         access_log=False,
+        # The client's address is decided by TRUSTED_PROXIES alone (api/forwarded.py):
+        # uvicorn would otherwise believe X-Forwarded-For from any loopback peer.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,  # live views (SSE) would otherwise hold a stop forever
     )
 
@@ -414,13 +474,49 @@ def import_dump(
 
 
 @app.command()
-def purge(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
-    """Delete samples older than RETENTION_DAYS now (the server also does it hourly)."""
+def purge(
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", help="delete every session of this revoked API key instead"),
+    ] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete samples older than RETENTION_DAYS now (the server also does it hourly), or,
+    with --api-key, everything stored of a revoked key's sessions."""
+    settings = _settings(database_url, data_dir)
+    engine = _engine(settings)
+    if api_key is not None:
+        _purge_key(engine, api_key)
+        return
     from callquality.service.retention import purge_expired
 
-    settings = _settings(database_url, data_dir)
-    purged = purge_expired(_engine(settings), settings, _now_ms())
+    purged = purge_expired(engine, settings, _now_ms())
     typer.echo(f"purged {purged} samples received more than {settings.retention_days} days ago")
+
+
+def _purge_key(engine: Any, api_key: str) -> None:
+    from callquality.store.keys import key_secret, purge_sessions_of_key
+
+    with read_transaction(engine) as conn:
+        row = key_secret(conn, api_key)
+    if row is None:
+        err_console.print(f"no API key {api_key!r}; see `callquality keys list`")
+        raise typer.Exit(1)
+    if row[1] is None:
+        err_console.print(
+            f"API key {api_key} is not revoked: revoke it first (`callquality keys revoke "
+            f"{api_key}`), so that nothing is written while its data is deleted"
+        )
+        raise typer.Exit(1)
+    deleted = 0
+    while True:  # one transaction per batch: no lock is held for long
+        with write_transaction(engine) as conn:
+            batch = purge_sessions_of_key(conn, api_key)
+        if not batch:
+            break
+        deleted += batch
+    typer.echo(f"deleted {deleted} sessions of API key {api_key} and all their data")
 
 
 # Webhooks (docs/webhooks.md): the same service functions as /v2/webhooks.

@@ -107,6 +107,15 @@ class Settings:
         0, "burst size of the per-key rate limit; 0 means twice the rate")
     log_level: str = _setting("info", "debug, info, warning or error")
     token_leeway_s: int = _setting(30, "clock skew tolerated on exp/iat")
+    trusted_proxies: str = _setting(
+        "", "comma-separated addresses or CIDR networks of reverse proxies whose "
+        "X-Forwarded-For is believed; empty: the socket peer is the client")
+    geoip_city_db: str = _setting(
+        "", "path of a MaxMind GeoIP2/GeoLite2 City .mmdb: the client's country, city and "
+        "region; empty: 'unknown'")
+    geoip_asn_db: str = _setting(
+        "", "path of a MaxMind GeoLite2/GeoIP2 ASN .mmdb: the client's ASN and organisation; "
+        "empty: 'unknown'")
     web_concurrency: int = _setting(
         1, "worker processes serving one port (uvicorn's variable; serve --workers sets it); "
         "above 1, a worker closes an ingest answer's connection at most every 0.2 s, so "

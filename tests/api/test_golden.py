@@ -32,7 +32,9 @@ def _normalise(text: str, server: RunningServer, ids: dict[str, str]) -> str:
         return ids.setdefault(match.group(0), f"ID{len(ids)}")
 
     return re.sub(r"(?<![A-Za-z0-9])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-                  r"|(?<![A-Za-z0-9])[0-9a-f]{24}(?![A-Za-z0-9])", placeholder, text)
+                  r"|(?<![A-Za-z0-9])[0-9a-f]{24}(?![A-Za-z0-9])"
+                  r"|(?<![A-Za-z0-9])[0-9a-f]{32}(?![A-Za-z0-9])",  # an API key (userId)
+                  placeholder, text)
 
 
 def _answers(server: RunningServer, tenant: Tenant, session_id: str) -> dict[str, Any]:
@@ -52,7 +54,9 @@ def _answers(server: RunningServer, tenant: Tenant, session_id: str) -> dict[str
                 f"{k}={v}" for k, v in params.items()
             )
             out[key] = {"status": response.status_code, "body": response.text}
-        participants = client.get(f"/v2/sessions/{session_id}/participants").json()["data"]
+        participants = client.get(f"/v2/sessions/{session_id}/participants").json()["data"][
+            "participants"
+        ]
         for participant in participants:
             pid = participant["participantId"]
             response = client.get(

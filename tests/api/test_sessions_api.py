@@ -127,7 +127,7 @@ def test_a_participant_who_left_and_rejoined_has_two_timelog_entries(
     assert logs["dev"][0]["end"] < logs["dev"][1]["start"]
     assert session["participants"][1]["name"] == "Dev"
     assert people["pageInfo"] == {"currentPage": 1, "perPage": 1, "lastPage": 2, "total": 2}
-    assert [p["participantId"] for p in people["data"]] == ["ana"]
+    assert [p["participantId"] for p in people["data"]["participants"]] == ["ana"]
 
 
 def test_participant_stats_are_that_participants_alone(server: RunningServer) -> None:

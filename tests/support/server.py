@@ -60,7 +60,9 @@ def serve(settings: Settings) -> Iterator[RunningServer]:
     migrate(engine)
     app = create_app(settings, engine)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(  # the client's address is api/forwarded.py's to decide
+        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -18,12 +18,14 @@ from callquality import __version__
 from callquality.api import web
 from callquality.api.bodylimit import BodyLimit, limits_from
 from callquality.api.errors import install_error_handlers
+from callquality.api.forwarded import trusted_networks
 from callquality.api.metrics import Metrics
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes import ROUTERS
 from callquality.api.state import AppState
 from callquality.config import Settings
 from callquality.domain.errors import StoreUnavailable
+from callquality.service import geo
 from callquality.service.delivery import DeliveryWorker
 from callquality.service.retention import PURGE_EVERY_S, purge_expired
 from callquality.store.db import create_store_engine, migrate
@@ -88,6 +90,9 @@ class AccessLog:
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The ASGI app; migrations run on start-up."""
+    # A bad TRUSTED_PROXIES or GeoIP path fails here, at start, naming the setting.
+    trusted_networks(settings.trusted_proxies)
+    geo.resolver(settings.geoip_city_db, settings.geoip_asn_db)
     own_engine = engine is None
     eng = engine or create_store_engine(settings.resolved_database_url)
 

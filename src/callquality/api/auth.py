@@ -9,39 +9,59 @@ from sqlalchemy import Engine
 
 from callquality.domain.errors import AuthError, Forbidden, StoreUnavailable
 from callquality.store.db import read_transaction
-from callquality.store.keys import secret_for
+from callquality.store.keys import key_secret, latest_revocation_ms
 from callquality.tokens import Claims, unverified_api_key, verify_token
 
 _SECRET_TTL_S = 60.0
+_DOWN_RETRY_S = 1.0  # an unreachable database is tried again after this long
 
 
 class Authenticator:
-    """Verifies tokens; secrets are cached for a minute to keep ingest off the database."""
+    """Verifies tokens; secrets are cached for a minute to keep ingest off the database.
+
+    A revoked key must fail at once in every process, so each request reads one number,
+    the newest revocation time (``latest_revocation_ms``: an index probe, the same for all
+    keys): an entry cached before it moved is read again. A revocation is rare; reading
+    that number is the price of "at once". While the database is unreachable, a key known
+    before still signs (revocations can be neither read nor written then).
+    """
 
     def __init__(self, engine: Engine, leeway_s: int) -> None:
         self._engine = engine
         self._leeway_s = leeway_s
-        self._cache: dict[str, tuple[float, str | None]] = {}
+        # api_key -> (cached at, secret, revoked, newest revocation when it was read);
+        # secret None for an unknown key
+        self._cache: dict[str, tuple[float, str | None, bool, int | None]] = {}
+        self._down_until = 0.0  # until when a database found down is not asked again
         self._lock = threading.Lock()
 
-    def _secret(self, api_key: str) -> str | None:
+    def _secret(self, api_key: str) -> tuple[str | None, bool]:
+        """(secret, revoked) of a key; (None, False) when it is unknown."""
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(api_key)
-        if hit is not None and now - hit[0] < _SECRET_TTL_S:
-            return hit[1]
+        if hit is not None and now < self._down_until:
+            return hit[1], hit[2]  # the database was down a moment ago: do not wait on it
         try:
             with read_transaction(self._engine) as conn:
-                secret = secret_for(conn, api_key)
+                revocation = latest_revocation_ms(conn)
+                # An entry read before the newest revocation may be stale: read it again.
+                if hit is not None and hit[3] == revocation and now - hit[0] < _SECRET_TTL_S:
+                    return hit[1], hit[2]
+                row = key_secret(conn, api_key)
         except StoreUnavailable:
-            if hit is not None:  # the database is down: the key we knew still signs
-                return hit[1]
+            # The database is down: the key we knew still signs (no revocation can be
+            # read, nor written, until it is back).
+            self._down_until = time.monotonic() + _DOWN_RETRY_S
+            if hit is not None:
+                return hit[1], hit[2]
             raise
+        secret, revoked = (None, False) if row is None else (row[0], row[1] is not None)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[api_key] = (now, secret)
-        return secret
+            self._cache[api_key] = (now, secret, revoked, revocation)
+        return secret, revoked
 
     def claims(self, authorization: str | None) -> Claims:
         """The verified claims of an ``Authorization`` header value (raw token or Bearer)."""
@@ -53,7 +73,12 @@ class Authenticator:
         if token[:7].lower() == "bearer ":
             token = token[7:].strip()
         api_key = unverified_api_key(token)
-        secret = self._secret(api_key)
+        secret, revoked = self._secret(api_key)
+        if revoked:
+            raise AuthError(
+                "the token's API key was revoked; ask the operator for a new key "
+                "(`callquality keys create`)"
+            )
         if secret is None:
             raise AuthError(
                 "the token's apikey is not known here; create a key with `callquality keys create`"

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from callquality.api.client_models import ClientIn, client_info
 from callquality.domain.errors import InvalidInput
 from callquality.domain.sample import DirectionStats, MediaStats, Sample
 from callquality.ingest.items import DEFAULT_PEER_CONNECTION, IngestItem
@@ -77,6 +78,7 @@ class ItemIn(_Strict):
         None, alias="participantName"
     )
     peer_connection_id: Id | None = Field(None, alias="peerConnectionId")
+    client: ClientIn | None = None  # api/client_models.py
     timestamp: Annotated[float, Field(ge=MIN_TIMESTAMP_MS, le=MAX_TIMESTAMP_MS)]
     # Only "a list" here: its stats objects are checked by ingest.report (ReportError names
     # the stats id and field), and not copying each one halves validation time.
@@ -161,6 +163,7 @@ def parse_items(body: Any, max_items: int) -> list[IngestItem]:
             participant_name=item.participant_name,
             report=item.report,
             sample=_sample(item.sample) if item.sample is not None else None,
+            client=client_info(item.client),
         )
         for i, item in enumerate(parsed)
     ]

@@ -6,13 +6,21 @@ Keys are written out literally, so that every key of the API can be found with g
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
+from callquality.domain.client import EMPTY, ClientInfo
 from callquality.domain.timefmt import iso_ms
 from callquality.query.analytics import Group, group_start_ms
+from callquality.query.resolution import LINES
+from callquality.query.rooms import RoomView
 from callquality.query.sessions import Page, ParticipantView, Scores, SessionView
 from callquality.query.stats import Bucket, BucketDetail, Percentiles, VideoSize
+
+UNKNOWN = "unknown"  # VideoSDK's own placeholder in ``location`` and ``network``
 
 
 def page_json(page: Page) -> dict[str, int]:
@@ -30,36 +38,174 @@ def scores_json(scores: Scores) -> dict[str, float | None]:
     return {"audio": scores.audio_mos, "video": scores.video_vq}
 
 
-def participant_json(p: ParticipantView) -> dict[str, Any]:
-    """A participant as VideoSDK shows it; an ongoing last interval has ``end: null``."""
+@lru_cache(maxsize=65_536)  # a session page re-reads the same participants: hash them once
+def object_id(*parts: str) -> str:
+    """A stable 24-hex id (the length of VideoSDK's ids) of what ``parts`` name."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def client_json(c: ClientInfo) -> dict[str, Any]:
+    """deviceInfo, sdkInfo, location and network as VideoSDK names them (null, or VideoSDK's
+    "unknown" in location and network, where not known), and the ICE connection."""
+    if c is EMPTY:
+        return _EMPTY_CLIENT  # most participants of a server without clients: built once
     return {
-        "participantId": p.participant_id,
-        "name": p.name,
-        "timelog": [
-            {"start": iso_ms(start), "end": None if end is None else iso_ms(end)}
-            for start, end in p.timelog
-        ],
-        "qualityScore": scores_json(p.scores),
+        "deviceInfo": {
+            "deviceName": c.browser_name,
+            "deviceVersion": c.browser_version,
+            "osName": c.os_name,
+            "osVersion": c.os_version,
+            "deviceType": c.device_type,
+            "deviceModel": c.device_model,
+        },
+        "sdkInfo": {
+            "sdkName": c.sdk_name,
+            "sdkVersion": c.sdk_version,
+            "appName": c.app_name,
+            "appVersion": c.app_version,
+        },
+        "location": {
+            "country": UNKNOWN if c.country is None else c.country,
+            "city": UNKNOWN if c.city is None else c.city,
+            "region": UNKNOWN if c.region is None else c.region,
+        },
+        "network": {
+            "asn": UNKNOWN if c.asn is None else c.asn,
+            "org": UNKNOWN if c.org is None else c.org,
+        },
+        "connection": {
+            "candidateType": c.candidate_type,
+            "protocol": c.protocol,
+            "relayProtocol": c.relay_protocol,
+            "networkType": c.network_type,
+        },
     }
 
 
-def session_json(view: SessionView, base_url: str) -> dict[str, Any]:
-    """A session object as GET /v2/sessions/{id} returns it."""
+def _client_summary_json(c: ClientInfo) -> dict[str, Any]:
+    """What the sessions list shows of a client: VideoSDK's deviceInfo and sdkInfo keys (a
+    page of 20 sessions may hold thousands of participants; the rest is one GET away)."""
+    if c is EMPTY:
+        return _EMPTY_SUMMARY
+    return {
+        "deviceInfo": {"deviceName": c.browser_name, "deviceVersion": c.browser_version},
+        "sdkInfo": {"sdkName": c.sdk_name, "sdkVersion": c.sdk_version},
+    }
+
+
+_EMPTY_CLIENT = client_json(ClientInfo())
+_EMPTY_SUMMARY = _client_summary_json(ClientInfo())
+
+
+def participant_json(p: ParticipantView, session_id: str, *, full: bool = True) -> dict[str, Any]:
+    """A participant as VideoSDK shows it (an ongoing last interval has ``end: null``),
+    with its client. ``full=False``, as VideoSDK's sessions list: no ``_id``, and of the
+    client deviceInfo and sdkInfo alone."""
+    entry: dict[str, Any] = {"_id": object_id(session_id, p.participant_id)} if full else {}
+    entry["participantId"] = p.participant_id
+    entry["name"] = p.name
+    entry["timelog"] = [
+        {"start": iso_ms(start), "end": None if end is None else iso_ms(end)}
+        for start, end in p.timelog
+    ]
+    entry["qualityScore"] = scores_json(p.scores)
+    entry.update(client_json(p.client) if full else _client_summary_json(p.client))
+    return entry
+
+
+def _links(base_url: str, session_id: str, room_id: str) -> dict[str, str]:
+    return {
+        "get_room": f"{base_url}/v2/rooms/{quote(room_id, safe='')}",
+        "get_session": f"{base_url}/v2/sessions/{quote(session_id, safe='')}",
+    }
+
+
+def session_json(view: SessionView, base_url: str, *, full: bool = True) -> dict[str, Any]:
+    """A session object as GET /v2/sessions/{id} returns it (docs/api.md says what
+    ``userId``, ``activeDuration`` and ``chatLink`` hold here); ``full=False``: as the
+    sessions list does, with less of each participant's client."""
     s = view.session
     return {
         "id": s.session_id,
+        "userId": s.api_key,
         "roomId": s.room_id,
         "customRoomId": s.custom_room_id,
         "start": iso_ms(s.start_ms),
         "end": None if view.ended_ms is None else iso_ms(view.ended_ms),
+        "participants": [
+            participant_json(p, s.session_id, full=full) for p in view.participants
+        ],
+        "activeDuration": view.active_duration_s,
+        "chatLink": None,
         "status": view.status,
-        "participants": [participant_json(p) for p in view.participants],
         "qualityScore": scores_json(view.scores),
-        "links": {
-            "get_room": f"{base_url}/v2/rooms/{s.room_id}",
-            "get_session": f"{base_url}/v2/sessions/{s.session_id}",
+        "links": _links(base_url, s.session_id, s.room_id),
+    }
+
+
+def participants_json(view: SessionView, page: Page, base_url: str) -> dict[str, Any]:
+    """GET /v2/sessions/{id}/participants: the session with a page of its participants."""
+    s = view.session
+    return {
+        "pageInfo": page_json(page),
+        "data": {
+            "id": s.session_id,
+            "roomId": s.room_id,
+            "customRoomId": s.custom_room_id,
+            "participants": [participant_json(p, s.session_id) for p in view.participants],
+            "links": _links(base_url, s.session_id, s.room_id),
         },
     }
+
+
+def active_participants_json(view: SessionView, page: Page, base_url: str) -> dict[str, Any]:
+    """GET /v2/sessions/{id}/participants/active: the same, of the present participants."""
+    body = participants_json(view, page, base_url)
+    session_url = body["data"]["links"]["get_session"]
+    body["data"]["links"] = {
+        "get_all_participants": f"{session_url}/participants",
+        "get_session": session_url,
+    }
+    return body
+
+
+def room_json(room: RoomView, base_url: str) -> dict[str, Any]:
+    """A room as VideoSDK's GET /v2/rooms/{roomId} shows it; ``user`` is the API key."""
+    room_url = f"{base_url}/v2/rooms/{quote(room.room_id, safe='')}"
+    return {
+        "roomId": room.room_id,
+        "customRoomId": room.custom_room_id,
+        "region": None,
+        "createdAt": iso_ms(room.created_ms),
+        "updatedAt": iso_ms(room.updated_ms),
+        "user": {
+            "email": None,
+            "name": room.owner_name,
+            "discontinuedReason": None,
+            "id": room.api_key,
+        },
+        "id": object_id(room.api_key, room.room_id),
+        "links": {
+            "get_room": room_url,
+            "get_session": f"{base_url}/v2/sessions/?roomId={quote(room.room_id, safe='')}",
+        },
+    }
+
+
+def resolution_usage_json(
+    times_ms: list[int], usage: dict[int, dict[int, float]]
+) -> list[dict[str, Any]]:
+    """``resolutionUsage``: one entry per bucket of ``stats``, shares of each line count
+    (null in a bucket without received video)."""
+    out = []
+    for start in times_ms:
+        shares = usage.get(start)
+        entry: dict[str, Any] = {
+            str(lines): None if shares is None else shares[lines] for lines in LINES
+        }
+        entry["time"] = iso_ms(start)
+        out.append(entry)
+    return out
 
 
 def bucket_json(b: Bucket) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from callquality.domain.client import ClientInfo
 from callquality.domain.sample import Sample
 
 DEFAULT_PEER_CONNECTION = "default"
@@ -24,6 +25,9 @@ class IngestItem:
     participant_name: str | None = None
     report: list[dict[str, Any]] | None = None
     sample: Sample | None = None
+    # What the item's ``client`` object says, plus the location the server resolved from the
+    # request's address (never the address itself): service/clients.py stores it.
+    client: ClientInfo | None = None
 
     @property
     def stream_key(self) -> tuple[str, str]:

@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from callquality.domain.client import EMPTY, ClientInfo
 from callquality.domain.errors import NotFound
 from callquality.domain.session import Session, Status
+from callquality.store import clients
 from callquality.store.schema import (
     participant_intervals,
     participants,
@@ -51,12 +53,15 @@ class Scores:
 
 @dataclass(frozen=True, slots=True)
 class ParticipantView:
-    """A participant of a session: its timelog (``end`` None while present) and averages."""
+    """A participant of a session: its timelog (``end`` None while present), averages,
+    whether it is present now, and its client (device, SDK, location, connection)."""
 
     participant_id: str
     name: str | None
     timelog: tuple[tuple[int, int | None], ...]
     scores: Scores
+    present: bool = False
+    client: ClientInfo = EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,9 @@ class SessionView:
     ended_ms: int | None
     participants: tuple[ParticipantView, ...]
     scores: Scores
+    # Seconds in which at least one participant was present (None when only some of the
+    # participants were read: a page of them).
+    active_duration_s: int | None = None
 
 
 def _session(row: Any) -> Session:
@@ -177,6 +185,20 @@ def participant_scores(
     return out
 
 
+def active_duration_s(logs: list[list[tuple[int, int]]]) -> int:
+    """Whole seconds covered by at least one of the timelogs' intervals."""
+    covered_ms = 0
+    end_ms: int | None = None
+    for start, end in sorted(span for log in logs for span in log):
+        if end_ms is None or start > end_ms:
+            covered_ms += end - start
+            end_ms = end
+        elif end > end_ms:
+            covered_ms += end - end_ms
+            end_ms = end
+    return covered_ms // 1000
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
@@ -195,17 +217,19 @@ def session_views(
     participant_gap_s: int,
     participant_ids: list[str] | None = None,
 ) -> list[SessionView]:
-    """Sessions with their participants, timelogs and averages; three queries for any
-    number. ``participant_ids`` limits the participants shown (a page of them)."""
+    """Sessions with their participants, timelogs, averages and clients; four queries for
+    any number. ``participant_ids`` limits the participants shown (a page of them)."""
     ids = [info.session_id for info in infos]
     names = participants_of(conn, ids)
     logs = timelogs(conn, ids, participant_ids)
     scores = participant_scores(conn, infos)
+    known = clients.of_sessions(conn, ids, participant_ids)
+    wanted = set(participant_ids) if participant_ids is not None else None
     views = []
     for info in infos:
         people = []
         for p, n in names.get(info.session_id, {}).items():
-            if participant_ids is not None and p not in participant_ids:
+            if wanted is not None and p not in wanted:
                 continue
             log = logs.get((info.session_id, p), [])
             present = info.still_present(log, now_ms, idle_timeout_s, participant_gap_s)
@@ -214,8 +238,14 @@ def session_views(
                 for i, (start, end) in enumerate(log)
             )
             averages = scores.get((info.session_id, p), Scores())
-            people.append(ParticipantView(p, n, timelog, averages))
+            client = known.get((info.session_id, p), EMPTY)
+            people.append(ParticipantView(p, n, timelog, averages, present, client))
         session_scores = [scores[k] for k in scores if k[0] == info.session_id]
+        active = None
+        if participant_ids is None:
+            active = active_duration_s(
+                [logs.get((info.session_id, p), []) for p in names.get(info.session_id, {})]
+            )
         views.append(
             SessionView(
                 session=info,
@@ -228,6 +258,7 @@ def session_views(
                     _mean([s.audio_mos for s in session_scores]),
                     _mean([s.video_vq for s in session_scores]),
                 ),
+                active_duration_s=active,
             )
         )
     return views

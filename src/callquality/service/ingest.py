@@ -24,7 +24,8 @@ from callquality.ingest.items import IngestItem
 from callquality.ingest.report import ReportError, process_report
 from callquality.scoring import score_sample
 from callquality.service import events
-from callquality.store import outbox, summaries, writes
+from callquality.service.clients import participant_clients
+from callquality.store import clients, outbox, summaries, writes
 from callquality.store.db import is_postgres, read_transaction, write_transaction
 from callquality.store.schema import DIRECTIONS, KINDS, stat_column
 
@@ -242,6 +243,7 @@ def _ingest(
     summaries.mark_dirty_many(
         conn, api_key, {key: session_rows[key[0]].room_id for key in names}, now_ms
     )
+    clients.save_many(conn, api_key, participant_clients(fresh_by_session), now_ms)
     writes.insert_samples_many(
         conn, rows, {s: session_rows[s].rollup_origin_ms for s in fresh_by_session}
     )

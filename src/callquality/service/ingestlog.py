@@ -24,6 +24,7 @@ import orjson
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from callquality.domain.client import ClientInfo
 from callquality.domain.errors import InvalidInput, StoreUnavailable
 from callquality.domain.sample import DirectionStats, MediaStats, Sample
 from callquality.ingest.items import IngestItem
@@ -82,6 +83,9 @@ def decode(data: bytes) -> tuple[str, IngestItem]:
             codec_video=sample.get("codec_video"),
             extra=sample.get("extra") or {},
         )
+    client = item.get("client")
+    if client is not None:  # what the item's client object said (service/clients.py)
+        item["client"] = ClientInfo(**client)
     return str(body["apiKey"]), IngestItem(**item)
 
 

@@ -56,6 +56,8 @@ api_keys = Table(
     Column("secret", String(128), nullable=False),
     Column("name", String(200)),
     Column("created_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger),  # set by `callquality keys revoke`; NULL while valid
+    Index("ix_api_keys_revoked", "revoked_ms"),
 )
 
 sessions = Table(
@@ -82,6 +84,36 @@ participants = Table(
     Column("participant_id", String(200), primary_key=True),
     Column("api_key", String(64), nullable=False),
     Column("name", String(200)),
+)
+
+# What a participant of a session runs on, where it is and how it is connected (the latest
+# known value of each field; the client's IP address is never stored: docs/api.md).
+participant_clients = Table(
+    "participant_clients",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("participant_id", String(200), primary_key=True),
+    Column("api_key", String(64), nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("browser_name", String(64)),
+    Column("browser_version", String(64)),
+    Column("os_name", String(64)),
+    Column("os_version", String(64)),
+    Column("device_type", String(32)),
+    Column("device_model", String(128)),
+    Column("sdk_name", String(64)),
+    Column("sdk_version", String(64)),
+    Column("app_name", String(128)),
+    Column("app_version", String(64)),
+    Column("country", String(8)),
+    Column("city", String(128)),
+    Column("region", String(128)),
+    Column("asn", String(16)),
+    Column("org", String(200)),
+    Column("candidate_type", String(16)),
+    Column("protocol", String(8)),
+    Column("relay_protocol", String(8)),
+    Column("network_type", String(32)),
 )
 
 participant_intervals = Table(

@@ -409,6 +409,27 @@
     return o;
   }
 
+  // Who sends (the item's `client`, docs/api.md "Client info"): the browser's user agent and
+  // UA client hints, this collector as the SDK, the host app if it says. The hints' full
+  // versions come later (a promise): reports from then on carry them.
+  function clientInfo(options) {
+    var nav = global.navigator || {};
+    var client = { sdkName: 'callquality-collector', sdkVersion: VERSION };
+    if (typeof nav.userAgent === 'string') client.userAgent = nav.userAgent.slice(0, 1024);
+    if (options.appName) client.appName = String(options.appName).slice(0, 128);
+    if (options.appVersion) client.appVersion = String(options.appVersion).slice(0, 64);
+    if (nav.connection && /^[A-Za-z0-9_.-]{1,32}$/.test(nav.connection.type)) client.networkType = nav.connection.type;
+    var hints = nav.userAgentData;
+    if (!hints || !Array.isArray(hints.brands)) return client;
+    client.userAgentData = { brands: hints.brands, mobile: !!hints.mobile, platform: String(hints.platform || '') };
+    if (typeof hints.getHighEntropyValues === 'function') {
+      hints.getHighEntropyValues(['fullVersionList', 'platformVersion', 'model']).then(function (v) {
+        ['fullVersionList', 'platformVersion', 'model'].forEach(function (k) { if (v[k] !== undefined) client.userAgentData[k] = v[k]; });
+      }, function () { /* the browser declined: the low-entropy hints stay */ });
+    }
+    return client;
+  }
+
   /** The fields every item of this connection carries. */
   function itemBase(options) {
     var base = { roomId: options.roomId, participantId: options.participantId };
@@ -416,6 +437,7 @@
     if (options.sessionId) base.sessionId = String(options.sessionId);
     if (options.customRoomId) base.customRoomId = String(options.customRoomId);
     base.peerConnectionId = options.peerConnectionId ? String(options.peerConnectionId) : randomId();
+    base.client = clientInfo(options);
     return base;
   }
 

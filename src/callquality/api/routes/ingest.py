@@ -11,12 +11,14 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from callquality.api.auth import check_scope
+from callquality.api.forwarded import request_location
 from callquality.api.ingest_models import parse_items
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, claims, now_ms, read_body, state
 from callquality.api.state import AppState
 from callquality.domain.errors import Forbidden, InvalidInput, StoreUnavailable
 from callquality.service.alerts import evaluate_reports
+from callquality.service.clients import with_location
 from callquality.service.ingest import ingest
 from callquality.service.ingestlog import check_reports
 
@@ -62,6 +64,7 @@ async def post_stats(request: Request) -> Any:
             f"the body is not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
         ) from exc
     items = parse_items(body, app.settings.max_batch_items)
+    items = with_location(items, request_location(request, app.settings))  # docs/api.md
     for item in items:
         check_scope(caller, item.room_id, item.participant_id, f"items[{item.index}]")
     session_ids: tuple[str, ...] = ()  # with INGEST_LOG, the processors assign sessions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -9,7 +10,12 @@ from pydantic import BaseModel, ConfigDict
 
 from callquality.api.auth import check_scope
 from callquality.api.ingest_models import MAX_TIMESTAMP_MS
-from callquality.api.render import page_json, participant_json, session_json
+from callquality.api.render import (
+    active_participants_json,
+    page_json,
+    participants_json,
+    session_json,
+)
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import (
     ERRORS,
@@ -54,7 +60,7 @@ def list_participants(
     page: PageNumber = 1,
     perPage: PerPage = 20,
 ) -> Any:
-    """The session's participants, paginated, with their timelogs."""
+    """The session (VideoSDK's shape) with a page of its participants and their timelogs."""
     app = state(request)
     session = session_for_reader(app, caller, sessionId)
     settings = app.settings
@@ -65,12 +71,30 @@ def list_participants(
             conn, [session], now_ms=now_ms(), idle_timeout_s=settings.idle_timeout_s,
             participant_gap_s=settings.participant_gap_s, participant_ids=page_info.slice(ids),
         )[0]
-    return OrjsonResponse(
-        {
-            "pageInfo": page_json(page_info),
-            "data": [participant_json(p) for p in view.participants],
-        }
-    )
+    return OrjsonResponse(participants_json(view, page_info, base_url(request)))
+
+
+@router.get("/v2/sessions/{sessionId}/participants/active")
+def list_active_participants(
+    request: Request,
+    sessionId: str,
+    caller: Annotated[Claims, Depends(reader)],
+    page: PageNumber = 1,
+    perPage: PerPage = 20,
+) -> Any:
+    """The same, of the participants present now (none once the session has ended)."""
+    app = state(request)
+    session = session_for_reader(app, caller, sessionId)
+    settings = app.settings
+    with read_transaction(app.engine) as conn:
+        view = q_sessions.session_views(
+            conn, [session], now_ms=now_ms(), idle_timeout_s=settings.idle_timeout_s,
+            participant_gap_s=settings.participant_gap_s,
+        )[0]
+    present = [p for p in view.participants if p.present]
+    page_info = q_sessions.Page(page, perPage, len(present))
+    view = replace(view, participants=tuple(page_info.slice(present)))
+    return OrjsonResponse(active_participants_json(view, page_info, base_url(request)))
 
 
 @router.get("/v2/sessions", include_in_schema=False)
@@ -110,7 +134,10 @@ def list_sessions(
         )
     url = base_url(request)
     return OrjsonResponse(
-        {"pageInfo": page_json(page_info), "data": [session_json(v, url) for v in views]}
+        {
+            "pageInfo": page_json(page_info),
+            "data": [session_json(v, url, full=False) for v in views],
+        }
     )
 
 

@@ -8,15 +8,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
 from callquality.api.auth import check_scope
-from callquality.api.render import bucket_json, csv_text
+from callquality.api.render import bucket_json, client_json, csv_text, resolution_usage_json
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import CSV_OR_JSON, ERRORS, Interval, reader, state
 from callquality.api.state import AppState
+from callquality.domain.client import EMPTY
 from callquality.domain.errors import Forbidden, NotFound
 from callquality.domain.session import Session
 from callquality.query import sessions as q_sessions
 from callquality.query import summary
+from callquality.query.resolution import resolution_usage
 from callquality.query.stats import time_series
+from callquality.store import clients
 from callquality.store.db import read_transaction
 from callquality.tokens import Claims
 
@@ -65,11 +68,19 @@ def _series(
                 )
             body["participantId"] = participant_id
             body["participantName"] = names[participant_id]
+            known = clients.load_many(conn, [(session.session_id, participant_id)])
+            body.update(client_json(known.get((session.session_id, participant_id), EMPTY)))
+            usage = resolution_usage(
+                conn, session.session_id, session.start_ms, interval_s=interval,
+                participant_id=participant_id,
+            )
         series = time_series(
             conn, session.session_id, session.start_ms, interval_s=interval,
             participant_id=participant_id, extended=extended,
         )
     body["stats"] = [bucket_json(b) for b in series]
+    if participant_id is not None:
+        body["resolutionUsage"] = resolution_usage_json([b.start_ms for b in series], usage)
     if format == "csv":
         return PlainTextResponse(
             csv_text(body["stats"]),

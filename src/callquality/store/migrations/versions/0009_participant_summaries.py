@@ -4,14 +4,14 @@ Ingest marks a row dirty; service/summaries.py recomputes it from the samples. S
 before this revision have no rows until a report of theirs arrives (docs/metrics.md, "Fleet
 analytics").
 
-Revision ID: 0007
+Revision ID: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
