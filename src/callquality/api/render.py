@@ -139,6 +139,7 @@ def session_json(view: SessionView, base_url: str, *, full: bool = True) -> dict
         "chatLink": None,
         "status": view.status,
         "qualityScore": scores_json(view.scores),
+        "warnings": list(view.warnings),
         "links": _links(base_url, s.session_id, s.room_id),
     }
 

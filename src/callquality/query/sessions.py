@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
 from callquality.domain.client import EMPTY, ClientInfo
@@ -19,6 +20,7 @@ from callquality.store.schema import (
     participants,
     sample_rollups,
     samples,
+    session_warnings,
     sessions,
 )
 
@@ -76,6 +78,7 @@ class SessionView:
     # Seconds in which at least one participant was present (None when only some of the
     # participants were read: a page of them).
     active_duration_s: int | None = None
+    warnings: tuple[str, ...] = ()  # what its import found wrong with the dump
 
 
 def _session(row: Any) -> Session:
@@ -208,6 +211,18 @@ def _mean(values: list[float | None]) -> float | None:
     return round(sum(known) / len(known), 2) if known else None
 
 
+def session_warnings_of(conn: Connection, session_ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """{session_id: warnings} of the imported sessions among these that have any."""
+    if not session_ids:
+        return {}
+    rows = conn.execute(
+        select(session_warnings.c.session_id, session_warnings.c.warnings).where(
+            session_warnings.c.session_id.in_(session_ids)
+        )
+    )
+    return {s: tuple(orjson.loads(w)) for s, w in rows}
+
+
 def session_views(
     conn: Connection,
     infos: list[Session],
@@ -225,6 +240,7 @@ def session_views(
     scores = participant_scores(conn, infos)
     known = clients.of_sessions(conn, ids, participant_ids)
     wanted = set(participant_ids) if participant_ids is not None else None
+    notes = session_warnings_of(conn, ids)
     views = []
     for info in infos:
         people = []
@@ -259,6 +275,7 @@ def session_views(
                     _mean([s.video_vq for s in session_scores]),
                 ),
                 active_duration_s=active,
+                warnings=notes.get(info.session_id, ()),
             )
         )
     return views

@@ -505,3 +505,12 @@ participant_summaries = Table(
     Index("ix_participant_summaries_key_day", "api_key", "day"),
     Index("ix_participant_summaries_dirty", "dirty", "api_key"),
 )
+
+# What an import found wrong with a dump ("media flowed in only 1 of its 727 intervals"), kept
+# with its session so that the session never looks like a clean call (docs/dumps.md).
+session_warnings = Table(
+    "session_warnings",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("warnings", Text, nullable=False),  # a JSON list of strings
+)

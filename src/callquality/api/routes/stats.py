@@ -131,4 +131,10 @@ def session_summary(
     with read_transaction(app.engine) as conn:
         names = q_sessions.participant_names(conn, session.session_id)
         body = summary.session_summary(conn, session.session_id, names)
-    return OrjsonResponse({"sessionId": session.session_id, "meetingId": session.room_id, **body})
+        warnings = q_sessions.session_warnings_of(conn, [session.session_id])
+    return OrjsonResponse({
+        "sessionId": session.session_id,
+        "meetingId": session.room_id,
+        **body,
+        "warnings": list(warnings.get(session.session_id, ())),
+    })
