@@ -1,13 +1,13 @@
 """Events (the outbox), webhook endpoints and their deliveries, alert rules and states.
 
-Revision ID: 0010
+Revision ID: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
