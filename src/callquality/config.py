@@ -143,6 +143,25 @@ class Settings:
         1, "worker processes serving one port (uvicorn's variable; serve --workers sets it); "
         "above 1, a worker closes an ingest answer's connection at most every 0.2 s, so "
         "that clients' connections spread over the workers")
+    webhook_allow_private_urls: bool = _setting(
+        False, "allow webhook URLs that resolve to loopback, private or link-local addresses "
+        "(off: such a URL is a 400, against SSRF)")
+    webhook_delivery: bool = _setting(
+        True, "this process delivers webhooks and runs the events sweep (off: another does)")
+    webhook_timeout_s: float = _setting(10.0, "a webhook attempt's timeout (connect + answer)")
+    webhook_retry_base_s: float = _setting(
+        10.0, "first retry delay of a failed webhook; doubled per attempt, with jitter")
+    webhook_retry_max_s: float = _setting(3600.0, "largest delay between two webhook attempts")
+    webhook_retry_window_s: int = _setting(
+        86400, "a failing webhook is retried until this long after its first attempt")
+    webhook_lease_s: int = _setting(
+        60, "how long a process holds an endpoint's queue without renewing its lease")
+    webhook_poll_s: float = _setting(0.5, "how often the delivery worker looks for work")
+    events_sweep_s: float = _setting(
+        5.0, "how often the sweep looks for participants who left, idle sessions and absent "
+        "data")
+    live_ticket_ttl_s: int = _setting(
+        60, "lifetime of a live-view ticket (POST /v2/sessions/{sessionId}/live/ticket)")
 
     ingest_log: str = _setting(
         "", "nats://host:4222[,nats://host2:4222...]: the API publishes items to this NATS "

@@ -11,6 +11,7 @@ from callquality.api.auth import Authenticator
 from callquality.api.metrics import Metrics
 from callquality.api.ratelimit import RateLimiter
 from callquality.config import Settings
+from callquality.service.alerts import RuleCache
 from callquality.service.ingestlog import IngestLog
 
 # With several workers, an ingest answer closes its connection at most this often per worker.
@@ -38,6 +39,7 @@ class AppState:
             advice="or spread the items over time",
             min_burst=settings.max_batch_items,
         )
+        self.alert_rules = RuleCache(engine)
         self.started = time.time()
         self.last_close = -math.inf  # when an ingest answer last closed its connection
         self.ingest_log: IngestLog | None = (

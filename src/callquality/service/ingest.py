@@ -25,12 +25,14 @@ from callquality.domain.session_ids import candidate_ids
 from callquality.ingest.items import IngestItem
 from callquality.ingest.report import ReportError, process_report
 from callquality.scoring import score_sample
+from callquality.service import events
 from callquality.service.clients import participant_clients
-from callquality.store import clients, summaries, writes
+from callquality.store import clients, outbox, summaries, writes
 from callquality.store.db import is_postgres, read_transaction, write_transaction
 from callquality.store.schema import DIRECTIONS, KINDS, stat_column
 
 _ATTEMPTS = 3
+_Presence = dict[tuple[str, str], list[tuple[int, int]]]  # (session, participant) -> spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,8 @@ class IngestResult:
     accepted: int
     duplicates: int
     session_ids: tuple[str, ...]
+    # ((session, participant), newest timestamp_ms) of each participant with new rows
+    reported: tuple[tuple[tuple[str, str], int], ...] = ()
 
 
 def ingest(
@@ -249,9 +253,23 @@ def _ingest(
         conn, rows, {s: session_rows[s].rollup_origin_ms for s in fresh_by_session}
     )
     writes.save_states_many(conn, changed_states)
-    _update_intervals(conn, settings, presence)
+    before, after = _update_intervals(conn, settings, presence)
     writes.save_sessions_many(conn, session_rows.values())
-    return IngestResult(len(rows), duplicates, tuple(by_session))
+    # The webhooks' outbox, in this transaction (service/events.py): one statement at most.
+    outbox.add_events(conn, events.from_ingest(
+        session_rows.values(), names, before, after, now_ms=now_ms,
+        idle_timeout_s=settings.idle_timeout_s,
+    ))
+    return IngestResult(len(rows), duplicates, tuple(by_session), _last_reports(rows))
+
+
+def _last_reports(rows: list[dict[str, Any]]) -> tuple[tuple[tuple[str, str], int], ...]:
+    """Each (session, participant) of the new rows, with its newest timestamp."""
+    newest: dict[tuple[str, str], int] = {}
+    for r in rows:
+        key = (r["session_id"], r["participant_id"])
+        newest[key] = max(newest.get(key, r["timestamp_ms"]), r["timestamp_ms"])
+    return tuple(sorted(newest.items()))
 
 
 def _derive_session(
@@ -311,7 +329,8 @@ def _update_intervals(
     conn: Connection,
     settings: Settings,
     presence: dict[tuple[str, str], list[tuple[int, int]]],
-) -> None:
+) -> tuple[_Presence, _Presence]:
+    """Merge the new presence into the stored intervals; (stored before, changed after)."""
     stored = writes.load_intervals_many(conn, presence)
     gap_ms = settings.participant_gap_s * 1000
     changed = {}
@@ -321,6 +340,7 @@ def _update_intervals(
         if after != before:
             changed[key] = after
     writes.save_intervals_many(conn, stored, changed)
+    return stored, changed
 
 
 def _assign(
