@@ -14,6 +14,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from callquality.domain.client import EMPTY, ClientInfo
 from callquality.domain.errors import NotFound
 from callquality.domain.session import Session, Status
+from callquality.domain.session_ids import candidate_ids
 from callquality.store import clients
 from callquality.store.schema import (
     participant_intervals,
@@ -95,12 +96,18 @@ def _session(row: Any) -> Session:
 
 
 def get_session(conn: Connection, api_key: str, session_id: str) -> Session:
-    """A session of this API key; another key's session is NotFound, as a missing one."""
-    row = conn.execute(
-        select(sessions).where(
-            sessions.c.session_id == session_id, sessions.c.api_key == api_key
+    """A session of this API key; another key's session is NotFound, as a missing one.
+
+    ``session_id`` is the id the tenant knows; it may be stored scoped (domain/session_ids.py).
+    """
+    ids = candidate_ids(api_key, session_id)
+    rows = {
+        r.session_id: r
+        for r in conn.execute(
+            select(sessions).where(sessions.c.session_id.in_(ids), sessions.c.api_key == api_key)
         )
-    ).first()
+    }
+    row = next((rows[i] for i in ids if i in rows), None)
     if row is None:
         raise NotFound(f"no session {session_id!r} for this API key; list them at /v2/sessions/")
     return _session(row)
