@@ -514,7 +514,7 @@ participant_summaries = Table(
           sqlite_where=POOR_ROWS, postgresql_where=POOR_ROWS),
 )
 
-# Daily pre-aggregates of participant_summaries (migration 0011, service/rollups.py): per
+# Daily pre-aggregates of participant_summaries (migration 0012, service/rollups.py): per
 # tenant, UTC day of the start, kind ("any", "audio", "video"), dimension (one of
 # ROLLUP_DIMENSIONS, or "all") and its value ("" when unknown), the sums of the
 # participant-sessions counted there and the count of each two-decimal mean score

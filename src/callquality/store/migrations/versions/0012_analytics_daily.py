@@ -2,14 +2,14 @@
 
 Existing summaries are marked dirty (``in_rollups`` 0), so the next refresh counts them in.
 
-Revision ID: 0011
+Revision ID: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
