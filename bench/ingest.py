@@ -2,21 +2,29 @@
 
     .venv/bin/python bench/ingest.py [--backend sqlite|postgresql] [--participants 2000]
         [--batch 50] [--duration 60] [--workers 1] [--procs 1] [--speedup 1] [--max]
+        [--full-reports] [--stored-samples 5000000]
 
 Each participant sends one raw report every 5 s of *report time*: the fixture's `a` and `b`
-stats of one snapshot as collector.js sends them by default (31 stats objects, ~13 KB: all but
-the 4 certificates), its counters advanced at the rates the fixture itself shows, and for
-one participant in five a loss of 1-8 % (packetsLost rising in inbound-rtp and
-remote-inbound-rtp). Participants sit in rooms of --room-size; an SFU-side collector posts
---batch participants' reports per request. --speedup S compresses time: report timestamps still
-advance 5 s per step, but a step takes 5/S s of wall clock. --max sends as fast as the server
-answers (closed loop, --concurrency requests in flight per process).
+stats of one snapshot as collector.js sends them by default (the stats types and fields the
+server reads, ingest/read_fields.py: 20 stats objects, ~4.1 KB; --full-reports: all but the 4
+certificates, 31 objects, ~13 KB, as collector.js with fields 'all' and other senders send),
+its counters advanced at the rates the fixture itself shows, and for one participant in five
+a loss of 1-8 % (packetsLost rising in inbound-rtp and remote-inbound-rtp). Participants sit
+in rooms of --room-size; an SFU-side collector posts --batch participants' reports per
+request. --speedup S compresses time: report timestamps still advance 5 s per step, but a
+step takes 5/S s of wall clock. --max sends as fast as the server answers (closed loop,
+--concurrency requests in flight per process). --stored-samples N first fills the database
+with N samples (and their minute rollups) of other, week-old sessions.
 
 Printed: reports/s accepted (wall clock), acknowledge latency p50/p99 (request sent -> 202),
-errors by status, the server's resident memory (start, end, and peak VmHWM summed over the
-server process and its workers), and, in the same run, the rate of inserting the same sample
-rows straight into the samples table (SQLAlchemy executemany, --batch rows per transaction,
-no HTTP), with the ratio of the two.
+errors by status, the CPU time per accepted report of the server (its processes), of
+PostgreSQL (this database's backends and the shared WAL writer, checkpointer and background
+writer; other databases' backends on the machine are shown apart, not counted) and of the
+load generator, the server's resident memory (at 5 s, each minute and the end, and the peak
+VmHWM summed over the server process and its workers), and, in the same run, the rate of
+inserting the same sample rows straight into the samples table (--batch rows per
+transaction, no HTTP; through SQLAlchemy's executemany, and through the driver's fastest
+plain path: sqlite3 executemany of tuples, psycopg COPY), with the ratio of each.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import asyncio
 import json
 import multiprocessing
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -39,6 +48,7 @@ import orjson
 from _common import ROOT, cpu_seconds, database, machine, percentile, postgres_pids, serve
 
 from callquality.ingest.items import IngestItem
+from callquality.ingest.read_fields import filter_report
 from callquality.ingest.report import process_report
 from callquality.service.ingest import sample_row
 from callquality.store.db import create_store_engine, migrate, write_transaction
@@ -55,14 +65,16 @@ LOSS_LEVELS = (0.01, 0.03, 0.08)
 class Reports:
     """Chromium-shaped reports with counters advanced from the fixture's own rates."""
 
-    def __init__(self, fixture: Path, snapshot: int = 3,
-                 exclude_types: tuple[str, ...] = ("certificate",)) -> None:
+    def __init__(self, fixture: Path, snapshot: int = 3, *, full: bool = False) -> None:
         snapshots = json.loads(fixture.read_text())
         first, last, base = snapshots[0], snapshots[-1], snapshots[snapshot]
-        # What collector.js sends by default: the whole report but its certificates.
-        self.template: list[dict[str, Any]] = [
-            s for s in base["a"] + base["b"] if s["type"] not in exclude_types
-        ]
+        # What collector.js sends by default: the stats types and fields the server reads
+        # (fields 'read'); full: what it sends with fields 'all', the whole report but its
+        # certificates, as other senders do.
+        stats = base["a"] + base["b"]
+        self.template: list[dict[str, Any]] = (
+            [s for s in stats if s["type"] != "certificate"] if full else filter_report(stats)
+        )
         self.base_t = float(base["t"])
         span_ms = float(last["t"]) - float(first["t"])
         by_id_first = {s["id"]: s for s in first["a"] + first["b"]}
@@ -215,33 +227,195 @@ def _proc(url: str, token: str, people: list[Participant], args: argparse.Namesp
     return result
 
 
-def raw_insert_rate(database_url: str, batch: int, seconds: float) -> float:
-    """Rows/s of the same sample rows inserted straight into `samples` (no HTTP)."""
+def _template_row() -> dict[str, Any]:
+    """A samples row of the fixture's Chromium report (the second report: a measured one)."""
     snapshots = json.loads(FIXTURE.read_text())
     state = None
-    row_template: dict[str, Any] | None = None
+    row: dict[str, Any] | None = None
     for snap in snapshots[:3]:
         item = IngestItem(0, "raw", "p", int(snap["t"]), report=snap["a"] + snap["b"])
         sample, state = process_report(state, item.timestamp_ms, item.report or [])
         if sample is not None:
-            row_template = sample_row("raw", item, sample, int(time.time() * 1000))
-    assert row_template is not None
+            row = sample_row("raw", item, sample, int(time.time() * 1000))
+    assert row is not None
+    return row
+
+
+def raw_insert_rates(database_url: str, batch: int, seconds: float) -> dict[str, float]:
+    """Rows/s of the same sample rows inserted straight into `samples`, ``batch`` rows per
+    transaction, no HTTP: through SQLAlchemy's executemany (dicts), and through the driver's
+    fastest plain path (sqlite3 executemany of tuples; psycopg COPY)."""
+    template = _template_row()
+    columns = list(template)
     engine = create_store_engine(database_url)
-    inserted = 0
-    began = time.perf_counter()
+    session_id = f"raw-insert-{time.time_ns()}"
     k = 0
-    while time.perf_counter() - began < seconds:
-        rows = []
+
+    def rows() -> list[dict[str, Any]]:
+        nonlocal k
+        out = []
         for _ in range(batch):
             k += 1
-            rows.append({**row_template, "session_id": "raw-insert-bench",
-                         "participant_id": f"p{k % 1000}", "timestamp_ms": 1_800_000_000_000 + k})
+            out.append({**template, "session_id": session_id,
+                        "participant_id": f"p{k % 1000}", "timestamp_ms": 1_800_000_000_000 + k})
+        return out
+
+    def timed(insert: Any, prepare: Any = lambda chunk: chunk) -> float:
+        """Rows per second of inserting (building the rows is not timed)."""
+        inserted, spent = 0, 0.0
+        while spent < seconds:
+            chunk = prepare(rows())
+            began = time.perf_counter()
+            insert(chunk)
+            spent += time.perf_counter() - began
+            inserted += len(chunk)
+        return inserted / spent
+
+    def sqlalchemy_many(chunk: list[dict[str, Any]]) -> None:
         with write_transaction(engine) as conn:
-            conn.execute(samples.insert(), rows)
-        inserted += len(rows)
-    rate = inserted / (time.perf_counter() - began)
+            conn.execute(samples.insert(), chunk)
+
+    rates = {"SQLAlchemy executemany": timed(sqlalchemy_many)}
+    with engine.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        if engine.dialect.name == "sqlite":
+            sql = (f"INSERT INTO samples ({', '.join(columns)}) "
+                   f"VALUES ({', '.join('?' for _ in columns)})")
+
+            def sqlite_many(chunk: list[tuple[Any, ...]]) -> None:
+                driver.execute("BEGIN IMMEDIATE")
+                driver.executemany(sql, chunk)
+                driver.execute("COMMIT")
+
+            rates["sqlite3 executemany of tuples"] = timed(
+                sqlite_many, lambda chunk: [tuple(r[c] for c in columns) for r in chunk])
+        else:
+            copy_sql = f"COPY samples ({', '.join(columns)}) FROM STDIN"
+
+            def copy(chunk: list[list[Any]]) -> None:
+                with driver.cursor() as cursor, cursor.copy(copy_sql) as out:
+                    for r in chunk:
+                        out.write_row(r)
+                driver.commit()
+
+            driver.rollback()
+            rates["psycopg COPY"] = timed(
+                copy, lambda chunk: [[r[c] for c in columns] for r in chunk])
     engine.dispose()
-    return rate
+    return rates
+
+
+SESSION_STEPS = 720  # the stored sessions: 10 participants x 1 hour at 5 s
+
+
+def store_samples(database_url: str, count: int) -> float:
+    """Fill the database with ``count`` samples (and their minute rollups) of sessions of
+    their own, a week old, as in a database that has been running for a while; returns s."""
+    from sqlalchemy import text
+
+    from callquality.store.rollups import rollup_rows
+    from callquality.store.schema import sample_rollups
+
+    began = time.perf_counter()
+    template = _template_row()
+    t0 = int(time.time() * 1000) - 7 * 86_400_000
+    minute = [{**template, "session_id": "s", "participant_id": "p", "peer_connection_id": "d",
+               "timestamp_ms": t0 + i * STEP_MS, "received_ms": t0} for i in range(12)]
+    (rollup,) = rollup_rows(minute, t0)
+    engine = create_store_engine(database_url)
+    postgres = engine.dialect.name == "postgresql"
+    # g = 0, 1, ..., hi - 1 (SQLite has no generate_series without its extension)
+    series = ("generate_series(:lo, :hi - 1) AS c(g)" if postgres else
+              "(WITH RECURSIVE c(g) AS (SELECT :lo UNION ALL SELECT g + 1 FROM c "
+              "WHERE g + 1 < :hi) SELECT g FROM c) AS c")
+
+    def fill(table: str, rows: int, keys: dict[str, str], constants: dict[str, Any]) -> None:
+        """INSERT ``rows`` rows: key columns computed from g, the others constant."""
+        names = [*keys, *constants]
+        sql = text(f"INSERT INTO {table} ({', '.join(names)}) "
+                   f"SELECT {', '.join(keys.values())}, "
+                   f"{', '.join(':' + c for c in constants)} FROM {series}")
+        for lo in range(0, rows, 250_000):
+            with write_transaction(engine) as conn:
+                conn.execute(sql, {**constants, "lo": lo, "hi": min(rows, lo + 250_000)})
+
+    per_session = 10 * SESSION_STEPS
+    minutes = SESSION_STEPS // 12
+    fill("samples", count, {
+        "session_id": f"'stored-' || CAST(g / {per_session} AS TEXT)",
+        "participant_id": "'p' || CAST(g % 10 AS TEXT)",
+        "peer_connection_id": "'default'",
+        "timestamp_ms": f"{t0} + ((g / 10) % {SESSION_STEPS}) * {STEP_MS}",
+    }, {c: v for c, v in template.items()
+        if c not in ("session_id", "participant_id", "peer_connection_id", "timestamp_ms")})
+    fill(sample_rollups.name, count // 12, {
+        "session_id": f"'stored-' || CAST(g / {10 * minutes} AS TEXT)",
+        "participant_id": "'p' || CAST(g % 10 AS TEXT)",
+        "peer_connection_id": "'default'",
+        "bucket": f"(g / 10) % {minutes}",
+    }, {c: v for c, v in rollup.items()
+        if c not in ("session_id", "participant_id", "peer_connection_id", "bucket")})
+    fill("sessions", -(-count // per_session), {
+        "session_id": "'stored-' || CAST(g AS TEXT)",
+    }, {"api_key": "stored", "room_id": "stored-room", "start_ms": t0,
+        "last_report_ms": t0 + 3_600_000, "end_ms": t0 + 3_600_000, "rollup_origin_ms": t0})
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    engine.dispose()
+    return time.perf_counter() - began
+
+
+class Watch:
+    """Samples, once a second, the server's RSS and the CPU of the database's processes."""
+
+    def __init__(self, server: Any, database_name: str | None) -> None:
+        self.server = server
+        self.database_name = database_name
+        self.rss_kb: list[int] = []
+        # pid -> (CPU at first sight, CPU at last sight, "ours" | "background" | "other")
+        self.database: dict[int, list[Any]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._sample_database(first=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample_database()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self.rss_kb.append(self.server.rss_kb())
+            self._sample_database()
+
+    def _sample_database(self, first: bool = False) -> None:
+        if self.database_name is None:
+            return
+        for pid in postgres_pids():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            cpu = cpu_seconds([pid])
+            entry = self.database.get(pid)
+            if entry is None:
+                role = ("ours" if f" {self.database_name}" in cmdline else
+                        "background" if _BACKGROUND.search(cmdline) else "other")
+                # A process that appeared during the run counts from zero.
+                self.database[pid] = [cpu if first else 0.0, cpu, role]
+            else:
+                entry[1] = cpu
+
+    def database_cpu_s(self, role: str) -> float:
+        return sum(b - a for a, b, r in self.database.values() if r == role)
+
+
+_BACKGROUND = re.compile(r": (walwriter|checkpointer|background writer|autovacuum launcher|"
+                         r"logical replication launcher|walsummarizer|startup)")
 
 
 def main() -> None:
@@ -260,56 +434,55 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=1, help="generator processes")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--raw-seconds", type=float, default=5)
+    parser.add_argument("--full-reports", action="store_true",
+                        help="send whole reports (but certificates), as collector.js does with "
+                             "fields 'all' and other senders do; default: the fields read")
+    parser.add_argument("--stored-samples", type=int, default=0,
+                        help="samples already stored (other sessions) before the run")
     args = parser.parse_args()
 
     offered = args.participants / (STEP_MS / 1000) * args.speedup
+    sample = Reports(FIXTURE, full=args.full_reports).item("room-00000", "p000000", 0, 0.0, 0.0)
     print(f"machine: {machine()}")
     print(f"backend: {args.backend}, server workers: {args.workers}, generator processes: "
           f"{args.procs}, batch: {args.batch}, participants: {args.participants}, "
           f"duration: {args.duration:.0f} s, "
           + ("closed loop (--max)" if args.max else
              f"offered: {offered:.0f} reports/s (speedup {args.speedup:g})"))
+    print(f"reports: {'full (all but certificates)' if args.full_reports else 'the fields read'}"
+          f", {len(sample):,} bytes of JSON per item")
     with database(args.backend) as url:
         engine = create_store_engine(url)
         migrate(engine)
         with write_transaction(engine) as conn:
             api_key, secret = create_api_key(conn, name="bench", now_ms=int(time.time() * 1000))
         engine.dispose()
+        if args.stored_samples:
+            took = store_samples(url, args.stored_samples)
+            print(f"stored beforehand: {args.stored_samples:,} samples and their rollups "
+                  f"({took:.0f} s)")
         token = make_token(api_key, secret, roles=("rtc",), ttl_s=24 * 3600)
         people = participants(args.participants, args.room_size, args.loss_share)
         with serve(url, workers=args.workers) as server:
-            rss: list[int] = []
-            stop = threading.Event()
-
-            def watch() -> None:
-                while not stop.wait(1.0):
-                    rss.append(server.rss_kb())
-
-            watcher = threading.Thread(target=watch, daemon=True)
-            watcher.start()
+            watch = Watch(server, url.rsplit("/", 1)[1] if args.backend == "postgresql"
+                          else None)
             t0_ms = int(time.time() * 1000)
             start_at = time.time() + 1.0
             # Whole rooms per process, so that a room's reports stay in order.
             per = -(-len(people) // args.procs)
             per = -(-per // args.room_size) * args.room_size
             shares = [people[i : i + per] for i in range(0, len(people), per)]
-            database_pids = postgres_pids() if args.backend == "postgresql" else []
-            database_cpu = {p: cpu_seconds([p]) for p in database_pids}
-            cpu_before = (server.cpu_seconds(), sum(database_cpu.values()))
+            watch.start()
+            server_cpu_before = server.cpu_seconds()
             with ProcessPoolExecutor(len(shares),
                                      mp_context=multiprocessing.get_context("fork")) as pool:
                 futures = [pool.submit(_proc, server.url, token, share, args, t0_ms, start_at)
                            for share in shares]
                 results = [f.result() for f in futures]
-            # Backends that started during the run (the server's pool) count from zero.
-            database_pids = postgres_pids() if args.backend == "postgresql" else []
-            cpu_after = (server.cpu_seconds(), cpu_seconds(database_pids)
-                         - sum(database_cpu.get(p, 0.0) for p in database_pids)
-                         + sum(database_cpu.values()))
-            stop.set()
-            watcher.join()
+            server_cpu = server.cpu_seconds() - server_cpu_before
+            watch.stop()
             peak_kb = server.peak_rss_kb()
-        raw = raw_insert_rate(url, args.batch, args.raw_seconds)
+        raw = raw_insert_rates(url, args.batch, args.raw_seconds)
 
     accepted = sum(r.accepted for r in results)
     sent = sum(r.sent_items for r in results)
@@ -331,21 +504,27 @@ def main() -> None:
           f"p99 {percentile(latencies, 99):.0f} ms, max {max(latencies, default=0):.0f} ms "
           f"({len(latencies)} requests of {args.batch} reports)")
     # CPU time per accepted report: less sensitive than the rate to other work on the machine.
-    server_us, database_us = (1e6 * (b - a) / max(accepted, 1)
-                              for a, b in zip(cpu_before, cpu_after, strict=True))
-    generator_us = 1e6 * sum(r.cpu_s for r in results) / max(accepted, 1)
-    print(f"CPU per accepted report: server {server_us:.0f} µs"
-          + (f", PostgreSQL {database_us:.0f} µs" if args.backend == "postgresql" else "")
-          + f", load generator {generator_us:.0f} µs")
+    per_report = 1e6 / max(accepted, 1)
+    server_us = server_cpu * per_report
+    generator_us = sum(r.cpu_s for r in results) * per_report
+    line = f"CPU per accepted report: server {server_us:.0f} µs"
+    if args.backend == "postgresql":
+        ours = watch.database_cpu_s("ours") * per_report
+        background = watch.database_cpu_s("background") * per_report
+        other = watch.database_cpu_s("other") * per_report
+        both = server_us + ours + background
+        line += (f", PostgreSQL {ours + background:.0f} µs (this database's backends {ours:.0f}"
+                 f" + WAL writer, checkpointer... {background:.0f}; other databases' backends, "
+                 f"not counted: {other:.0f}); server + PostgreSQL {both:.0f} µs")
+    print(line + f"; load generator {generator_us:.0f} µs")
+    rss = watch.rss_kb
     if rss:
-        early = rss[min(len(rss) - 1, 5)]
-        print(f"server RSS: {early / 1024:.0f} MB at 5 s, {rss[-1] / 1024:.0f} MB at "
-              f"the end, peak (VmHWM, summed over processes) {peak_kb / 1024:.0f} MB")
-        if len(rss) > 120:
-            print("server RSS each minute: "
-                  + ", ".join(f"{rss[i] / 1024:.0f}" for i in range(0, len(rss), 60)) + " MB")
-    print(f"raw insert (executemany, {args.batch} rows/transaction, no HTTP): "
-          f"{raw:,.0f} rows/s; HTTP ingest / raw insert = {rate / raw:.2f}")
+        marks = sorted({min(4, len(rss) - 1), *range(59, len(rss), 60), len(rss) - 1})
+        print("server RSS: " + ", ".join(f"{rss[i] / 1024:.0f} MB at {i + 1} s" for i in marks)
+              + f"; peak (VmHWM, summed over processes) {peak_kb / 1024:.0f} MB")
+    for how, raw_rate in raw.items():
+        print(f"raw insert ({how}, {args.batch} rows/transaction, no HTTP): "
+              f"{raw_rate:,.0f} rows/s; HTTP ingest / raw insert = {rate / raw_rate:.3f}")
 
 
 if __name__ == "__main__":

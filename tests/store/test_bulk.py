@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 
 from callquality.store import bulk, writes
 from callquality.store.db import create_store_engine, migrate, write_transaction
@@ -88,3 +89,36 @@ def test_intervals_grow_merge_and_split(engine: Engine) -> None:
             )
         ).all()
     assert len(count) == 3
+
+
+def test_copied_rows_are_stored_with_integral_floats_rounded(engine: Engine) -> None:
+    session = uuid.uuid4().hex
+    rows = [_sample(session, f"p{i}", 1_800_000_000_000 + i) for i in range(3)]
+    rows[0]["audio_recv_packets"] = 249.0  # a float for an integer column, as a delta can be
+    rows[1]["codec_audio"] = "a\tb'\\c"
+    with write_transaction(engine) as conn:
+        bulk.copy_rows(conn, samples, rows)
+        stored = conn.execute(
+            select(samples.c.participant_id, samples.c.audio_recv_packets, samples.c.codec_audio,
+                   samples.c.audio_mos, samples.c.video_vq)
+            .where(samples.c.session_id == session).order_by(samples.c.participant_id)
+        ).all()
+    assert [tuple(r) for r in stored] == [
+        ("p0", 249, "opus", 4.25, None),
+        ("p1", 250, "a\tb'\\c", 4.25, None),
+        ("p2", 250, "opus", 4.25, None),
+    ]
+
+
+def test_a_copied_row_whose_key_is_stored_raises_integrity_error(engine: Engine) -> None:
+    session = uuid.uuid4().hex
+    with write_transaction(engine) as conn:
+        bulk.copy_rows(conn, samples, [_sample(session, "p", 1_800_000_000_000)])
+    with pytest.raises(IntegrityError), write_transaction(engine) as conn:
+        bulk.copy_rows(conn, samples, [_sample(session, "q", 1), _sample(session, "p",
+                                                                          1_800_000_000_000)])
+    with write_transaction(engine) as conn:
+        count = conn.execute(
+            select(func.count()).select_from(samples).where(samples.c.session_id == session)
+        ).scalar()
+    assert count == 1  # nothing of the failed transaction was stored

@@ -4,7 +4,6 @@ buckets shaped from the rows ``store/series.py`` aggregates (the rules: docs/met
 from __future__ import annotations
 
 import math
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from callquality.scoring.sample_score import SampleScore
 from callquality.store import series
 
 
@@ -211,23 +211,47 @@ def _extended_details(
     interval_s: int,
     participant_id: str | None,
 ) -> dict[int, dict[str, Any]]:
-    """Per bucket: every sample's RTT and jitter (for percentiles) and mean score inputs."""
+    """Per bucket: every sample's RTT and jitter (for percentiles) and mean score inputs.
+
+    The inputs' means come from the session's minute sums (store/rollups.py) when its minutes
+    nest in the buckets, else from every sample's inputs; either way the mean of each input
+    over the bucket's measured samples, in the inputs' own order."""
     out: dict[int, dict[str, Any]] = defaultdict(lambda: defaultdict(list))
+    sums = (
+        series.bucket_inputs(conn, session_id, start_ms, interval_s)
+        if participant_id is None
+        else None
+    )
     inputs: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in series.sample_details(conn, session_id, start_ms, interval_s, participant_id):
-        d = out[int(row.bucket)]
-        for key, v in (
-            ("audio_rtt", row.audio_send_rtt_ms),
-            ("video_rtt", row.video_send_rtt_ms),
-            ("audio_jitter", row.audio_recv_jitter_ms),
-            ("video_jitter", row.video_recv_jitter_ms),
-        ):
+    rows = series.sample_details(
+        conn, session_id, start_ms, interval_s, participant_id, with_inputs=sums is None
+    )
+    for row in rows:
+        d = out[int(row[0])]
+        for key, v in zip(_DETAIL_KEYS, row[1:5], strict=True):
             if v is not None:
                 d[key].append(float(v))
-        if row.score_inputs:
-            for k, v in orjson.loads(row.score_inputs).items():
+        if sums is None and row[5]:
+            for k, v in orjson.loads(row[5]).items():
                 if isinstance(v, int | float) and not isinstance(v, bool):
-                    inputs[int(row.bucket)][k].append(float(v))
-    for b, by_key in inputs.items():
-        out[b]["score_inputs"] = {k: round(statistics.fmean(vs), 4) for k, vs in by_key.items()}
+                    inputs[int(row[0])][k].append(float(v))
+    if sums is None:
+        for b, by_key in inputs.items():
+            out[b]["score_inputs"] = _ordered(
+                {k: round(math.fsum(vs) / len(vs), 4) for k, vs in by_key.items()}
+            )
+    else:
+        for b, totals in sums.items():
+            out[b]["score_inputs"] = _ordered(
+                {k: round(total / count, 4) for k, (total, count) in totals.items() if count}
+            )
     return out
+
+
+_DETAIL_KEYS = ("audio_rtt", "video_rtt", "audio_jitter", "video_jitter")
+# The score inputs in the order SampleScore.inputs() gives them.
+_INPUT_ORDER = {k: i for i, k in enumerate(SampleScore(None, None).inputs())}
+
+
+def _ordered(means: dict[str, float]) -> dict[str, float]:
+    return dict(sorted(means.items(), key=lambda kv: _INPUT_ORDER.get(kv[0], len(_INPUT_ORDER))))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -30,7 +31,9 @@ from callquality.store.schema import (
     ROLLUP_MEASURES,
     rollup_columns,
     sample_rollups,
+    score_input_rollups,
     session_rollups,
+    session_rollups_pending,
 )
 
 # Summed over a participant's peer connections (step 2); the rest are averaged over them.
@@ -93,18 +96,116 @@ def rollup_rows(rows: Iterable[Mapping[str, Any]], origin_ms: int) -> list[dict[
     return list(out.values())
 
 
+InputSums = dict[str, list[float]]  # score input -> [total, count]
+
+
+def input_sums(
+    rows: Iterable[Mapping[str, Any]], origin_ms: int, into: dict[tuple[str, int], Any]
+) -> None:
+    """Add the numeric score inputs of measured sample rows to ``into``: {(session, minute):
+    [newest received_ms, {input: [total, count]}]}, in row order."""
+    for row in rows:
+        text = row["score_inputs"]
+        if row["interval_ms"] is None or not text:
+            continue
+        key = (row["session_id"], (row["timestamp_ms"] - origin_ms) // ROLLUP_BUCKET_MS)
+        acc = into.get(key)
+        if acc is None:
+            acc = into[key] = [row["received_ms"], {}]
+        elif row["received_ms"] > acc[0]:
+            acc[0] = row["received_ms"]
+        sums: InputSums = acc[1]
+        for name, value in orjson.loads(text).items():
+            if type(value) is not float and type(value) is not int:  # strings, None, bools
+                continue
+            total = sums.get(name)
+            if total is None:
+                sums[name] = [value, 1]
+            else:
+                total[0] += value
+                total[1] += 1
+
+
+def _add_inputs(
+    conn: Connection, by_session: Mapping[str, tuple[Sequence[Mapping[str, Any]], int]]
+) -> None:
+    """Add the rows' score inputs to their minutes' sums (read, added to, written back: the
+    caller holds the rooms' locks)."""
+    new: dict[tuple[str, int], Any] = {}
+    for rows, origin in by_session.values():
+        input_sums(rows, origin, new)
+    if not new:
+        return
+    stored = bulk.select_by_keys(
+        conn, score_input_rollups, ("session_id", "bucket"), sorted(new),
+        ("session_id", "bucket", "received_ms", "sums"),
+    )
+    for session_id, bucket, received_ms, text in stored:
+        acc = new[(session_id, int(bucket))]
+        old: InputSums = orjson.loads(text)
+        for name, (total, count) in acc[1].items():
+            before = old.get(name)
+            old[name] = [total, count] if before is None else [before[0] + total,
+                                                               before[1] + count]
+        acc[0] = max(acc[0], int(received_ms))
+        acc[1] = old
+    bulk.insert_many(
+        conn,
+        score_input_rollups,
+        [
+            {"session_id": s, "bucket": b, "received_ms": received,
+             "sums": orjson.dumps(sums).decode()}
+            for (s, b), (received, sums) in new.items()
+        ],
+        _replace_inputs,
+    )
+
+
+def _replace_inputs(stmt: Any) -> Any:
+    return stmt.on_conflict_do_update(
+        index_elements=["session_id", "bucket"],
+        set_={"received_ms": stmt.excluded.received_ms, "sums": stmt.excluded.sums},
+    )
+
+
 def add_samples_many(
     conn: Connection, by_session: Mapping[str, tuple[Sequence[Mapping[str, Any]], int]]
 ) -> None:
-    """Add newly stored sample rows to their sessions' rollups: {session: (rows, origin)}."""
+    """Add newly stored sample rows to their sessions' rollups: {session: (rows, origin)}.
+
+    The session_rollups row of a minute is rewritten from all of its participant rows, which
+    costs as much for one new sample as for sixty. So a session's newest minute, which every
+    report of the session adds to, is only marked pending; the minutes before it that this
+    request or an earlier one touched are rewritten now, once. A pending minute is computed
+    from sample_rollups by the stats query (``pending_minutes``).
+    """
     increments = [inc for rows, origin in by_session.values() for inc in rollup_rows(rows, origin)]
     if not increments:
         return
     bulk.insert_many(conn, sample_rollups, increments, _add_on_conflict)
-    minutes: dict[str, set[int]] = {}
+    _add_inputs(conn, by_session)
+    touched: dict[str, set[int]] = {}
     for inc in increments:
-        minutes.setdefault(inc["session_id"], set()).add(inc["bucket"])
-    refresh_minutes(conn, minutes)
+        touched.setdefault(inc["session_id"], set()).add(inc["bucket"])
+    pending: dict[str, set[int]] = {}
+    for session_id, bucket in bulk.select_by_keys(
+        conn, session_rollups_pending, ("session_id",), [(s,) for s in sorted(touched)],
+        ("session_id", "bucket"),
+    ):
+        pending.setdefault(session_id, set()).add(int(bucket))
+    rewrite: dict[str, set[int]] = {}
+    newest: list[dict[str, Any]] = []
+    done: list[tuple[str, int]] = []
+    for session_id, minutes in touched.items():
+        before = pending.get(session_id, set())
+        last = max(minutes | before)
+        rewrite[session_id] = (minutes | before) - {last}
+        done += [(session_id, m) for m in before - {last}]
+        if last not in before:
+            newest.append({"session_id": session_id, "bucket": last})
+    refresh_minutes(conn, rewrite)
+    bulk.delete_by_keys(conn, session_rollups_pending, ("session_id", "bucket"), done)
+    bulk.insert_many(conn, session_rollups_pending, newest)
 
 
 def _add_on_conflict(stmt: Any) -> Any:
@@ -225,12 +326,26 @@ def _refresh(frm: Any, src: Any) -> tuple[Table, Select[Any], tuple[str, ...]]:
     return session_rollups, steps2and3(level1, by_session=True), ("session_id", "bucket")
 
 
-def session_minutes(conn: Connection, session_id: str) -> list[Any]:
-    """The session_rollups rows of a session, in minute order."""
-    return list(
-        conn.execute(
-            select(session_rollups)
-            .where(session_rollups.c.session_id == session_id)
-            .order_by(session_rollups.c.bucket)
+def session_minutes(conn: Connection, session_id: str) -> dict[int, Any]:
+    """Steps 1-3 of each minute of a session, by minute: its session_rollups row, or, for a
+    minute still pending, the same computed from its sample_rollups rows."""
+    pending = [
+        int(b)
+        for b in conn.execute(
+            select(session_rollups_pending.c.bucket).where(
+                session_rollups_pending.c.session_id == session_id
+            )
+        ).scalars()
+    ]
+    rows = {
+        int(row.bucket): row
+        for row in conn.execute(
+            select(session_rollups).where(session_rollups.c.session_id == session_id)
         )
-    )
+        if int(row.bucket) not in pending
+    }
+    if pending:
+        r = sample_rollups.c
+        live = step1(session_id, r.bucket).where(r.bucket.in_(pending))
+        rows.update((int(row.bucket), row) for row in conn.execute(steps2and3(live)))
+    return dict(sorted(rows.items()))

@@ -74,6 +74,9 @@ sessions = Table(
     # Where the session's minute rollups start (its start when created); NULL: no rollups
     # (a session created before revision 0002), its stats are computed from samples alone.
     Column("rollup_origin_ms", BigInteger),
+    # 1: the session's score inputs are in score_input_rollups from its start; NULL: a session
+    # created before revision 0011, whose extended series reads them from the samples.
+    Column("input_rollups", Integer),
     Index("ix_sessions_key_start", "api_key", "start_ms"),
     Index("ix_sessions_key_room", "api_key", "room_id", "start_ms"),
 )
@@ -305,8 +308,9 @@ sample_rollups = Table(
 
 # Per (session, minute since its rollup origin): the stats query's steps 2 and 3 done, i.e.
 # each measure summed (<name>__sum) and averaged (<name>__avg) over the participants that had
-# it. Rewritten from sample_rollups for the minutes each ingest touches; it answers the
-# default 60-s series of a session of any size from one row per minute.
+# it. Rewritten from sample_rollups once a minute is no longer a session's newest (see
+# session_rollups_pending); it answers the default 60-s series of a session of any size from
+# one row per minute.
 session_rollups = Table(
     "session_rollups",
     metadata,
@@ -432,6 +436,30 @@ alert_states = Table(
     Column("judged_ms", BigInteger),  # the end of the newest window judged
     Index("ix_alert_states_firing", "firing", sqlite_where=text("firing = 1"),
           postgresql_where=text("firing = 1")),
+)
+
+# The minutes of sessions whose session_rollups row is not rewritten yet: a session's newest
+# minute, which every request of the session adds to. Ingest rewrites a minute once a request
+# brings a later one (or late data for it), instead of on every request; the stats query
+# computes a pending minute from sample_rollups (store/rollups.py).
+session_rollups_pending = Table(
+    "session_rollups_pending",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+)
+
+# Per (session, minute since its rollup origin): each numeric score input summed over the
+# minute's measured samples (score_inputs), as JSON {"<input>": [total, count], ...}, added to
+# by each ingest. The extended series' mean score inputs of any bucket of whole minutes,
+# without reading the samples.
+score_input_rollups = Table(
+    "score_input_rollups",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("received_ms", BigInteger, nullable=False),  # newest sample's, for retention
+    Column("sums", Text, nullable=False),
 )
 
 # The ingest log's partitions (INGEST_LOG, docs/scaling.md): which processor owns each one

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, Connection, Select, case, func, select
 
 from callquality.store import rollups
@@ -27,6 +28,7 @@ from callquality.store.schema import (
     ROLLUP_MEASURES,
     sample_rollups,
     samples,
+    score_input_rollups,
     sessions,
 )
 
@@ -111,7 +113,7 @@ def bucket_rows(
     if origin is not None and interval_s * 1000 == ROLLUP_BUCKET_MS and participant_id is None:
         # Steps 1-3 are done already, one row per minute (store/rollups.py).
         offset = (origin - start_ms) // ROLLUP_BUCKET_MS
-        return {int(row.bucket) + offset: row for row in rollups.session_minutes(conn, session_id)}
+        return {b + offset: row for b, row in rollups.session_minutes(conn, session_id).items()}
     level1 = _level1(session_id, start_ms, interval_s, participant_id, origin)
     return {int(row.bucket): row for row in conn.execute(rollups.steps2and3(level1))}
 
@@ -122,9 +124,16 @@ def sample_details(
     start_ms: int,
     interval_s: int,
     participant_id: str | None,
-) -> list[Any]:
-    """Every measured sample's bucket, send RTTs, receive jitters and score inputs (for the
-    extended series' percentiles and inputs), in a fixed order."""
+    *,
+    with_inputs: bool = True,
+) -> list[tuple[Any, ...]]:
+    """Every measured sample's (bucket, audio and video send RTT, audio and video receive
+    jitter[, score inputs JSON]), for the extended series' percentiles and inputs.
+
+    Plain tuples from the driver: a 1,000-participant hour is 720,000 of them, and
+    SQLAlchemy's rows cost more than the rest. No order: percentiles sort, and the inputs'
+    means (``math.fsum``) do not depend on it.
+    """
     bucket = bucket_expression(start_ms, interval_s)
     query = select(
         bucket,
@@ -132,11 +141,45 @@ def sample_details(
         samples.c.video_send_rtt_ms,
         samples.c.audio_recv_jitter_ms,
         samples.c.video_recv_jitter_ms,
-        samples.c.score_inputs,
+        *((samples.c.score_inputs,) if with_inputs else ()),
     ).where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
     if participant_id is not None:
         query = query.where(samples.c.participant_id == participant_id)
-    query = query.order_by(
-        samples.c.participant_id, samples.c.peer_connection_id, samples.c.timestamp_ms
+    compiled = query.compile(dialect=conn.dialect)
+    params: Any = (
+        tuple(compiled.params[name] for name in compiled.positiontup)
+        if compiled.positiontup is not None
+        else compiled.params
     )
-    return list(conn.execute(query))
+    driver: Any = conn.connection.dbapi_connection
+    cursor = driver.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def bucket_inputs(
+    conn: Connection, session_id: str, start_ms: int, interval_s: int
+) -> dict[int, dict[str, tuple[float, int]]] | None:
+    """Each bucket's score inputs summed over its measured samples, {bucket: {name: (total,
+    count)}}, from score_input_rollups; None when the session's minutes do not nest in the
+    buckets or it has no such rollups (the samples must be read)."""
+    origin = _rollup_origin(conn, session_id, start_ms, interval_s)
+    if origin is None or not conn.execute(
+        select(sessions.c.input_rollups).where(sessions.c.session_id == session_id)
+    ).scalar():
+        return None
+    r = score_input_rollups.c
+    out: dict[int, dict[str, tuple[float, int]]] = {}
+    step_ms = interval_s * 1000
+    for minute, text in conn.execute(
+        select(r.bucket, r.sums).where(r.session_id == session_id).order_by(r.bucket)
+    ):
+        sums = out.setdefault((int(minute) * ROLLUP_BUCKET_MS + origin - start_ms) // step_ms, {})
+        for name, (total, count) in orjson.loads(text).items():
+            before = sums.get(name)
+            sums[name] = (total, count) if before is None else (before[0] + total,
+                                                                before[1] + count)
+    return out

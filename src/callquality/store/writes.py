@@ -18,7 +18,9 @@ from callquality.store.schema import (
     participants,
     sample_rollups,
     samples,
+    score_input_rollups,
     session_rollups,
+    session_rollups_pending,
     session_warnings,
     sessions,
     stream_states,
@@ -128,6 +130,15 @@ def purge_samples_before(conn: Connection, cutoff_ms: int) -> int:
     result = conn.execute(delete(samples).where(samples.c.received_ms < cutoff_ms))
     conn.execute(delete(sample_rollups).where(sample_rollups.c.received_ms < cutoff_ms))
     conn.execute(delete(session_rollups).where(session_rollups.c.received_ms < cutoff_ms))
+    conn.execute(
+        delete(score_input_rollups).where(score_input_rollups.c.received_ms < cutoff_ms)
+    )
+    # A pending minute whose participant rows are all gone has nothing left to compute.
+    left = select(sample_rollups.c.bucket).where(
+        sample_rollups.c.session_id == session_rollups_pending.c.session_id,
+        sample_rollups.c.bucket == session_rollups_pending.c.bucket,
+    )
+    conn.execute(delete(session_rollups_pending).where(~left.exists()))
     return int(result.rowcount or 0)
 
 
@@ -214,23 +225,17 @@ def insert_samples_many(
     session that has them (``rollup_origins``: session -> its origin, or None).
 
     The rows must not be stored yet (ingest checks under its lock): a row whose key exists
-    is left as it is, but would be counted twice in the rollups.
+    raises IntegrityError, and nothing of the transaction is stored.
     """
     if not rows:
         return
-    bulk.insert_many(conn, samples, rows, _samples_conflict)
+    bulk.copy_rows(conn, samples, rows)
     by_session: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if rollup_origins.get(row["session_id"]) is not None:
             by_session.setdefault(row["session_id"], []).append(row)
     rollups.add_samples_many(
         conn, {s: (r, int(rollup_origins[s] or 0)) for s, r in by_session.items()}
-    )
-
-
-def _samples_conflict(stmt: Any) -> Any:
-    return stmt.on_conflict_do_nothing(
-        index_elements=["session_id", "participant_id", "peer_connection_id", "timestamp_ms"]
     )
 
 
@@ -295,7 +300,9 @@ def save_sessions_many(conn: Connection, rows: Iterable[Session]) -> None:
                 {"session_id": r.session_id, "api_key": r.api_key, "room_id": r.room_id,
                  "custom_room_id": r.custom_room_id, "start_ms": r.start_ms,
                  "last_report_ms": r.last_report_ms, "end_ms": r.end_ms,
-                 "rollup_origin_ms": r.rollup_origin_ms}
+                 "rollup_origin_ms": r.rollup_origin_ms,
+                 # score_input_rollups from its first sample, when it has rollups at all
+                 "input_rollups": 1 if r.rollup_origin_ms is not None else None}
                 for r in new
             ],
         )

@@ -8,6 +8,7 @@
  *   sender     drains a queue through a transport, retrying; flush() waiters
  *   lifecycle  a peer connection closing, and the page going away (keepalive budget)
  *   monitor    samples getStats() into a queue and wires the parts together
+ * and the fields table (what the server reads of each stats type: only that is sent).
  */
 (function (global) {
   'use strict';
@@ -22,10 +23,70 @@
     backoffMs: 1000,         // first retry delay; doubles per failure, with jitter
     maxBackoffMs: 60000,
     timeoutMs: 15000,        // a request that hangs longer is a failure
-    // Stats the server does not read. Certificates are large and constant; candidates
-    // (local-candidate, remote-candidate) carry IP addresses: add them here to keep those.
+    // 'read': only the stats types and fields the server reads (READ_FIELDS, below), a
+    // quarter of the bytes; 'all': the whole report but excludeTypes.
+    fields: 'read',
+    // With fields 'all', the stats types left out. Certificates are large and constant;
+    // candidates (local-candidate, remote-candidate) carry IP addresses: add them to drop those.
     excludeTypes: ['certificate'],
   };
+
+  // ---- fields: what the server reads ----------------------------------------------------
+
+  // The fields the server reads of each stats type (callquality/ingest/read_fields.py, whose
+  // READ_FIELDS_VERSION this is; tests/ingest/test_read_fields.py keeps the two tables equal).
+  // Types not listed (certificates, candidates, media sources...) are never read.
+  var READ_FIELDS_VERSION = 2;
+  var READ_FIELDS = {
+    'inbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
+      'mediaSourceId', 'localId', 'isRemote', 'qualityLimitationReason', 'timestamp',
+      'packetsReceived', 'bytesReceived', 'packetsLost', 'jitter', 'framesDecoded', 'frameWidth',
+      'frameHeight', 'framesPerSecond', 'freezeCount', 'totalFreezesDuration', 'concealedSamples',
+      'silentConcealedSamples', 'totalSamplesReceived', 'totalAudioEnergy', 'totalSamplesDuration',
+      'roundTripTime', 'totalRoundTripTime', 'roundTripTimeMeasurements', 'mozRtt'],
+    'outbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
+      'mediaSourceId', 'localId', 'isRemote', 'qualityLimitationReason', 'timestamp', 'packetsSent',
+      'bytesSent', 'framesEncoded', 'frameWidth', 'frameHeight', 'framesPerSecond',
+      'remoteTimestamp', 'roundTripTime', 'roundTripTimeMeasurements'],
+    'remote-inbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
+      'mediaSourceId', 'localId', 'isRemote', 'qualityLimitationReason', 'timestamp', 'packetsLost',
+      'jitter', 'roundTripTime', 'totalRoundTripTime', 'roundTripTimeMeasurements', 'mozRtt'],
+    'remote-outbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
+      'mediaSourceId', 'localId', 'isRemote', 'qualityLimitationReason', 'timestamp', 'packetsSent',
+      'bytesSent', 'remoteTimestamp', 'roundTripTime', 'roundTripTimeMeasurements'],
+    'track': ['id', 'type', 'frameWidth', 'frameHeight', 'framesPerSecond', 'framesDecoded',
+      'freezeCount', 'totalFreezesDuration', 'concealedSamples', 'silentConcealedSamples',
+      'totalSamplesReceived', 'totalAudioEnergy', 'totalSamplesDuration'],
+    'media-source': ['id', 'type', 'audioLevel', 'totalAudioEnergy', 'totalSamplesDuration'],
+    'candidate-pair': ['id', 'type', 'currentRoundTripTime', 'availableOutgoingBitrate', 'selected',
+      'nominated', 'state', 'bytesSent', 'bytesReceived'],
+    'codec': ['id', 'type', 'mimeType', 'clockRate'],
+    'transport': ['id', 'type', 'selectedCandidatePairId'],
+  };
+
+  /**
+   * The stats objects of a getStats() report (an RTCStatsReport, or any iterable with forEach)
+   * to send: with fields 'read', those of the types in READ_FIELDS with only their fields;
+   * with 'all', every object whose type is not in excluded (a Set).
+   */
+  function selectStats(report, fields, excluded) {
+    var out = [];
+    report.forEach(function (s) {
+      if (!s || typeof s !== 'object') return;
+      if (fields === 'all') {
+        if (!excluded.has(s.type)) out.push(s);
+        return;
+      }
+      var names = Object.prototype.hasOwnProperty.call(READ_FIELDS, s.type) ? READ_FIELDS[s.type] : null;
+      if (!names) return;
+      var kept = {};
+      for (var i = 0; i < names.length; i++) {
+        if (s[names[i]] !== undefined) kept[names[i]] = s[names[i]];
+      }
+      out.push(kept);
+    });
+    return out;
+  }
 
   // ---- utilities ------------------------------------------------------------------------
 
@@ -406,6 +467,7 @@
     });
     if (!options.token) throw new Error('options.token is required (an rtc-role token)');
     o.intervalMs = Math.max(250, Number(o.intervalMs) || DEFAULTS.intervalMs);
+    if (o.fields !== 'read' && o.fields !== 'all') throw new Error("options.fields must be 'read' or 'all'");
     return o;
   }
 
@@ -495,8 +557,7 @@
       var timestamp = Date.now();
       pc.getStats().then(function (report) {
         if (stopped) return;
-        var stats = [];
-        report.forEach(function (s) { if (!excluded.has(s.type)) stats.push(s); });
+        var stats = selectStats(report, o.fields, excluded);
         status.dropped += queue.push(Object.assign({}, base, { timestamp: timestamp, report: stats }));
         sender.pump();
       }).catch(function (error) {
@@ -540,5 +601,8 @@
   var api = global.callquality || {};
   api.monitor = monitor;
   api.version = VERSION;
+  api.readFieldsVersion = READ_FIELDS_VERSION;
+  /** A report's stats objects as monitor() sends them by default (fields 'read'). */
+  api.filterReport = function (report) { return selectStats(report, 'read', new Set()); };
   global.callquality = api;
 })(typeof globalThis !== 'undefined' ? globalThis : (typeof self !== 'undefined' ? self : this));
