@@ -1,12 +1,15 @@
 """Fleet analytics at scale (issue 16): participant-session summaries over 90 days, written in
-bulk straight into participant_summaries (as refreshed summaries would be), then the
-analytics queries timed in-process against the database (query/analytics.py, the code the
-API runs after its refresh of dirty rows; no HTTP).
+bulk straight into participant_summaries (as refreshed summaries would be) with their daily
+rollups (service/rollups.py's change of each, added once), then the analytics queries timed
+in-process against the database (query/analytics.py, the code the API runs after its
+refresh of dirty rows; no HTTP).
 
     python bench/analytics.py --rows 1000000 [--database-url postgresql+psycopg://...]
 
-Prints the write time, each query's p50/p95 over --repeat runs, and the Overview's eight
-queries together (what GET /v2/analytics/quality x7 and /worst run).
+Prints the write time, the time of one refresh of 500 of the last day's summaries (what a
+read after ingest pays: their rollups' part taken back and added again), each query's p50 and
+max over --repeat runs, and the Overview's eight queries together (what GET
+/v2/analytics/quality x7 and /worst run). --no-rollups answers from the summaries alone.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import bindparam, select, update
+
 from callquality.query import analytics
+from callquality.service import rollups
+from callquality.service.summaries import refresh_dirty
 from callquality.store import bulk
 from callquality.store.analytics import Scope
 from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
@@ -61,7 +68,8 @@ def _row(rng: random.Random, api_key: str, n: int, start_ms: int) -> dict[str, A
     browser = _pick(rng, BROWSERS)
     return {
         "session_id": f"s{n // 4:08d}", "participant_id": f"p{n % 4}", "api_key": api_key,
-        "room_id": f"room-{n % 5000}", "dirty": 0, "updated_ms": start_ms + measured,
+        "room_id": f"room-{n % 5000}", "dirty": 0, "in_rollups": 1,
+        "updated_ms": start_ms + measured,
         "start_ms": start_ms, "end_ms": start_ms + measured, "day": start_ms // DAY_MS,
         "hour": start_ms // 3_600_000, "measured_ms": measured,
         "audio_scored_ms": measured, "audio_poor_ms": measured // 4 if audio_poor else 0,
@@ -91,13 +99,34 @@ def write(engine: Any, api_key: str, rows: int, now_ms: int) -> float:
     rng = random.Random(16)
     started = time.perf_counter()
     chunk: list[dict[str, Any]] = []
+    delta: dict[Any, rollups.Totals] = {}
     for n in range(rows):
         chunk.append(_row(rng, api_key, n, now_ms - rng.randint(0, 90 * DAY_MS - 1)))
         if len(chunk) == 20_000 or n == rows - 1:
             with write_transaction(engine) as conn:
                 bulk.insert_many(conn, participant_summaries, chunk)
+            for key, totals in rollups.change([], chunk).items():
+                delta.setdefault(key, rollups.Totals()).add(totals)
             chunk = []
+    with write_transaction(engine) as conn:
+        rollups.apply(conn, delta)
     return time.perf_counter() - started
+
+
+def refresh(engine: Any, api_key: str, now_ms: int) -> float:
+    """Mark 500 summaries of the last day dirty and refresh them (they have no samples, so
+    their figures stay, but their rollup rows are read, changed twice and written); ms."""
+    t = participant_summaries.c
+    with write_transaction(engine) as conn:
+        keys = conn.execute(
+            select(t.session_id, t.participant_id)
+            .where(t.api_key == api_key, t.day == now_ms // DAY_MS).limit(500)).all()
+        conn.execute(update(participant_summaries).where(
+            t.session_id == bindparam("s"), t.participant_id == bindparam("p")).values(dirty=1),
+            [{"s": s, "p": p} for s, p in keys])
+    started = time.perf_counter()
+    refresh_dirty(engine, api_key, now_ms)
+    return (time.perf_counter() - started) * 1000
 
 
 def _time(engine: Any, work: Any, repeat: int) -> list[float]:
@@ -115,31 +144,36 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--no-rollups", action="store_true")
     args = parser.parse_args()
+    fast = not args.no_rollups
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'analytics.db'}"
     engine = create_store_engine(url)
     migrate(engine)
     api_key = f"bench{int(time.time())}"
     now = int(time.time() * 1000)
     seconds = write(engine, api_key, args.rows, now)
-    print(f"database: {engine.dialect.name}; {args.rows} participant-sessions written in "
-          f"{seconds:.1f} s ({args.rows / seconds:,.0f}/s)")
+    print(f"database: {engine.dialect.name}; {args.rows} participant-sessions and their rollups "
+          f"written in {seconds:.1f} s ({args.rows / seconds:,.0f}/s)")
+    print(f"refresh of 500 summaries of the last day: {refresh(engine, api_key, now):.0f} ms")
     whole = Scope(api_key, now - 90 * DAY_MS, now + 1, {}, None)
     week = Scope(api_key, now - 7 * DAY_MS, now + 1, {}, None)
     cases = {
-        "groupBy=browser, 90 days": lambda c: analytics.quality(c, whole, ["browser"]),
-        "groupBy=day, 90 days": lambda c: analytics.quality(c, whole, ["day"]),
-        "groupBy=day,country, 90 days": lambda c: analytics.quality(c, whole, ["day", "country"]),
+        "groupBy=browser, 90 days": lambda c: analytics.quality(
+            c, whole, ["browser"], use_rollups=fast),
+        "groupBy=day, 90 days": lambda c: analytics.quality(c, whole, ["day"], use_rollups=fast),
+        "groupBy=day,country, 90 days": lambda c: analytics.quality(
+            c, whole, ["day", "country"], use_rollups=fast),
         "groupBy=os, kind=video, browser=Safari, 90 days": lambda c: analytics.quality(
             c, Scope(api_key, whole.from_ms, whole.to_ms, {"browser": ["Safari"]}, "video"),
-            ["os"]),
+            ["os"], use_rollups=fast),
         "worst, 90 days": lambda c: analytics.worst(c, whole, 10, 0),
     }
 
     def overview(scope: Scope) -> Any:
         def run(c: Any) -> None:
             for g in (["day"], [], ["browser"], ["os"], ["connection"], ["country"], ["codec"]):
-                analytics.quality(c, scope, g)
+                analytics.quality(c, scope, g, use_rollups=fast)
             analytics.worst(c, scope, 10, 0)
         return run
 

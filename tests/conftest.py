@@ -65,3 +65,14 @@ def server(backend: str) -> Iterator[RunningServer]:
     """A real server on a loopback port, one per backend for the whole run."""
     with serve(Settings(database_url=backend)) as running:
         yield running
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningServer]:
+    """A server on a database of its own, for a test that purges (retention is global)."""
+    if request.param == "sqlite":
+        with serve(Settings(database_url=f"sqlite:///{tmp_path / 'own.db'}")) as running:
+            yield running
+        return
+    with fresh_pg_database("cq_own") as url, serve(Settings(database_url=url)) as running:
+        yield running

@@ -309,6 +309,7 @@ def serve(
         # The client's address is decided by TRUSTED_PROXIES alone (api/forwarded.py):
         # uvicorn would otherwise believe X-Forwarded-For from any loopback peer.
         proxy_headers=False,
+        timeout_graceful_shutdown=5,  # live views (SSE) would otherwise hold a stop forever
     )
 
 
@@ -522,6 +523,114 @@ def _purge_key(engine: Any, api_key: str) -> None:
             break
         deleted += batch
     typer.echo(f"deleted {deleted} sessions of API key {api_key} and all their data")
+
+
+# Webhooks (docs/webhooks.md): the same service functions as /v2/webhooks.
+webhooks_app = typer.Typer(help="Webhook endpoints of an API key.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
+ApiKey = Annotated[str, typer.Option("--api-key", help="the API key that owns the webhooks")]
+
+
+@webhooks_app.command("create")
+def webhooks_create(
+    api_key: ApiKey,
+    url: Annotated[str, typer.Option("--url", help="http(s) URL that receives the events")],
+    event: Annotated[
+        list[str] | None, typer.Option("--event", help="a webhook type (repeat; default all)")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="a label")] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Register an endpoint and print its id and signing secret (shown once)."""
+    from callquality.domain.errors import CallQualityError
+    from callquality.service.webhooks import create_endpoint
+
+    settings = _settings(database_url, data_dir)
+    try:
+        endpoint = create_endpoint(
+            _engine(settings), settings, api_key, url=url, types=event,
+            description=description, enabled=True, now_ms=_now_ms(),
+        )
+    except CallQualityError as exc:
+        err_console.print(f"[red]not created:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+    typer.echo(f"Webhook: {endpoint.endpoint_id}\nSecret:  {endpoint.secret}")
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    api_key: ApiKey, database_url: DatabaseUrl = None, data_dir: DataDir = None
+) -> None:
+    """List the API key's endpoints."""
+    from callquality.service.webhooks import list_endpoints
+
+    for e in list_endpoints(_engine(_settings(database_url, data_dir)), api_key):
+        state = "enabled" if e.enabled else "disabled"
+        typer.echo(f"{e.endpoint_id}  {state}  {e.url}  {','.join(e.webhook_types)}")
+
+
+@webhooks_app.command("delete")
+def webhooks_delete(
+    webhook_id: Annotated[str, typer.Argument(help="the webhook id")], api_key: ApiKey,
+    database_url: DatabaseUrl = None, data_dir: DataDir = None,
+) -> None:
+    """Delete an endpoint, its queue and its delivery log."""
+    from callquality.domain.errors import CallQualityError
+    from callquality.service.webhooks import delete_endpoint
+
+    try:
+        delete_endpoint(_engine(_settings(database_url, data_dir)), api_key, webhook_id)
+    except CallQualityError as exc:
+        err_console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    typer.echo(f"deleted {webhook_id}")
+
+
+@webhooks_app.command("test")
+def webhooks_test(
+    webhook_id: Annotated[str, typer.Argument(help="the webhook id")], api_key: ApiKey,
+    database_url: DatabaseUrl = None, data_dir: DataDir = None,
+) -> None:
+    """Send a signed test event to the endpoint now and print what it answered."""
+    from callquality.domain.errors import CallQualityError
+    from callquality.service.webhooks import send_test_event
+
+    settings = _settings(database_url, data_dir)
+    try:
+        result = send_test_event(_engine(settings), settings, api_key, webhook_id, _now_ms())
+    except CallQualityError as exc:
+        err_console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    outcome = result.outcome
+    typer.echo(f"{'delivered' if outcome.delivered else 'not delivered'}: "
+               f"{outcome.status_code or outcome.error} in {outcome.duration_ms} ms")
+    if not outcome.delivered:
+        raise typer.Exit(1)
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(
+    webhook_id: Annotated[str, typer.Argument(help="the webhook id")], api_key: ApiKey,
+    database_url: DatabaseUrl = None, data_dir: DataDir = None,
+) -> None:
+    """Print the endpoint's 50 newest deliveries: status, attempts, last error."""
+    from callquality.domain.errors import CallQualityError
+    from callquality.service.webhooks import deliveries
+
+    try:
+        found, total = deliveries(_engine(_settings(database_url, data_dir)), api_key,
+                                  webhook_id, status=None, page=1, per_page=50)
+    except CallQualityError as exc:
+        err_console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table(title=f"{webhook_id}: {total} deliveries")
+    for title in ("event", "type", "status", "attempts", "last answer"):
+        table.add_column(title)
+    for d in found:
+        table.add_row(str(d.event_id), d.webhook_type or "", d.status, str(d.attempts),
+                      str(d.last_status_code or d.last_error or ""))
+    console.print(table)
 
 
 @app.command("settings")

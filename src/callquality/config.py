@@ -102,9 +102,32 @@ class Settings:
     max_import_bytes: int = _setting(
         200 * 1024 * 1024, "largest dump file accepted by POST /v2/sessions/import")
     rate_limit_per_s: float = _setting(
-        0.0, "requests per second allowed per API key (429 above); 0 disables")
+        1000.0, "requests per second allowed per API key in each API process (429 above); "
+        "0 disables")
     rate_limit_burst: int = _setting(
-        0, "burst size of the per-key rate limit; 0 means twice the rate")
+        0, "burst size of the per-key request limit; 0 means twice the rate")
+    rate_limit_items_per_s: float = _setting(
+        1000.0, "ingest items per second allowed per API key in each API process (429 "
+        "above), counted with the request limit; 0 disables")
+    rate_limit_items_burst: int = _setting(
+        0, "burst size of the per-key item limit; 0 means twice the rate, and never less "
+        "than MAX_BATCH_ITEMS")
+    unknown_key_rate_per_s: float = _setting(
+        5.0, "requests per second per client address whose API key is not known here (429 "
+        "above, before the database is asked); 0 disables")
+    max_clock_skew_s: int = _setting(
+        300, "an item timestamped more than this ahead of the server's clock is a 400")
+    max_session_span_s: int = _setting(
+        86_400, "longest span of a session's reports: a later report opens a new session, an "
+        "earlier one (or one for a named session) is a 400")
+    max_stats_buckets: int = _setting(
+        10_000, "most buckets one stats read returns; a smaller interval is a 400 naming the "
+        "smallest that fits")
+    metrics_token: str = _setting(
+        "", "bearer token of GET /metrics (Authorization: Bearer ...); empty: /metrics is off "
+        "(404)")
+    metrics_store_figures: bool = _setting(
+        False, "/metrics also shows the sessions and samples stored, over all tenants")
     log_level: str = _setting("info", "debug, info, warning or error")
     token_leeway_s: int = _setting(30, "clock skew tolerated on exp/iat")
     trusted_proxies: str = _setting(
@@ -120,6 +143,25 @@ class Settings:
         1, "worker processes serving one port (uvicorn's variable; serve --workers sets it); "
         "above 1, a worker closes an ingest answer's connection at most every 0.2 s, so "
         "that clients' connections spread over the workers")
+    webhook_allow_private_urls: bool = _setting(
+        False, "allow webhook URLs that resolve to loopback, private or link-local addresses "
+        "(off: such a URL is a 400, against SSRF)")
+    webhook_delivery: bool = _setting(
+        True, "this process delivers webhooks and runs the events sweep (off: another does)")
+    webhook_timeout_s: float = _setting(10.0, "a webhook attempt's timeout (connect + answer)")
+    webhook_retry_base_s: float = _setting(
+        10.0, "first retry delay of a failed webhook; doubled per attempt, with jitter")
+    webhook_retry_max_s: float = _setting(3600.0, "largest delay between two webhook attempts")
+    webhook_retry_window_s: int = _setting(
+        86400, "a failing webhook is retried until this long after its first attempt")
+    webhook_lease_s: int = _setting(
+        60, "how long a process holds an endpoint's queue without renewing its lease")
+    webhook_poll_s: float = _setting(0.5, "how often the delivery worker looks for work")
+    events_sweep_s: float = _setting(
+        5.0, "how often the sweep looks for participants who left, idle sessions and absent "
+        "data")
+    live_ticket_ttl_s: int = _setting(
+        60, "lifetime of a live-view ticket (POST /v2/sessions/{sessionId}/live/ticket)")
 
     ingest_log: str = _setting(
         "", "nats://host:4222[,nats://host2:4222...]: the API publishes items to this NATS "

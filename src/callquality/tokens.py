@@ -24,11 +24,17 @@ class Claims:
     roles: tuple[str, ...]
     room_id: str | None = None
     participant_id: str | None = None
+    permissions: tuple[str, ...] = ()
 
     @property
     def may_read(self) -> bool:
         """Whether the REST API's read endpoints are open to this token."""
         return not self.roles or "crawler" in self.roles
+
+    @property
+    def moderates(self) -> bool:
+        """Whether the token carries VideoSDK's moderator permission (``allow_mod``)."""
+        return "allow_mod" in self.permissions
 
     @property
     def may_send_reports(self) -> bool:
@@ -48,6 +54,7 @@ def make_token(
     roles: tuple[str, ...] = ("crawler", "rtc"),
     room_id: str | None = None,
     participant_id: str | None = None,
+    permissions: tuple[str, ...] = DEFAULT_PERMISSIONS,
     ttl_s: int = 24 * 3600,
     now: float | None = None,
 ) -> str:
@@ -55,7 +62,7 @@ def make_token(
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
         "apikey": api_key,
-        "permissions": list(DEFAULT_PERMISSIONS),
+        "permissions": list(permissions),
         "version": 2,
         "roles": list(roles),
         "iat": issued,
@@ -99,14 +106,36 @@ def verify_token(token: str, secret: str, *, leeway_s: int = 30) -> Claims:
         ) from exc
     except jwt.PyJWTError as exc:
         raise AuthError(f"the token is invalid: {exc}") from exc
-    roles = payload.get("roles") or []
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise AuthError("the token's 'roles' claim must be a list of strings")
-    room_id = payload.get("roomId")
-    participant_id = payload.get("participantId")
+    for name in _TIME_CLAIMS:
+        value = payload.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise AuthError(f"the token's {name!r} claim must be a number of epoch seconds")
+    roles = _strings(payload, "roles")
+    permissions = _strings(payload, "permissions")
+    room_id = _string(payload, "roomId")
+    participant_id = _string(payload, "participantId")
     return Claims(
         api_key=str(payload["apikey"]),
-        roles=tuple(roles),
-        room_id=str(room_id) if room_id is not None else None,
-        participant_id=str(participant_id) if participant_id is not None else None,
+        roles=roles,
+        room_id=room_id,
+        participant_id=participant_id,
+        permissions=permissions,
     )
+
+
+# PyJWT reads these with int(), which takes "1700000000" too; the contract says numbers.
+_TIME_CLAIMS = ("exp", "iat", "nbf")
+
+
+def _strings(payload: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = payload.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AuthError(f"the token's {name!r} claim must be a list of strings")
+    return tuple(value)
+
+
+def _string(payload: dict[str, Any], name: str) -> str | None:
+    value = payload.get(name)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise AuthError(f"the token's {name!r} claim must be a non-empty string")
+    return value

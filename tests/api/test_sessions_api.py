@@ -200,13 +200,16 @@ def test_stats_as_csv(server: RunningServer) -> None:
     assert float(rows[0]["qualityScore.audio"]) == as_json[0]["qualityScore"]["audio"]
 
 
-def test_healthz_and_metrics(server: RunningServer) -> None:
-    tenant = server.new_tenant()
-    with server.client(tenant) as client:
-        assert client.get("/healthz").json()["status"] == "ok"
-        client.post("/v2/stats", json=sample_item(room(), "a", T0))
-        client.post("/v2/stats", content=b"{", headers={"Content-Type": "application/json"})
-        text = client.get("/metrics").text
+def test_healthz_and_metrics(backend: str) -> None:
+    settings = Settings(database_url=backend, metrics_token="scrape", metrics_store_figures=True)
+    with serve(settings) as running:
+        tenant = running.new_tenant()
+        with running.client(tenant) as client:
+            assert client.get("/healthz").json()["status"] == "ok"
+            client.post("/v2/stats", json=sample_item(room(), "a", T0))
+            client.post("/v2/stats", content=b"{", headers={"Content-Type": "application/json"})
+        with running.client(token="Bearer scrape") as client:
+            text = client.get("/metrics").text
     assert 'callquality_ingest_items_total{outcome="accepted"}' in text
     assert 'callquality_ingest_errors_total{status="400"}' in text
     assert 'callquality_http_requests_total{method="POST",route="/v2/stats",status="202"}' in text

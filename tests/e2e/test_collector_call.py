@@ -106,12 +106,15 @@ def test_a_monitored_call_is_in_the_stats_and_on_the_dashboard_and_stops_at_clos
     # The dashboard, signed in with a link carrying the token, charts the live session.
     board = new_page()
     board.goto(f"{server.url}/dashboard#token={crawler_token}")
+    board.goto(f"{server.url}/dashboard#/sessions")  # the sessions list (#/ is the Overview)
     board.click(f'tr[data-session="{session_id}"] a')
     board.wait_for_function(  # a function, not a string: the dashboard's CSP forbids eval
-        "() => document.querySelectorAll('.chart canvas').length >= 6 && "
+        "() => document.querySelectorAll('#view-session .chart canvas').length >= 6 && "
         "document.querySelector('[data-chart=quality] .avg') !== null"
     )
-    charts = board.eval_on_selector_all(".chart", "els => els.map(e => e.dataset.chart)")
+    charts = board.eval_on_selector_all(
+        "#view-session .chart", "els => els.map(e => e.dataset.chart)"
+    )
     assert charts == ["quality", "loss", "rtt", "jitter", "video-bitrate", "audio-bitrate"]
     for chart in charts:
         assert board.locator(f"[data-chart='{chart}'] canvas").count() >= 1

@@ -3,6 +3,7 @@ averages as the API gives them (with no request per row), the keyboard, focus an
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from browser_kit import (  # noqa: F401 (fixtures)
     new_page,
     sqlite_server,
 )
+from conftest import FIXTURES
 from playwright.sync_api import Page
 from support.server import RunningServer
 
@@ -443,3 +445,31 @@ def test_a_bad_token_is_refused_with_the_servers_reason(
     assert text == refusal.json()["message"]  # the server's reason, once
     assert text.count("crawler") == 1
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_the_participant_table_shows_each_ones_connection(
+    sqlite_server: RunningServer, new_page: Any  # noqa: F811
+) -> None:
+    """Raw Chromium reports carry the selected candidate pair: the row says its local
+    candidate's type and protocol as the API's `connection` has them (issue 15)."""
+    snapshots = json.loads((FIXTURES / "chromium-156-loopback-getstats.json").read_text())
+    tenant = sqlite_server.new_tenant()
+    shift = int(time.time() * 1000) - 10 * 60 * 1000 - snapshots[0]["t"]
+    items = [{"roomId": "conn-room", "participantId": "sender", "peerConnectionId": "a",
+              "timestamp": snap["t"] + shift, "report": snap["a"]} for snap in snapshots]
+    with sqlite_server.client(tenant) as client:
+        assert client.post("/v2/stats", json=items).status_code == 202
+    token = tenant.token(roles=("crawler",))
+    session_id = _api(sqlite_server, token, "/v2/sessions/")["data"][0]["id"]
+    (person,) = _api(sqlite_server, token, f"/v2/sessions/{session_id}")["participants"]
+    connection = person["connection"]
+    assert connection["candidateType"] == "host"  # a loopback call
+
+    page = new_page()
+    _sign_in(page, sqlite_server.url, token)
+    page.click(f'tr[data-session="{session_id}"] a')
+    cell = '#participants-body tr[data-participant="sender"] .p-connection'
+    page.wait_for_function(f"() => document.querySelector('{cell}')?.textContent.length > 1")
+    assert page.inner_text(cell) == f"host ({connection['protocol']})" + (
+        f", {connection['networkType']}" if connection["networkType"] else ""
+    )

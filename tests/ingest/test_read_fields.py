@@ -19,6 +19,7 @@ from conftest import FIXTURES
 from report_helpers import CHROMIUM, FIREFOX, snapshots
 
 from callquality.api.web import WEB_DIR
+from callquality.ingest.client import connection_of
 from callquality.ingest.dumps import open_dump
 from callquality.ingest.read_fields import READ_FIELDS, READ_FIELDS_VERSION, filter_report
 from callquality.ingest.report import process_report
@@ -113,5 +114,19 @@ def test_the_collector_filters_a_report_as_the_server_table_says() -> None:
     assert json.loads(done.stdout) == filter_report(report)
     assert {s["type"] for s in filter_report(report)} == {
         "inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "remote-outbound-rtp",
-        "media-source", "candidate-pair", "transport", "codec",
+        "media-source", "candidate-pair", "transport", "codec", "local-candidate",
     }
+    # Of the local candidates only what names the connection, never an address or a port.
+    for stats in filter_report(report):
+        if stats["type"] == "local-candidate":
+            assert not {"address", "ip", "port", "url", "relatedAddress"} & set(stats)
+
+
+def test_a_filtered_report_keeps_its_connection() -> None:
+    """The selected pair's local candidate survives the filter: the participant's
+    connection (docs/api.md) is the same from a filtered report as from the whole one."""
+    for snap in snapshots(CHROMIUM):
+        for side in ("a", "b"):
+            whole = connection_of(snap[side])
+            assert whole is not None and whole.candidate_type == "host"
+            assert connection_of(filter_report(snap[side])) == whole

@@ -97,3 +97,43 @@ def test_a_session_end_body_over_the_limit_is_413(limited: RunningServer) -> Non
     assert declared.status_code == 413, declared.text
     assert streamed.status_code == 413, streamed.text
     assert streamed.json()["statusCode"] == 413
+
+
+def test_an_ingest_request_costs_its_items() -> None:
+    now = [0.0]
+    items = RateLimiter(100.0, burst=1000, clock=lambda: now[0], what="items per second")
+    items.check("k", 1000)  # a full batch: the whole burst
+    with pytest.raises(RateLimited) as refused:
+        items.check("k", 100)
+    assert refused.value.retry_after_s == 1  # 100 items at 100/s
+    assert "items per second" in refused.value.message
+    now[0] = 1.0
+    items.check("k", 100)
+
+
+def test_require_takes_no_token() -> None:
+    now = [0.0]
+    limiter = RateLimiter(1.0, burst=1, clock=lambda: now[0])
+    for _ in range(5):
+        limiter.require("address")
+    limiter.check("address")
+    with pytest.raises(RateLimited):
+        limiter.require("address")
+
+
+def test_the_item_burst_is_never_below_a_full_batch() -> None:
+    assert RateLimiter(10.0, min_burst=1000).burst == 1000
+    assert RateLimiter(1000.0, min_burst=1000).burst == 2000  # twice the rate
+    assert RateLimiter(10.0, burst=50, min_burst=1000).burst == 50  # as configured
+
+
+def test_limits_are_on_by_default(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'cq.db'}")
+    with serve(settings) as running:
+        tenant = running.new_tenant()
+        batch = [sample_item("r", f"p{i}", T0) for i in range(settings.max_batch_items)]
+        with running.client(tenant) as client:
+            codes = [client.post("/v2/stats", json=batch).status_code for _ in range(6)]
+    # RATE_LIMIT_ITEMS_PER_S 1000, burst 2000: two full batches at once, then a wait (each
+    # request refills what its own time took, less than the 1000 it costs)
+    assert codes[:2] == [202, 202] and 429 in codes

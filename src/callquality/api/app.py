@@ -26,6 +26,7 @@ from callquality.api.state import AppState
 from callquality.config import Settings
 from callquality.domain.errors import StoreUnavailable
 from callquality.service import geo
+from callquality.service.delivery import DeliveryWorker
 from callquality.service.retention import PURGE_EVERY_S, purge_expired
 from callquality.store.db import create_store_engine, migrate
 
@@ -102,8 +103,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         ingest_log = application.state.cq.ingest_log
         if ingest_log is not None:
             await ingest_log.connect()
+        deliveries = DeliveryWorker(eng, settings) if settings.webhook_delivery else None
+        if deliveries is not None:
+            deliveries.start()
         yield
         purger.cancel()
+        if deliveries is not None:
+            await run_in_threadpool(deliveries.stop)
         if ingest_log is not None:
             await ingest_log.close()
         if own_engine:

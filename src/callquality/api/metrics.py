@@ -1,7 +1,8 @@
 """Prometheus metrics: requests, ingest rate and errors, stored samples.
 
 Counters are per API process (each worker of ``serve --workers N`` has its own; scrape each,
-or sum in Prometheus). ``callquality_stored_samples`` is read from the database at scrape time.
+or sum in Prometheus). ``callquality_stored_samples`` and ``callquality_sessions``, counted over
+every tenant, are read from the database at scrape time, and only with METRICS_STORE_FIGURES.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class StoreCollector(Collector):
 class Metrics:
     """The registry of one app instance."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, store_figures: bool = False) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "callquality_http_requests",
@@ -77,7 +78,8 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
-        self.registry.register(StoreCollector(engine))
+        if store_figures:  # counts over every tenant: METRICS_STORE_FIGURES
+            self.registry.register(StoreCollector(engine))
 
     def render(self) -> bytes:
         """The text exposition format."""

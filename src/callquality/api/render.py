@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from callquality.domain.client import EMPTY, ClientInfo
+from callquality.domain.session_ids import public_session_id
 from callquality.domain.timefmt import iso_ms
 from callquality.query.analytics import Group, group_start_ms
 from callquality.query.resolution import LINES
@@ -125,8 +126,9 @@ def session_json(view: SessionView, base_url: str, *, full: bool = True) -> dict
     ``userId``, ``activeDuration`` and ``chatLink`` hold here); ``full=False``: as the
     sessions list does, with less of each participant's client."""
     s = view.session
+    session_id = public_session_id(s.session_id)
     return {
-        "id": s.session_id,
+        "id": session_id,
         "userId": s.api_key,
         "roomId": s.room_id,
         "customRoomId": s.custom_room_id,
@@ -139,21 +141,23 @@ def session_json(view: SessionView, base_url: str, *, full: bool = True) -> dict
         "chatLink": None,
         "status": view.status,
         "qualityScore": scores_json(view.scores),
-        "links": _links(base_url, s.session_id, s.room_id),
+        "warnings": list(view.warnings),
+        "links": _links(base_url, session_id, s.room_id),
     }
 
 
 def participants_json(view: SessionView, page: Page, base_url: str) -> dict[str, Any]:
     """GET /v2/sessions/{id}/participants: the session with a page of its participants."""
     s = view.session
+    session_id = public_session_id(s.session_id)
     return {
         "pageInfo": page_json(page),
         "data": {
-            "id": s.session_id,
+            "id": session_id,
             "roomId": s.room_id,
             "customRoomId": s.custom_room_id,
             "participants": [participant_json(p, s.session_id) for p in view.participants],
-            "links": _links(base_url, s.session_id, s.room_id),
+            "links": _links(base_url, session_id, s.room_id),
         },
     }
 
@@ -295,8 +299,9 @@ def quality_group_json(g: Group, group_by: list[str]) -> dict[str, Any]:
 
 def worst_json(r: Any, base_url: str) -> dict[str, Any]:
     """One participant-session of GET /v2/analytics/worst."""
+    session_id = public_session_id(r.session_id)
     return {
-        "sessionId": r.session_id,
+        "sessionId": session_id,
         "participantId": r.participant_id,
         "roomId": r.room_id,
         "start": None if r.start_ms is None else iso_ms(r.start_ms),
@@ -320,8 +325,8 @@ def worst_json(r: Any, base_url: str) -> dict[str, Any]:
         "asn": r.asn,
         "codec": {"audio": r.codec_audio, "video": r.codec_video},
         "links": {
-            "get_session": f"{base_url}/v2/sessions/{r.session_id}",
-            "dashboard": f"{base_url}/dashboard#/sessions/{r.session_id}",
+            "get_session": f"{base_url}/v2/sessions/{quote(session_id, safe='')}",
+            "dashboard": f"{base_url}/dashboard#/sessions/{quote(session_id, safe='')}",
         },
     }
 

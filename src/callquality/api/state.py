@@ -11,6 +11,7 @@ from callquality.api.auth import Authenticator
 from callquality.api.metrics import Metrics
 from callquality.api.ratelimit import RateLimiter
 from callquality.config import Settings
+from callquality.service.alerts import RuleCache
 from callquality.service.ingestlog import IngestLog
 
 # With several workers, an ingest answer closes its connection at most this often per worker.
@@ -23,9 +24,22 @@ class AppState:
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
         self.engine = engine
-        self.auth = Authenticator(engine, settings.token_leeway_s)
-        self.metrics = Metrics(engine)
+        unknown_keys = RateLimiter(
+            settings.unknown_key_rate_per_s,
+            what="requests per second from this address with an API key not known here",
+            advice="with the API key printed by `callquality keys create`",
+        )
+        self.auth = Authenticator(engine, settings.token_leeway_s, unknown_keys)
+        self.metrics = Metrics(engine, store_figures=settings.metrics_store_figures)
         self.limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        self.item_limiter = RateLimiter(
+            settings.rate_limit_items_per_s,
+            settings.rate_limit_items_burst,
+            what="ingest items per second for this API key",
+            advice="or spread the items over time",
+            min_burst=settings.max_batch_items,
+        )
+        self.alert_rules = RuleCache(engine)
         self.started = time.time()
         self.last_close = -math.inf  # when an ingest answer last closed its connection
         self.ingest_log: IngestLog | None = (

@@ -3,8 +3,10 @@
 ``rtcstats.NUMERIC_FIELDS`` lists the numbers read from each type; the reader also follows a
 few non-numeric fields: the type, kind and SSRC of an RTP stream, the ids linking it to its
 codec, track and local stream, the selected candidate pair of a transport, and a codec's MIME
-type. Everything else in a report (certificates, candidates with their IP addresses, media
-sources, playout, data channels, most fields of what is kept) is never read, so a sender may
+type, and the selected pair's local candidate's type, protocol, TURN protocol and network type
+(the connection, ingest/client.py). Everything else in a report (certificates, candidates'
+addresses and ports, remote candidates, playout, data channels, most fields of what is kept)
+is never read, so a sender may
 leave it out: ``filter_report`` keeps exactly these fields, and
 ``process_report(filter_report(r))`` gives the same sample and state as ``process_report(r)``
 (tests/ingest/test_read_fields.py checks it on every fixture and dump, and that collector.js
@@ -27,7 +29,7 @@ from callquality.ingest.rtcstats import (
     REMOTE_OUTBOUND,
 )
 
-READ_FIELDS_VERSION = 2
+READ_FIELDS_VERSION = 3
 
 _EVERY = ("id", "type")
 # rtcstats._index/_rtp_type/_kind/_rtp_stream: the stream's kind (mediaType: old Firefox and
@@ -61,7 +63,12 @@ def _table() -> dict[str, tuple[str, ...]]:
     table["candidate-pair"] = (
         _EVERY
         + NUMERIC_FIELDS["candidate-pair"]
-        + ("selected", "nominated", "state", "bytesSent", "bytesReceived")
+        + ("selected", "nominated", "state", "bytesSent", "bytesReceived", "localCandidateId")
+    )
+    # ingest/client.py connection_of: the selected pair's local candidate, without its
+    # address, port or any other field that names the host (personal data, never read).
+    table["local-candidate"] = (
+        *_EVERY, "candidateType", "protocol", "relayProtocol", "networkType"
     )
     table["transport"] = (*_EVERY, "selectedCandidatePairId")
     table["codec"] = (*_EVERY, "mimeType") + NUMERIC_FIELDS["codec"]

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from callquality.domain.bounds import COUNTER_MAX, FRAME_RATE_MAX, PIXELS_MAX
+
 StatsDict = Mapping[str, Any]
 
 INBOUND = "inbound-rtp"
@@ -75,6 +77,17 @@ NUMERIC_FIELDS: dict[str, tuple[str, ...]] = {
     "media-source": ("audioLevel", "totalAudioEnergy", "totalSamplesDuration"),
     "candidate-pair": ("currentRoundTripTime", "availableOutgoingBitrate"),
     "codec": ("clockRate",),
+}
+# The largest magnitude of each numeric field (docs/api.md, "Bounds"): counters and times
+# below 2^53, frame sizes and rates as domain/bounds.py has them.
+_MAXIMA: dict[str, float] = {
+    "frameWidth": PIXELS_MAX,
+    "frameHeight": PIXELS_MAX,
+    "framesPerSecond": FRAME_RATE_MAX,
+}
+NUMERIC_MAXIMA: dict[str, tuple[tuple[str, float], ...]] = {
+    stats_type: tuple((name, _MAXIMA.get(name, COUNTER_MAX - 1)) for name in names)
+    for stats_type, names in NUMERIC_FIELDS.items()
 }
 # RFC 3550 §6.4.1: the cumulative number of packets lost is signed (duplicates lower it).
 # Timestamps are instants, not counters; an implausible one is ignored, not rejected.
@@ -177,26 +190,25 @@ def _index(report: object) -> tuple[dict[str, StatsDict], dict[str, _RtpEntry]]:
 def _numbers(stats_id: str, stats_type: str, stats: StatsDict) -> dict[str, float]:
     """The numeric fields of its type that the stats object has, each checked."""
     values: dict[str, float] = {}
-    for name in NUMERIC_FIELDS[stats_type]:
+    for name, maximum in NUMERIC_MAXIMA[stats_type]:
         value = stats.get(name)
         if value is None:
             continue
-        # The usual case in one test; anything else is judged (and rejected) by _check_number.
-        try:
-            usual = (
-                type(value) in (int, float)
-                and math.isfinite(value)
-                and (value >= 0 or name in _SIGNED_FIELDS)
-            )
-        except OverflowError:  # an integer beyond a float's range (from a dump's JSON)
-            usual = False
-        if not usual:
-            _check_number(stats_id, stats_type, name, value)
+        # The usual case in one test (a comparison is False for NaN and beyond an infinity,
+        # and exact for an integer beyond a float's range); anything else is judged, and
+        # rejected, by _check_number.
+        if not (
+            type(value) in (int, float)
+            and (0 <= value <= maximum or (-maximum <= value < 0 and name in _SIGNED_FIELDS))
+        ):
+            _check_number(stats_id, stats_type, name, value, maximum)
         values[name] = value
     return values
 
 
-def _check_number(stats_id: str, stats_type: str, name: str, value: object) -> None:
+def _check_number(
+    stats_id: str, stats_type: str, name: str, value: object, maximum: float
+) -> None:
     try:
         ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     except OverflowError:  # an integer too large for a float is no usable number either
@@ -212,6 +224,13 @@ def _check_number(stats_id: str, stats_type: str, name: str, value: object) -> N
         raise ReportError(
             f"stats {stats_id!r} ({stats_type}): field {name!r} must not be negative, "
             f"got {value!r}",
+            stats_id=stats_id,
+            field=name,
+        )
+    if abs(value) > maximum:
+        raise ReportError(
+            f"stats {stats_id!r} ({stats_type}): field {name!r} is {value!r}, beyond what a "
+            f"browser reports (at most {maximum:g}; docs/api.md, 'Bounds')",
             stats_id=stats_id,
             field=name,
         )

@@ -8,17 +8,20 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
 from callquality.domain.client import EMPTY, ClientInfo
 from callquality.domain.errors import NotFound
 from callquality.domain.session import Session, Status
+from callquality.domain.session_ids import candidate_ids
 from callquality.store import clients
 from callquality.store.schema import (
     participant_intervals,
     participants,
     sample_rollups,
     samples,
+    session_warnings,
     sessions,
 )
 
@@ -76,6 +79,7 @@ class SessionView:
     # Seconds in which at least one participant was present (None when only some of the
     # participants were read: a page of them).
     active_duration_s: int | None = None
+    warnings: tuple[str, ...] = ()  # what its import found wrong with the dump
 
 
 def _session(row: Any) -> Session:
@@ -92,12 +96,18 @@ def _session(row: Any) -> Session:
 
 
 def get_session(conn: Connection, api_key: str, session_id: str) -> Session:
-    """A session of this API key; another key's session is NotFound, as a missing one."""
-    row = conn.execute(
-        select(sessions).where(
-            sessions.c.session_id == session_id, sessions.c.api_key == api_key
+    """A session of this API key; another key's session is NotFound, as a missing one.
+
+    ``session_id`` is the id the tenant knows; it may be stored scoped (domain/session_ids.py).
+    """
+    ids = candidate_ids(api_key, session_id)
+    rows = {
+        r.session_id: r
+        for r in conn.execute(
+            select(sessions).where(sessions.c.session_id.in_(ids), sessions.c.api_key == api_key)
         )
-    ).first()
+    }
+    row = next((rows[i] for i in ids if i in rows), None)
     if row is None:
         raise NotFound(f"no session {session_id!r} for this API key; list them at /v2/sessions/")
     return _session(row)
@@ -208,6 +218,18 @@ def _mean(values: list[float | None]) -> float | None:
     return round(sum(known) / len(known), 2) if known else None
 
 
+def session_warnings_of(conn: Connection, session_ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """{session_id: warnings} of the imported sessions among these that have any."""
+    if not session_ids:
+        return {}
+    rows = conn.execute(
+        select(session_warnings.c.session_id, session_warnings.c.warnings).where(
+            session_warnings.c.session_id.in_(session_ids)
+        )
+    )
+    return {s: tuple(orjson.loads(w)) for s, w in rows}
+
+
 def session_views(
     conn: Connection,
     infos: list[Session],
@@ -225,6 +247,7 @@ def session_views(
     scores = participant_scores(conn, infos)
     known = clients.of_sessions(conn, ids, participant_ids)
     wanted = set(participant_ids) if participant_ids is not None else None
+    notes = session_warnings_of(conn, ids)
     views = []
     for info in infos:
         people = []
@@ -259,6 +282,7 @@ def session_views(
                     _mean([s.video_vq for s in session_scores]),
                 ),
                 active_duration_s=active,
+                warnings=notes.get(info.session_id, ()),
             )
         )
     return views

@@ -261,3 +261,20 @@ def session_summary(
             for p, n in names.items()
         ],
     }
+
+
+def participant_window(
+    conn: Connection, session_id: str, participant_id: str, from_ms: int, to_ms: int
+) -> list[Row]:
+    """One participant's rows with ``from_ms < timestamp_ms <= to_ms`` (an alert rule's
+    window, service/alerts.py), through the samples' primary key."""
+    result = conn.execute(
+        select(*_COLUMNS).where(
+            samples.c.session_id == session_id,
+            samples.c.participant_id == participant_id,
+            samples.c.timestamp_ms > from_ms,
+            samples.c.timestamp_ms <= to_ms,
+            samples.c.interval_ms.is_not(None),
+        )
+    )
+    return [_row(r) for r in result]

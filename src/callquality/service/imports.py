@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import IO
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from callquality.config import Settings
 from callquality.domain.errors import Conflict, InvalidInput
@@ -24,9 +25,9 @@ from callquality.ingest.dumps import DumpError, open_dump
 from callquality.ingest.dumps.diagnose import PeerConnectionSummary, diagnose
 from callquality.ingest.items import IngestItem
 from callquality.query.sessions import sessions_like
-from callquality.service.ingest import ingest
-from callquality.store.db import read_transaction
-from callquality.store.writes import new_session_id
+from callquality.service.ingest import IngestResult, ingest_in
+from callquality.store.db import read_transaction, write_transaction
+from callquality.store.writes import new_session_id, save_session_warnings
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +131,7 @@ def import_file(
         return replace(stored, warnings=(*warnings, "nothing was imported"))
     if refuse_twice:
         _refuse_if_imported(engine, api_key, name, items)
-    result = ingest(engine, settings, api_key, items, int(time.time() * 1000))
+    result = _store(engine, settings, api_key, items, session_id, diagnosis.warnings)
     return replace(
         stored,
         session_id=session_id,
@@ -152,3 +153,25 @@ def _refuse_if_imported(engine: Engine, api_key: str, name: str, items: list[Ing
             f"(room {twins[0].room_id}): a session with the same peer connections "
             "from the same start"
         )
+
+
+def _store(
+    engine: Engine,
+    settings: Settings,
+    api_key: str,
+    items: list[IngestItem],
+    session_id: str,
+    warnings: tuple[str, ...],
+) -> IngestResult:
+    """The items and the import's warnings, in one transaction (a file imports whole or not
+    at all); retried when a concurrent writer created the same row, as ``ingest`` is."""
+    for attempt in range(3):
+        try:
+            with write_transaction(engine) as conn:
+                result = ingest_in(conn, settings, api_key, items, int(time.time() * 1000))
+                save_session_warnings(conn, session_id, warnings)
+                return result
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")

@@ -17,18 +17,22 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from callquality.config import Settings
+from callquality.domain.bounds import bounded_sample
 from callquality.domain.errors import InvalidInput, NotFound, StoreUnavailable
 from callquality.domain.sample import DirectionStats, Sample
 from callquality.domain.session import Session
+from callquality.domain.session_ids import candidate_ids
 from callquality.ingest.items import IngestItem
 from callquality.ingest.report import ReportError, process_report
 from callquality.scoring import score_sample
+from callquality.service import events
 from callquality.service.clients import participant_clients
-from callquality.store import clients, summaries, writes
+from callquality.store import clients, outbox, summaries, writes
 from callquality.store.db import is_postgres, read_transaction, write_transaction
 from callquality.store.schema import DIRECTIONS, KINDS, stat_column
 
 _ATTEMPTS = 3
+_Presence = dict[tuple[str, str], list[tuple[int, int]]]  # (session, participant) -> spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,8 @@ class IngestResult:
     accepted: int
     duplicates: int
     session_ids: tuple[str, ...]
+    # ((session, participant), newest timestamp_ms) of each participant with new rows
+    reported: tuple[tuple[tuple[str, str], int], ...] = ()
 
 
 def ingest(
@@ -108,6 +114,8 @@ def _derive_stream(
         if new_state != state:
             state = new_state
             last_change = (item.timestamp_ms, new_state)
+        if sample is not None:
+            sample = bounded_sample(sample)  # a jump or a rate beyond bounds is unknown
         derived.rows[item.index] = sample_row(session_id, item, sample, now_ms)
         derived.intervals[item.index] = sample.interval_ms if sample is not None else 0
     if last_change is not None:
@@ -187,6 +195,7 @@ def _assign_all(
             row = _assign(conn, settings, api_key, item, latest, session_rows)
             # Later items of this batch are assigned against the session as it grows.
             row.last_report_ms = max(row.last_report_ms, item.timestamp_ms)
+            row.start_ms = min(row.start_ms, item.timestamp_ms)
             if item.session_id is None:
                 latest = row if latest is None or row.start_ms >= latest.start_ms else latest
             session_rows[row.session_id] = row
@@ -244,9 +253,23 @@ def _ingest(
         conn, rows, {s: session_rows[s].rollup_origin_ms for s in fresh_by_session}
     )
     writes.save_states_many(conn, changed_states)
-    _update_intervals(conn, settings, presence)
+    before, after = _update_intervals(conn, settings, presence)
     writes.save_sessions_many(conn, session_rows.values())
-    return IngestResult(len(rows), duplicates, tuple(by_session))
+    # The webhooks' outbox, in this transaction (service/events.py): one statement at most.
+    outbox.add_events(conn, events.from_ingest(
+        session_rows.values(), names, before, after, now_ms=now_ms,
+        idle_timeout_s=settings.idle_timeout_s,
+    ))
+    return IngestResult(len(rows), duplicates, tuple(by_session), _last_reports(rows))
+
+
+def _last_reports(rows: list[dict[str, Any]]) -> tuple[tuple[tuple[str, str], int], ...]:
+    """Each (session, participant) of the new rows, with its newest timestamp."""
+    newest: dict[tuple[str, str], int] = {}
+    for r in rows:
+        key = (r["session_id"], r["participant_id"])
+        newest[key] = max(newest.get(key, r["timestamp_ms"]), r["timestamp_ms"])
+    return tuple(sorted(newest.items()))
 
 
 def _derive_session(
@@ -306,7 +329,8 @@ def _update_intervals(
     conn: Connection,
     settings: Settings,
     presence: dict[tuple[str, str], list[tuple[int, int]]],
-) -> None:
+) -> tuple[_Presence, _Presence]:
+    """Merge the new presence into the stored intervals; (stored before, changed after)."""
     stored = writes.load_intervals_many(conn, presence)
     gap_ms = settings.participant_gap_s * 1000
     changed = {}
@@ -316,6 +340,7 @@ def _update_intervals(
         if after != before:
             changed[key] = after
     writes.save_intervals_many(conn, stored, changed)
+    return stored, changed
 
 
 def _assign(
@@ -326,17 +351,25 @@ def _assign(
     latest: Session | None,
     known: dict[str, Session],
 ) -> Session:
-    """The session an item belongs to (CONTRACT.md: Rooms, sessions, participants)."""
+    """The session an item belongs to (CONTRACT.md: Rooms, sessions, participants).
+
+    A session spans at most MAX_SESSION_SPAN_S: a report after that opens the room's next
+    session; one before it, or one for a named session, is refused.
+    """
+    span_ms = settings.max_session_span_s * 1000
     if item.session_id is not None:
-        row = known.get(item.session_id) or writes.session_by_id(conn, item.session_id)
-        if row is None:
-            return _new_session(api_key, item, item.session_id)
-        if row.api_key != api_key:
-            raise NotFound(f"items[{item.index}].sessionId: no session {item.session_id!r}")
+        row = _named_session(conn, api_key, item, known)
         if row.room_id != item.room_id:
+            # Not the session's own room: named only by what the caller sent.
             raise InvalidInput(
-                f"items[{item.index}].sessionId: session {item.session_id!r} belongs to room "
-                f"{row.room_id!r}, not {item.room_id!r}; send the matching roomId"
+                f"items[{item.index}].sessionId: session {item.session_id!r} is not a session "
+                f"of room {item.room_id!r}; send the roomId it was opened with, or no sessionId"
+            )
+        if not _fits(row, item.timestamp_ms, span_ms):
+            raise InvalidInput(
+                f"items[{item.index}].timestamp: session {item.session_id!r} would span more "
+                f"than MAX_SESSION_SPAN_S ({settings.max_session_span_s} s); send a new "
+                "sessionId, or none"
             )
         return row
     idle_ms = settings.idle_timeout_s * 1000
@@ -348,8 +381,46 @@ def _assign(
             latest.end_ms if latest.end_ms is not None else latest.last_report_ms
         )
         if open_and_recent or late_data:
-            return known.get(latest.session_id, latest)
+            row = known.get(latest.session_id, latest)
+            if _fits(row, item.timestamp_ms, span_ms):
+                return row
+            if item.timestamp_ms < row.start_ms:
+                raise InvalidInput(
+                    f"items[{item.index}].timestamp: more than MAX_SESSION_SPAN_S "
+                    f"({settings.max_session_span_s} s) before the room's last session; "
+                    "send epoch milliseconds from a synchronised clock"
+                )
     return _new_session(api_key, item, writes.new_session_id())
+
+
+def _fits(session: Session, timestamp_ms: int, span_ms: int) -> bool:
+    """Whether the session, with this item, spans no more than ``span_ms``."""
+    return (
+        max(session.last_report_ms, timestamp_ms) - min(session.start_ms, timestamp_ms)
+        <= span_ms
+    )
+
+
+def _named_session(
+    conn: Connection, api_key: str, item: IngestItem, known: dict[str, Session]
+) -> Session:
+    """The tenant's session of the id the client sent, or a new one (domain/session_ids.py).
+
+    Another tenant's session of that id is not looked at beyond its existence, which
+    decides only whether the new session is stored under the id or the scoped id: the
+    answer is the same either way.
+    """
+    assert item.session_id is not None
+    ids = candidate_ids(api_key, item.session_id)
+    for stored_id in ids:
+        row = known.get(stored_id)
+        if row is not None:
+            return row
+    found = [writes.session_by_id(conn, stored_id) for stored_id in ids]
+    for row in found:
+        if row is not None and row.api_key == api_key:
+            return row
+    return _new_session(api_key, item, ids[0] if found[0] is None else ids[1])
 
 
 def _new_session(api_key: str, item: IngestItem, session_id: str) -> Session:

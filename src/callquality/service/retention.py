@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from callquality.config import Settings
-from callquality.service.summaries import refresh_in
-from callquality.store import summaries
+from callquality.service.summaries import purge_before, refresh_in
 from callquality.store.db import write_transaction
 from callquality.store.janus import purge_janus_states_before
 from callquality.store.writes import purge_samples_before
@@ -25,6 +24,6 @@ def purge_expired(engine: Engine, settings: Settings, now_ms: int) -> int:
     cutoff = now_ms - settings.retention_days * 86_400_000
     with write_transaction(engine) as conn:
         refresh_in(conn, None, now_ms)
-        summaries.purge_before(conn, now_ms - settings.summary_retention_days * 86_400_000)
+        purge_before(conn, now_ms - settings.summary_retention_days * 86_400_000)
         purge_janus_states_before(conn, now_ms - JANUS_STATE_TTL_MS)
         return purge_samples_before(conn, cutoff)

@@ -10,6 +10,7 @@ from callquality.config import Settings
 from callquality.domain.errors import InvalidInput, NotFound
 from callquality.domain.session import Session
 from callquality.query import sessions as q_sessions
+from callquality.service import sweep
 from callquality.store import writes
 from callquality.store.db import write_transaction
 
@@ -40,6 +41,7 @@ def end_session(
             end_ms = now_ms if ongoing else session.last_report_ms
             writes.end_session(conn, session.session_id, end_ms)
             session.end_ms = end_ms
+            sweep.on_session_end(conn, settings, session, end_ms, now_ms)  # the webhooks'
         return q_sessions.session_views(
             conn, [session], now_ms=now_ms, idle_timeout_s=settings.idle_timeout_s,
             participant_gap_s=settings.participant_gap_s,

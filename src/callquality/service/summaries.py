@@ -15,9 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from callquality.domain.client import ClientInfo
 from callquality.query import summary
 from callquality.query.stats import percentile
 from callquality.scoring import classify
+from callquality.service import rollups
+from callquality.store import clients
+from callquality.store import daily as rollup_store
 from callquality.store import summaries as store
 from callquality.store.db import write_transaction
 
@@ -29,6 +33,8 @@ POOR_STREAM_SHARE = 0.10
 REFRESH_BATCH = 500
 _DAY_MS, _HOUR_MS = 86_400_000, 3_600_000
 _COLUMNS = (*summary.SAMPLE_COLUMNS, "codec_audio", "codec_video")
+CLIENT_DIMENSIONS = ("browser", "browser_version", "os", "device", "sdk", "sdk_version",
+                     "connection", "turn_transport", "network", "country", "asn")
 
 
 def _mean(values: list[float]) -> float | None:
@@ -116,30 +122,76 @@ def _poor(poor_ms: int, scored_ms: int) -> int | None:
     return 1 if poor_ms > POOR_STREAM_SHARE * scored_ms else 0
 
 
+def client_dimensions(info: ClientInfo) -> dict[str, str | None]:
+    """The summary's context dimensions from the participant's client info (issue 15):
+    ``connection`` is the selected local candidate's type, ``relay/<transport>`` through a
+    TURN server whose transport is known; ``asn`` the number as "AS1221"."""
+    relay = info.candidate_type == "relay"
+    connection = info.candidate_type
+    if relay and info.relay_protocol:
+        connection = f"relay/{info.relay_protocol}"
+    values = {
+        "browser": info.browser_name, "browser_version": info.browser_version,
+        "os": info.os_name, "device": info.device_type, "sdk": info.sdk_name,
+        "sdk_version": info.sdk_version, "connection": connection,
+        "turn_transport": info.relay_protocol if relay else None,
+        "network": info.network_type, "country": info.country, "asn": info.asn,
+    }
+    return {k: v or None for k, v in values.items()}  # "" is unknown too
+
+
 def refresh_in(conn: Connection, api_key: str | None, now_ms: int) -> int:
-    """Recompute the dirty summaries (of one tenant, or all) in the caller's write
-    transaction; returns how many."""
+    """Recompute the dirty summaries (of one tenant, or all) and their daily rollups in the
+    caller's write transaction; returns how many."""
     done = 0
+    if not store.dirty_keys(conn, api_key, 1):
+        return done  # the common case takes no lock
+    rollup_store.lock(conn)
     while True:
         dirty = store.dirty_keys(conn, api_key, REFRESH_BATCH)
         if not dirty:
             return done
+        keys = [(s, p) for s, p, _ in dirty]
         by_key: dict[tuple[str, str], list[Any]] = defaultdict(list)
-        for row in store.sample_rows(conn, [(s, p) for s, p, _ in dirty], _COLUMNS):
+        for row in store.sample_rows(conn, keys, _COLUMNS):
             by_key[(row.session_id, row.participant_id)].append(row)
-        full, bare = [], []
+        old = {(r["session_id"], r["participant_id"]): r for r in store.summary_rows(conn, keys)}
+        infos = clients.load_many(conn, keys)
+        full, bare, new = [], [], []
         for s, p, seen in dirty:
+            info = infos.get((s, p))
+            # without client info, the dimensions stored stay
+            dimensions = (client_dimensions(info) if info is not None
+                          else {k: old[(s, p)][k] for k in CLIENT_DIMENSIONS})
             base: dict[str, Any] = {"session_id": s, "participant_id": p, "seen_dirty": seen,
-                                    "updated_ms": now_ms}
+                                    "updated_ms": now_ms, "in_rollups": 1, **dimensions}
             rows = by_key.get((s, p))
             # No measured samples (baseline reports only, or purged): the figures stay.
             if rows:
                 full.append({**base, **figures(rows)})
+                new.append({**old[(s, p)], **full[-1]})
             else:
                 bare.append(base)
+                new.append({**old[(s, p)], **base})
+        counted = [r for r in old.values() if r["in_rollups"]]
+        rollups.apply(conn, rollups.change(counted, new))
         store.save_refreshed(conn, full)
         store.save_refreshed(conn, bare)
         done += len(dirty)
+
+
+def purge_before(conn: Connection, cutoff_ms: int) -> int:
+    """Delete the summaries of participant-sessions that ended before ``cutoff_ms`` (and
+    have no pending samples), taking their part out of the rollups; returns how many."""
+    rollup_store.lock(conn)
+    done = 0
+    while True:
+        rows = store.expired(conn, cutoff_ms, REFRESH_BATCH)
+        if not rows:
+            return done
+        rollups.apply(conn, rollups.change([r for r in rows if r["in_rollups"]], []))
+        store.delete_keys(conn, [(r["session_id"], r["participant_id"]) for r in rows])
+        done += len(rows)
 
 
 def refresh_dirty(engine: Engine, api_key: str | None, now_ms: int) -> int:

@@ -12,7 +12,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 
 from callquality.store.schema import participant_summaries
 
@@ -143,13 +153,22 @@ def cause_counts(conn: Connection, scope: Scope, group_by: Sequence[str]) -> lis
     return list(conn.execute(query))
 
 
-def worst(conn: Connection, scope: Scope, limit: int, offset: int) -> tuple[list[Any], int]:
+def worst(
+    conn: Connection, scope: Scope, limit: int, offset: int, *, poor_only: bool
+) -> list[Any]:
     """The participant-sessions with the largest poor share of the kind('s streams), then
-    the lowest MOS; and how many there are in the scope."""
+    the lowest MOS. ``poor_only``: among those with poor time alone, which come first
+    (through the partial index ``ix_participant_summaries_poor``: few rows)."""
     k = _kind_columns(scope.kind)
     share = (k["poor_ms"] * 1.0 / func.nullif(k["scored_ms"], 0)).label("poor_share")
     score = T.video_vq_mean if scope.kind == "video" else T.audio_mos_mean
-    where = and_(*_where(scope))
+    conditions = _where(scope)
+    if poor_only:  # the index's own predicate, then the kind's
+        conditions += [
+            or_(T.audio_poor_ms > literal_column("0"), T.video_poor_ms > literal_column("0")),
+            k["poor_ms"] > 0,
+        ]
+    where = and_(*conditions)
     query = (
         select(participant_summaries, share)
         .where(where)
@@ -158,5 +177,11 @@ def worst(conn: Connection, scope: Scope, limit: int, offset: int) -> tuple[list
         .limit(limit)
         .offset(offset)
     )
+    return list(conn.execute(query))
+
+
+def count(conn: Connection, scope: Scope) -> int:
+    """How many participant-sessions the scope has."""
+    where = and_(*_where(scope))
     total = conn.execute(select(func.count()).select_from(participant_summaries).where(where))
-    return list(conn.execute(query)), int(total.scalar_one())
+    return int(total.scalar_one())

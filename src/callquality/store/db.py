@@ -1,9 +1,11 @@
 """Engines, migrations and transactions for SQLite and PostgreSQL.
 
 Database errors are wrapped here, at the edge: an unreachable database becomes
-``StoreUnavailable`` (503 with Retry-After), never a 500; a database that cannot be opened
-at all (``open_store``, as the CLI starts) becomes ``DatabaseOpenError``, one line for the
-operator: the cause, the URL with its password hidden, and the URL forms that work.
+``StoreUnavailable`` (503 with Retry-After), never a 500; a value out of the database's
+range becomes ``InvalidInput`` (400) for the request that met it; a database that cannot be
+opened at all (``open_store``, as the CLI starts) becomes ``DatabaseOpenError``, one line for
+the operator: the cause, the URL with its password hidden, and the URL forms that work.
+Errors carry the SQL but never its parameters (``hide_parameters``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import (
     ArgumentError,
+    DataError,
     DBAPIError,
     DisconnectionError,
     InterfaceError,
@@ -30,7 +33,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from callquality.config import DATABASE_URL_FORMS, DatabaseUrlError, hide_password
-from callquality.domain.errors import StoreUnavailable
+from callquality.domain.errors import InvalidInput, StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 724_113_001  # pg_advisory_lock key: one migrator at a time
@@ -42,17 +45,51 @@ def create_store_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            hide_parameters=True,
+        )
         _tune_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=10,
         max_overflow=20,
         pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
+        # An error's message and our log show the SQL, never the values bound to it (API
+        # keys, secrets, names, ids: STYLE.md "No secrets in logs").
+        hide_parameters=True,
     )
+    _quiet_postgres_log(engine)
+    return engine
+
+
+# PostgreSQL's own log: with the defaults, an error is logged with its statement
+# (log_min_error_statement = error), whose values are bound parameters and not in it, and
+# without the parameters (log_parameter_max_length_on_error = 0); but an error's DETAIL can
+# quote a value (a unique violation: "Key (api_key)=(...) already exists"). Each connection
+# asks for no parameters (any role may) and, when its role is a superuser, for no statement
+# and no DETAIL either; the rest is the server's configuration, docs/operations.md
+# "PostgreSQL's log".
+def _quiet_postgres_log(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT current_setting('is_superuser')")
+            superuser = cursor.fetchone()[0] == "on"
+            cursor.execute("SET log_parameter_max_length_on_error = 0")  # PostgreSQL 13+
+            if superuser:  # not asked otherwise: a refusal would itself be logged
+                cursor.execute("SET log_min_error_statement = panic")  # no STATEMENT line
+                cursor.execute("SET log_error_verbosity = terse")  # no DETAIL line
+            dbapi_connection.commit()
+        except Exception:  # noqa: BLE001 - an older server: its configuration decides
+            dbapi_connection.rollback()
+        finally:
+            cursor.close()
 
 
 class DatabaseOpenError(Exception):
@@ -137,6 +174,12 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
 
 
+_OUT_OF_RANGE = (
+    "a value is out of the range the database can store or add up; send numbers within the "
+    "bounds of docs/api.md ('Bounds')"
+)
+
+
 @contextmanager
 def wrap_errors() -> Iterator[None]:
     """Turn 'cannot reach the database' into StoreUnavailable.
@@ -148,7 +191,12 @@ def wrap_errors() -> Iterator[None]:
     """
     try:
         yield
+    except DataError as exc:
+        # A value the database cannot hold or add up: the request's fault, not an outage.
+        raise InvalidInput(_OUT_OF_RANGE) from exc
     except OperationalError as exc:
+        if "integer overflow" in str(exc.orig):  # SQLite's SUM() beyond 64 bits
+            raise InvalidInput(_OUT_OF_RANGE) from exc
         raise StoreUnavailable(
             "the database is unavailable; retry after the Retry-After delay"
         ) from exc

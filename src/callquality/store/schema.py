@@ -12,10 +12,12 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -323,6 +325,119 @@ session_rollups = Table(
     ),
 )
 
+
+# Events and their webhook deliveries (docs/webhooks.md). Tenant configuration (endpoints,
+# rules) keys on its own id and the API key; events and alert states carry the session.
+
+# The outbox: every event, written in the transaction that made it happen. ``event_key``
+# names the event deterministically (type, session, participant, span), so a second writer
+# of the same event (the sweep and an ingest, two processes) inserts nothing.
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("event_key", String(600), nullable=False, unique=True),
+    Column("api_key", String(64), nullable=False),
+    Column("session_id", String(64)),
+    Column("participant_id", String(200)),
+    Column("webhook_type", String(40), nullable=False),
+    Column("occurred_ms", BigInteger, nullable=False),  # when it happened (report time)
+    Column("created_ms", BigInteger, nullable=False),  # when it was written (server time)
+    Column("data", Text, nullable=False),  # the JSON of the body's "data"
+    Column("endpoint_ids", Text),  # JSON list of the only endpoints to notify; NULL: all
+    # 1 until the dispatcher has made its deliveries, then NULL.
+    Column("undispatched", Integer),
+    # 1 on session-started and participant-joined while the sweep must watch for their end.
+    Column("watch", Integer),
+    Column("span_start_ms", BigInteger),  # participant-joined: the presence interval's start
+    Index("ix_events_undispatched", "undispatched", sqlite_where=text("undispatched = 1"),
+          postgresql_where=text("undispatched = 1")),
+    Index("ix_events_watch", "watch", sqlite_where=text("watch = 1"),
+          postgresql_where=text("watch = 1")),
+    Index("ix_events_session", "session_id", "webhook_type"),
+    Index("ix_events_created", "created_ms"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("endpoint_id", String(40), primary_key=True),
+    Column("api_key", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("webhook_types", Text, nullable=False),  # JSON list of the types it receives
+    Column("description", String(500)),
+    Column("enabled", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    # The delivery lease: one process at a time delivers an endpoint's queue, in order.
+    Column("lease_owner", String(64)),
+    Column("lease_until_ms", BigInteger),
+    Column("blocked_until_ms", BigInteger),  # the queue's head waits for its retry until then
+    Index("ix_webhook_endpoints_key", "api_key"),
+)
+
+# One row per (endpoint, event): the delivery log and the retry state.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("endpoint_id", String(40), primary_key=True),
+    Column("event_id", BigInteger, primary_key=True),
+    Column("api_key", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("next_attempt_ms", BigInteger),
+    Column("first_attempt_ms", BigInteger),
+    Column("last_attempt_ms", BigInteger),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500)),
+    Column("delivered_ms", BigInteger),
+    Index("ix_webhook_deliveries_queue", "endpoint_id", "status", "event_id"),
+    Index("ix_webhook_deliveries_created", "created_ms"),
+)
+
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("rule_id", String(40), primary_key=True),
+    Column("api_key", String(64), nullable=False),
+    Column("name", String(200)),
+    Column("metric", String(40), nullable=False),
+    Column("operator", String(4), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("window_s", Integer, nullable=False),
+    Column("hysteresis", Float, nullable=False),
+    Column("scope", String(16), nullable=False),  # all, room, participant
+    Column("room_id", String(200)),
+    Column("participant_id", String(200)),
+    Column("severity", String(16), nullable=False),
+    Column("endpoint_ids", Text, nullable=False),  # JSON list; empty: every endpoint
+    Column("enabled", Integer, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_alert_rules_key", "api_key"),
+)
+
+# Per (rule, session, participant): whether the rule's condition holds now.
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("participant_id", String(200), primary_key=True),
+    Column("rule_id", String(40), primary_key=True),
+    Column("api_key", String(64), nullable=False),
+    Column("firing", Integer, nullable=False),
+    Column("fired_count", Integer, nullable=False),
+    Column("fired_ms", BigInteger),
+    Column("resolved_ms", BigInteger),
+    Column("value", Float),
+    Column("judged_ms", BigInteger),  # the end of the newest window judged
+    Index("ix_alert_states_firing", "firing", sqlite_where=text("firing = 1"),
+          postgresql_where=text("firing = 1")),
+)
+
 # The minutes of sessions whose session_rollups row is not rewritten yet: a session's newest
 # minute, which every request of the session adds to. Ingest rewrites a minute once a request
 # brings a later one (or late data for it), instead of on every request; the stats query
@@ -381,6 +496,8 @@ SUMMARY_DIMENSIONS = (
     "codec_audio",
     "codec_video",
 )
+POOR_ROWS = text("audio_poor_ms > 0 OR video_poor_ms > 0")
+
 participant_summaries = Table(
     "participant_summaries",
     metadata,
@@ -389,6 +506,8 @@ participant_summaries = Table(
     Column("api_key", String(64), nullable=False),
     Column("room_id", String(200), nullable=False),
     Column("dirty", Integer, nullable=False),  # 1: samples arrived since the last refresh
+    # 1: the figures below are counted in analytics_daily (service/rollups.py)
+    Column("in_rollups", Integer, nullable=False, server_default="0"),
     Column("updated_ms", BigInteger, nullable=False),
     Column("start_ms", BigInteger),  # NULL until the first refresh
     Column("end_ms", BigInteger),
@@ -418,4 +537,40 @@ participant_summaries = Table(
     *(Column(name, String(200)) for name in SUMMARY_DIMENSIONS),
     Index("ix_participant_summaries_key_day", "api_key", "day"),
     Index("ix_participant_summaries_dirty", "dirty", "api_key"),
+    # The worst participant-sessions are among the few with poor time (store/analytics.py).
+    Index("ix_participant_summaries_poor", "api_key", "day",
+          sqlite_where=POOR_ROWS, postgresql_where=POOR_ROWS),
+)
+
+# Daily pre-aggregates of participant_summaries (migration 0012, service/rollups.py): per
+# tenant, UTC day of the start, kind ("any", "audio", "video"), dimension (one of
+# ROLLUP_DIMENSIONS, or "all") and its value ("" when unknown), the sums of the
+# participant-sessions counted there and the count of each two-decimal mean score
+# (``audio_mos``/``video_vq``: zlib of int32[501], index = score x 100) and of each cause,
+# so that percentiles and shares stay exact.
+analytics_daily = Table(
+    "analytics_daily",
+    metadata,
+    Column("api_key", String(64), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("dimension", String(16), primary_key=True),
+    Column("value", String(200), primary_key=True),
+    Column("sessions", BigInteger, nullable=False),
+    Column("measured_ms", BigInteger, nullable=False),
+    Column("poor", BigInteger, nullable=False),
+    Column("poor_ms", BigInteger, nullable=False),
+    Column("scored_ms", BigInteger, nullable=False),
+    Column("audio_mos", LargeBinary, nullable=False),
+    Column("video_vq", LargeBinary, nullable=False),
+    Column("causes", Text, nullable=False),  # JSON {cause: participant-sessions}
+)
+
+# What an import found wrong with a dump ("media flowed in only 1 of its 727 intervals"), kept
+# with its session so that the session never looks like a clean call (docs/dumps.md).
+session_warnings = Table(
+    "session_warnings",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("warnings", Text, nullable=False),  # a JSON list of strings
 )

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
 from callquality.domain.session import Session
@@ -20,6 +21,7 @@ from callquality.store.schema import (
     score_input_rollups,
     session_rollups,
     session_rollups_pending,
+    session_warnings,
     sessions,
     stream_states,
 )
@@ -100,6 +102,16 @@ def session_by_id(conn: Connection, session_id: str) -> Session | None:
 def new_session_id() -> str:
     """A 24-hex-digit id, the shape of VideoSDK's session ids."""
     return secrets.token_hex(12)
+
+
+def save_session_warnings(conn: Connection, session_id: str, warnings: Sequence[str]) -> None:
+    """Keep what an import found wrong with a dump, with its session."""
+    if warnings:
+        conn.execute(
+            session_warnings.insert().values(
+                session_id=session_id, warnings=orjson.dumps(list(warnings)).decode()
+            )
+        )
 
 
 def end_session(conn: Connection, session_id: str, end_ms: int) -> None:

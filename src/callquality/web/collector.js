@@ -35,8 +35,9 @@
 
   // The fields the server reads of each stats type (callquality/ingest/read_fields.py, whose
   // READ_FIELDS_VERSION this is; tests/ingest/test_read_fields.py keeps the two tables equal).
-  // Types not listed (certificates, candidates, media sources...) are never read.
-  var READ_FIELDS_VERSION = 2;
+  // Types not listed (certificates, remote candidates, playout...) are never read; of the
+  // local candidate only its type, protocol and network type, never its address.
+  var READ_FIELDS_VERSION = 3;
   var READ_FIELDS = {
     'inbound-rtp': ['id', 'type', 'kind', 'mediaType', 'ssrc', 'codecId', 'trackId',
       'mediaSourceId', 'localId', 'isRemote', 'qualityLimitationReason', 'timestamp',
@@ -59,7 +60,8 @@
       'totalSamplesReceived', 'totalAudioEnergy', 'totalSamplesDuration'],
     'media-source': ['id', 'type', 'audioLevel', 'totalAudioEnergy', 'totalSamplesDuration'],
     'candidate-pair': ['id', 'type', 'currentRoundTripTime', 'availableOutgoingBitrate', 'selected',
-      'nominated', 'state', 'bytesSent', 'bytesReceived'],
+      'nominated', 'state', 'bytesSent', 'bytesReceived', 'localCandidateId'],
+    'local-candidate': ['id', 'type', 'candidateType', 'protocol', 'relayProtocol', 'networkType'],
     'codec': ['id', 'type', 'mimeType', 'clockRate'],
     'transport': ['id', 'type', 'selectedCandidatePairId'],
   };

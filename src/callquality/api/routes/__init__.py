@@ -4,14 +4,17 @@
 from fastapi import APIRouter
 
 from callquality.api.routes import (
+    alerts,
     analytics,
     imports,
     ingest,
     janus,
+    live,
     ops,
     rooms,
     sessions,
     stats,
+    webhooks,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -23,4 +26,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     analytics.router,
     rooms.router,
     ops.router,
+    live.router,
+    webhooks.router,
+    alerts.router,
 )

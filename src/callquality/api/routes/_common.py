@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from pydantic import BaseModel
 
-from callquality.api.auth import require_reader
+from callquality.api.auth import require_reader, require_tenant_reader
 from callquality.api.state import AppState
 from callquality.query.sessions import MAX_PER_PAGE
 from callquality.tokens import Claims
@@ -38,7 +38,10 @@ CSV_OR_JSON: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}
 }
 
-Interval = Annotated[int, Query(ge=5, le=3600, description="bucket length in seconds")]
+MAX_INTERVAL_S = 3600
+Interval = Annotated[
+    int, Query(ge=5, le=MAX_INTERVAL_S, description="bucket length in seconds")
+]
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000, description="page number, from 1")]
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="items per page")]
 
@@ -52,7 +55,8 @@ def state(request: Request) -> AppState:
 def claims(request: Request) -> Claims:
     """The verified claims of the request's token, rate-limited per API key."""
     app_state = state(request)
-    verified = app_state.auth.claims(request.headers.get("authorization"))
+    client = request.client.host if request.client is not None else ""
+    verified = app_state.auth.claims(request.headers.get("authorization"), client)
     app_state.limiter.check(verified.api_key)  # RATE_LIMIT_PER_S (api/ratelimit.py)
     return verified
 
@@ -61,6 +65,13 @@ def reader(request: Request) -> Claims:
     """The claims of a token that may use the read API (crawler)."""
     verified = claims(request)
     require_reader(verified)
+    return verified
+
+
+def tenant_reader(request: Request) -> Claims:
+    """The claims of a token that may read more than one participant's data."""
+    verified = claims(request)
+    require_tenant_reader(verified, request.url.path)
     return verified
 
 

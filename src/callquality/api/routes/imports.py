@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from callquality.api.auth import check_scope
+from callquality.api.auth import check_scope, require_importer
+from callquality.api.ingest_models import ID_MAX_LENGTH, ID_PATTERN
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, claims, state
 from callquality.domain.errors import InvalidInput
@@ -15,6 +17,19 @@ from callquality.ingest.dumps.diagnose import PeerConnectionSummary
 from callquality.service.imports import import_file
 
 router = APIRouter(responses=ERRORS, tags=["ingest"])
+
+
+_ROOM_ID = re.compile(ID_PATTERN)
+
+
+def _room_id(room: str | None) -> str | None:
+    """The roomId field, checked as ingest checks an item's roomId."""
+    if room is not None and (len(room) > ID_MAX_LENGTH or not _ROOM_ID.match(room)):
+        raise InvalidInput(
+            f"roomId: at most {ID_MAX_LENGTH} characters, none of them a control character "
+            "(NUL, newline, ...); send the room's id as ingest does, or leave it out"
+        )
+    return room
 
 
 @router.post(
@@ -37,7 +52,13 @@ router = APIRouter(responses=ERRORS, tags=["ingest"])
                         "required": ["file"],
                         "properties": {
                             "file": {"type": "string", "format": "binary"},
-                            "roomId": {"type": "string"},
+                            "roomId": {
+                                "type": "string",
+                                "maxLength": ID_MAX_LENGTH,
+                                "pattern": ID_PATTERN,
+                                "description": "the room of the new session; absent or "
+                                "empty: import-<file name>",
+                            },
                         },
                     }
                 }
@@ -50,6 +71,7 @@ async def import_dump(request: Request) -> Any:
     videobridge's as a new session; the answer says what was used, skipped, and why."""
     app = state(request)
     caller = await run_in_threadpool(claims, request)
+    require_importer(caller)
     limit = app.settings.max_import_bytes
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("send the dump as multipart/form-data with a 'file' field")
@@ -60,7 +82,7 @@ async def import_dump(request: Request) -> Any:
         raise InvalidInput("file: required; send the dump as the multipart field 'file'")
     if room is not None and not isinstance(room, str):
         raise InvalidInput("roomId: must be a text field")
-    room_id = room or None
+    room_id = _room_id(room or None)
     if caller.room_id is not None:
         check_scope(caller, room_id or caller.room_id, None, "roomId")
         room_id = caller.room_id

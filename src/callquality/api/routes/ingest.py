@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -11,13 +12,18 @@ from pydantic import BaseModel, Field
 
 from callquality.api.auth import check_scope
 from callquality.api.forwarded import request_location
-from callquality.api.ingest_models import parse_items
+from callquality.api.ingest_models import ingest_body_schema, parse_items
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, claims, now_ms, read_body, state
-from callquality.domain.errors import Forbidden, InvalidInput
+from callquality.api.state import AppState
+from callquality.domain.errors import Forbidden, InvalidInput, StoreUnavailable
+from callquality.domain.session_ids import public_session_id
+from callquality.service.alerts import evaluate_reports
 from callquality.service.clients import with_location
 from callquality.service.ingest import ingest
 from callquality.service.ingestlog import check_reports
+
+log = logging.getLogger("callquality.api")
 
 router = APIRouter(responses=ERRORS, tags=["ingest"])
 
@@ -31,6 +37,19 @@ class IngestAnswer(BaseModel):
     )
 
 
+def _check_content_type(value: str | None) -> None:
+    """JSON, or no Content-Type at all (read as JSON, as curl --data-binary without -H)."""
+    if not value:
+        return
+    media = value.split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return
+    raise InvalidInput(
+        f"Content-Type: the body is read as JSON, not {media!r}; send "
+        "'Content-Type: application/json' (curl: --json, or -H 'Content-Type: application/json')"
+    )
+
+
 @router.post(
     "/v2/stats",
     status_code=202,
@@ -39,11 +58,14 @@ class IngestAnswer(BaseModel):
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
+            "content": {
+                "application/json": {"schema": ingest_body_schema()}
+            },
         }
     },
 )
 async def post_stats(request: Request) -> Any:
+    """Store the items; ``202`` once durable. A body without Content-Type is read as JSON."""
     app = state(request)
     caller = await run_in_threadpool(claims, request)
     if not caller.may_send_reports:
@@ -51,17 +73,24 @@ async def post_stats(request: Request) -> Any:
             "this token has only the 'janus' role, which may send Janus events to "
             "POST /v2/ingest/janus only; use a token with the 'rtc' role"
         )
+    _check_content_type(request.headers.get("content-type"))
     raw = await read_body(request)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(
-            f"the body is not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
+            f"body: not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
         ) from exc
-    items = parse_items(body, app.settings.max_batch_items)
+    now = now_ms()
+    items = parse_items(
+        body,
+        app.settings.max_batch_items,
+        latest_timestamp_ms=now + app.settings.max_clock_skew_s * 1000,
+    )
     items = with_location(items, request_location(request, app.settings))  # docs/api.md
     for item in items:
         check_scope(caller, item.room_id, item.participant_id, f"items[{item.index}]")
+    app.item_limiter.check(caller.api_key, len(items))  # RATE_LIMIT_ITEMS_PER_S
     session_ids: tuple[str, ...] = ()  # with INGEST_LOG, the processors assign sessions
     if app.ingest_log is not None:  # INGEST_LOG: processors store them (docs/scaling.md)
         await run_in_threadpool(check_reports, items)
@@ -69,16 +98,31 @@ async def post_stats(request: Request) -> Any:
         accepted, duplicates = published.accepted, published.duplicates
     else:
         result = await run_in_threadpool(
-            ingest, app.engine, app.settings, caller.api_key, items, now_ms()
+            ingest, app.engine, app.settings, caller.api_key, items, now
         )
         accepted, duplicates, session_ids = (
             result.accepted, result.duplicates, result.session_ids
         )
+        # The alert rules judge the new samples now that they are durable, before the
+        # answer: a client's next report is judged after this one (service/alerts.py).
+        if result.reported and not app.alert_rules.known_empty(caller.api_key):
+            await run_in_threadpool(_judge_alerts, app, caller.api_key, result.reported)
     app.metrics.ingest_items.labels("accepted").inc(accepted)
     app.metrics.ingest_items.labels("duplicate").inc(duplicates)
     headers = {"Connection": "close"} if app.should_close() else None
     return OrjsonResponse(
-        {"accepted": accepted, "duplicates": duplicates, "sessionIds": list(session_ids)},
+        {
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "sessionIds": [public_session_id(s) for s in session_ids],
+        },
         status_code=202,
         headers=headers,
     )
+
+
+def _judge_alerts(app: AppState, api_key: str, reported: Any) -> None:
+    try:
+        evaluate_reports(app.engine, app.settings, app.alert_rules, api_key, reported, now_ms())
+    except StoreUnavailable:  # the next report of the participant judges its window again
+        log.warning("alert rules not judged: the database is unavailable")

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import ERRORS, now_ms, read_body, state
 from callquality.domain.errors import AuthError, Forbidden, InvalidInput, PayloadTooLarge
+from callquality.domain.session_ids import public_session_id
 from callquality.service.janus import ingest_janus, parse_janus_body
 from callquality.tokens import Claims
 
@@ -48,7 +49,8 @@ def _janus_claims(request: Request) -> Claims:
             user, _, header = base64.b64decode(header[6:], validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise AuthError("the basic credentials are not base64 of 'user:password'") from exc
-    caller = app.auth.claims(header)
+    client = request.client.host if request.client is not None else ""
+    caller = app.auth.claims(header, client)  # unknown keys limited per address
     app.limiter.check(caller.api_key)
     if user is not None and user != caller.api_key:
         raise AuthError(
@@ -117,7 +119,7 @@ async def post_janus(request: Request) -> Any:
             "accepted": result.accepted,
             "duplicates": result.duplicates,
             "ignored": result.ignored,
-            "sessionIds": list(result.session_ids),
+            "sessionIds": [public_session_id(s) for s in result.session_ids],
         },
         status_code=202,
     )

@@ -6,10 +6,10 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from callquality.api.auth import check_scope
-from callquality.api.ingest_models import MAX_TIMESTAMP_MS
+from callquality.api.auth import check_scope, require_ender, require_may_end
+from callquality.api.ingest_models import ID_PATTERN, MAX_TIMESTAMP_MS, Id
 from callquality.api.render import (
     active_participants_json,
     page_json,
@@ -22,9 +22,10 @@ from callquality.api.routes._common import (
     PageNumber,
     PerPage,
     base_url,
+    claims,
     now_ms,
-    reader,
     state,
+    tenant_reader,
 )
 from callquality.api.routes.stats import session_for_reader
 from callquality.domain.session import Session
@@ -38,7 +39,7 @@ router = APIRouter(responses=ERRORS, tags=["sessions"])
 
 @router.get("/v2/sessions/{sessionId}")
 def get_session(
-    request: Request, sessionId: str, caller: Annotated[Claims, Depends(reader)]
+    request: Request, sessionId: str, caller: Annotated[Claims, Depends(tenant_reader)]
 ) -> Any:
     """One session with its participants and their timelogs."""
     app = state(request)
@@ -56,7 +57,7 @@ def get_session(
 def list_participants(
     request: Request,
     sessionId: str,
-    caller: Annotated[Claims, Depends(reader)],
+    caller: Annotated[Claims, Depends(tenant_reader)],
     page: PageNumber = 1,
     perPage: PerPage = 20,
 ) -> Any:
@@ -78,7 +79,7 @@ def list_participants(
 def list_active_participants(
     request: Request,
     sessionId: str,
-    caller: Annotated[Claims, Depends(reader)],
+    caller: Annotated[Claims, Depends(tenant_reader)],
     page: PageNumber = 1,
     perPage: PerPage = 20,
 ) -> Any:
@@ -101,7 +102,7 @@ def list_active_participants(
 @router.get("/v2/sessions/")
 def list_sessions(
     request: Request,
-    caller: Annotated[Claims, Depends(reader)],
+    caller: Annotated[Claims, Depends(tenant_reader)],
     roomId: str | None = None,
     customRoomId: str | None = None,
     status: Literal["ongoing", "ended"] | None = None,
@@ -143,20 +144,24 @@ def list_sessions(
 
 class EndSession(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    roomId: str | None = None
-    customRoomId: str | None = None
-    sessionId: str | None = None
+    roomId: Id | None = None
+    customRoomId: Id | None = None
+    sessionId: Annotated[str, Field(max_length=128, pattern=ID_PATTERN)] | None = None
 
 
 @router.post("/v2/sessions/end")
 def end_session(
-    request: Request, body: EndSession, caller: Annotated[Claims, Depends(reader)]
+    request: Request, body: EndSession, caller: Annotated[Claims, Depends(claims)]
 ) -> Any:
-    """End a room's latest session (or the given one); the next report opens a new one."""
+    """End a room's latest session (or the given one); the next report opens a new one.
+
+    Needs the crawler role (within the token's room), or allow_mod with the room's roomId.
+    """
     app = state(request)
+    require_may_end(caller)
 
     def authorise(session: Session) -> None:
-        check_scope(caller, session.room_id, caller.participant_id, "roomId")
+        require_ender(caller, session.room_id)
 
     view = end_session_service(
         app.engine, app.settings, caller.api_key, room=body.roomId,

@@ -7,14 +7,22 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
-from callquality.api.auth import check_scope
+from callquality.api.auth import check_scope, require_tenant_reader
 from callquality.api.render import bucket_json, client_json, csv_text, resolution_usage_json
 from callquality.api.responses import OrjsonResponse
-from callquality.api.routes._common import CSV_OR_JSON, ERRORS, Interval, reader, state
+from callquality.api.routes._common import (
+    CSV_OR_JSON,
+    ERRORS,
+    MAX_INTERVAL_S,
+    Interval,
+    reader,
+    state,
+)
 from callquality.api.state import AppState
 from callquality.domain.client import EMPTY
-from callquality.domain.errors import Forbidden, NotFound
+from callquality.domain.errors import InvalidInput, NotFound
 from callquality.domain.session import Session
+from callquality.domain.session_ids import public_session_id
 from callquality.query import sessions as q_sessions
 from callquality.query import summary
 from callquality.query.resolution import resolution_usage
@@ -34,11 +42,24 @@ def session_for_reader(app: AppState, caller: Claims, session_id: str) -> Sessio
     return session
 
 
-def _participant_only(caller: Claims) -> Forbidden:
-    """A participant-bound token reads only its own participant's stats."""
-    return Forbidden(
-        f"this token is limited to participant {caller.participant_id!r}; use "
-        f"/v2/sessions/{{sessionId}}/participant/{caller.participant_id}/stats"
+def check_buckets(app: AppState, session: Session, interval_s: int) -> None:
+    """Refuse a read of more than MAX_STATS_BUCKETS buckets, naming the interval that fits."""
+    limit = app.settings.max_stats_buckets
+    span_ms = max(0, session.last_report_ms - session.start_ms)
+    buckets = span_ms // (interval_s * 1000) + 1
+    if buckets <= limit:
+        return
+    smallest = span_ms // (max(1, limit - 1) * 1000) + 1
+    while span_ms // (smallest * 1000) + 1 > limit:
+        smallest += 1
+    fix = (
+        f"ask interval={smallest} or more" if smallest <= MAX_INTERVAL_S
+        else "this session is too long to read as a series"
+    )
+    raise InvalidInput(
+        f"interval: {interval_s} s makes {buckets} buckets of this session's "
+        f"{span_ms // 1000} s; at most {limit} are returned per read (MAX_STATS_BUCKETS): "
+        f"{fix}"
     )
 
 
@@ -52,13 +73,15 @@ def _series(
     format: str,
 ) -> Any:
     app = state(request)
+    if participant_id is None:
+        require_tenant_reader(caller, "the session's series")
     session = session_for_reader(app, caller, session_id)
-    if participant_id is None and caller.participant_id is not None:
-        raise _participant_only(caller)
     if participant_id is not None:
         check_scope(caller, session.room_id, participant_id, f"participant {participant_id}")
+    check_buckets(app, session, interval)
+    public_id = public_session_id(session.session_id)
     with read_transaction(app.engine) as conn:
-        body: dict[str, Any] = {"sessionId": session.session_id, "meetingId": session.room_id}
+        body: dict[str, Any] = {"sessionId": public_id, "meetingId": session.room_id}
         if participant_id is not None:
             names = q_sessions.participant_names(conn, session.session_id)
             if participant_id not in names:
@@ -86,7 +109,7 @@ def _series(
             csv_text(body["stats"]),
             media_type="text/csv; charset=utf-8",
             headers={
-                "Content-Disposition": f'attachment; filename="{session.session_id}-stats.csv"'
+                "Content-Disposition": f'attachment; filename="{public_id}-stats.csv"'
             },
         )
     return OrjsonResponse(body)
@@ -125,10 +148,15 @@ def session_summary(
 ) -> Any:
     """Worst intervals, time below MOS 3.5 / 3.0, percentiles, the likely cause of bad quality."""
     app = state(request)
+    require_tenant_reader(caller, "the session's summary")
     session = session_for_reader(app, caller, sessionId)
-    if caller.participant_id is not None:
-        raise _participant_only(caller)
     with read_transaction(app.engine) as conn:
         names = q_sessions.participant_names(conn, session.session_id)
         body = summary.session_summary(conn, session.session_id, names)
-    return OrjsonResponse({"sessionId": session.session_id, "meetingId": session.room_id, **body})
+        warnings = q_sessions.session_warnings_of(conn, [session.session_id])
+    return OrjsonResponse({
+        "sessionId": public_session_id(session.session_id),
+        "meetingId": session.room_id,
+        **body,
+        "warnings": list(warnings.get(session.session_id, ())),
+    })

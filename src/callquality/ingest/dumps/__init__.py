@@ -169,20 +169,36 @@ def read_dump_info(
     return open_dump(stream, max_bytes=max_bytes).info
 
 
+_GUNZIP_CHUNK = 1 << 20
+
+
 def _gunzip(data: bytes, max_bytes: int) -> bytes:
+    """The decompressed file, costing at most ``max_bytes`` of memory whatever the ratio.
+
+    A first pass decompresses in 1 MiB pieces and keeps none of them, to learn the size (and
+    stop at ``max_bytes``: a gzip bomb costs one piece); the second decompresses into one
+    buffer of exactly that size, which zlib hands over without a copy.
+    """
     if not data.startswith(_GZIP_MAGIC):
         return data
+    size = 0
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
     try:
-        # One byte more than allowed tells a file that is too large from one that fits exactly.
-        out = inflater.decompress(data, max_bytes + 1)
+        pending = data
+        while pending and not inflater.eof:
+            size += len(inflater.decompress(pending, _GUNZIP_CHUNK))
+            if size > max_bytes:
+                raise DumpError(
+                    f"dump is larger than the {max_bytes} bytes allowed once uncompressed; "
+                    "raise max_bytes if the file is genuine"
+                )
+            pending = inflater.unconsumed_tail
     except zlib.error as exc:
         raise DumpError(f"gzip data is corrupt ({exc})") from None
-    if len(out) > max_bytes:
-        raise DumpError(
-            f"dump is larger than the {max_bytes} bytes allowed once uncompressed; "
-            "raise max_bytes if the file is genuine"
-        )
     if not inflater.eof:
         raise DumpError("gzip data is truncated")
-    return out
+    member = data[: len(data) - len(inflater.unused_data)] if inflater.unused_data else data
+    try:
+        return zlib.decompress(member, zlib.MAX_WBITS | 16, bufsize=max(size, 1))
+    except zlib.error as exc:  # pragma: no cover - the first pass read the same bytes
+        raise DumpError(f"gzip data is corrupt ({exc})") from None

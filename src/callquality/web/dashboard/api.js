@@ -38,10 +38,11 @@ export class ApiError extends Error {
 }
 
 /** GET a path relative to the page (e.g. 'v2/sessions/'); resolves with JSON or text. */
-export async function get(path, { text = false } = {}) {
+export async function get(path, { text = false, method = 'GET' } = {}) {
   let res;
   try {
     res = await fetch(path, {
+      method,
       headers: { Authorization: token() || '' },
       credentials: 'omit',
       cache: 'no-store',
@@ -56,6 +57,11 @@ export async function get(path, { text = false } = {}) {
   throw error;
 }
 
+/** POST (no body) to a path relative to the page; resolves with JSON. */
+export function post(path) {
+  return get(path, { method: 'POST' });
+}
+
 const enc = encodeURIComponent;
 
 /** The API's paths, relative to /dashboard. */
@@ -63,6 +69,8 @@ export const paths = {
   sessions: (query) => `v2/sessions/?${query}`,
   session: (sessionId) => `v2/sessions/${enc(sessionId)}`,
   summary: (sessionId) => `v2/sessions/${enc(sessionId)}/summary`,
+  liveTicket: (sessionId) => `v2/sessions/${enc(sessionId)}/live/ticket`,
+  live: (sessionId, ticket) => `v2/sessions/${enc(sessionId)}/live?ticket=${enc(ticket)}`,
   stats: (sessionId, participantId, intervalS) => (participantId
     ? `v2/sessions/${enc(sessionId)}/participant/${enc(participantId)}/stats?interval=${intervalS}`
     : `v2/sessions/${enc(sessionId)}/stats?interval=${intervalS}`),

@@ -33,6 +33,7 @@ function newRow(p, onChoose) {
   const row = h('tr', { class: 'clickable', 'data-participant': p.participantId },
     h('td', { class: 'primary' }, button, h('span', { class: 'sub mono', text: p.participantId })),
     h('td', { class: 'presence-cell', 'data-label': 'Presence' }),
+    h('td', { 'data-label': 'Connection', class: 'p-connection', text: '–' }),
     h('td', { 'data-label': 'Audio MOS', class: 'p-audio' }),
     h('td', { 'data-label': 'Video', class: 'p-video' }),
     h('td', { 'data-label': 'Loss p95', class: 'p-loss', text: '–' }),
@@ -42,6 +43,16 @@ function newRow(p, onChoose) {
     if (!event.target.closest('button')) onChoose(p.participantId, true);  // a mouse on the row
   });
   return row;
+}
+
+/** The selected candidate pair's local candidate: "relay (TURN over tcp), wifi", "host". */
+export function connectionText(c) {
+  if (!c || !c.candidateType) return '–';
+  let text = c.candidateType;
+  if (c.candidateType === 'relay' && c.relayProtocol) text += ` (TURN over ${c.relayProtocol})`;
+  else if (c.protocol) text += ` (${c.protocol})`;
+  if (c.networkType) text += `, ${c.networkType}`;
+  return text;
 }
 
 function presenceBar(p, b) {
@@ -69,6 +80,7 @@ export function render(session, chosen, onChoose) {
     const row = rowOf(p.participantId) || body.appendChild(newRow(p, onChoose));
     row.querySelector('.row-button').textContent = label(p);
     clear(row.querySelector('.presence-cell')).append(presenceBar(p, b));
+    row.querySelector('.p-connection').textContent = connectionText(p.connection);
     const avg = qualityOf(p);  // the participant's average, from the session object
     clear(row.querySelector('.p-audio')).append(scoreEl('audio', avg.audio));
     clear(row.querySelector('.p-video')).append(scoreEl('video', avg.video));

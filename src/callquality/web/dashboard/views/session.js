@@ -1,10 +1,13 @@
-// One session's page: header, cards, charts, participants. An ongoing session is re-read every
-// REFRESH_MS. Everything a view starts (requests, timers, listeners, charts) stops on leave().
+// One session's page: header, cards, charts, participants. An ongoing session is re-read when
+// its live stream (live.js) says new intervals arrived, or every REFRESH_MS when the stream
+// is refused. Everything a view starts (requests, timers, listeners, charts, the stream)
+// stops on leave().
 
 import * as api from '../api.js';
 import { createCharts } from '../charts.js';
 import { $, announce, h, show } from '../dom.js';
 import { dateTime, duration, qualityOf } from '../format.js';
+import { subscribe } from '../live.js';
 import * as cards from './cards.js';
 import * as participants from './participants.js';
 
@@ -41,6 +44,7 @@ class SessionView {
     this.participant = '';     // whose series the charts show; '' is the whole session
     this.charts = null;
     this.timer = null;
+    this.live = null;          // the live stream while the session is ongoing
     this.listeners = new AbortController();
   }
 
@@ -70,6 +74,7 @@ class SessionView {
       announce(`Session of room ${session.roomId}, ${session.status}.`);
       this.loadSeries();
       this.loadSummary();
+      if (session.status === 'ongoing') this.goLive();
     }, (error) => {
       if (!this.alive) return;
       announce('');
@@ -81,8 +86,32 @@ class SessionView {
     });
   }
 
+  // The status badge says how the page follows the session: 'live' (the stream) or
+  // 'polling' (every REFRESH_MS, the stream refused).
+  following(mode) {
+    const status = $('session-status');
+    status.dataset.follow = mode;
+    status.title = mode === 'live' ? 'updates as reports arrive'
+      : mode === 'polling' ? `re-read every ${REFRESH_MS / 1000} s` : '';
+  }
+
+  goLive() {
+    this.following('live');
+    this.live = subscribe(this.sessionId, {
+      onChange: () => this.refresh(),
+      onEnded: () => { this.live = null; this.following(''); this.refresh(); },
+      onRefused: () => {
+        this.live = null;
+        this.following('polling');
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.refresh(), REFRESH_MS);
+      },
+    });
+  }
+
   leave() {
     this.alive = false;
+    if (this.live) this.live.close();
     clearTimeout(this.timer);
     this.listeners.abort();
     if (this.charts) this.charts.destroy();
@@ -123,7 +152,7 @@ class SessionView {
     } catch (error) {
       if (this.alive) show($('session-error'), error.message);
     }
-    if (this.alive && this.session.status === 'ongoing') {
+    if (this.alive && this.session.status === 'ongoing' && !this.live) {
       clearTimeout(this.timer);  // one timer, however many loads ran
       this.timer = setTimeout(() => this.refresh(), REFRESH_MS);
     }
@@ -153,7 +182,7 @@ class SessionView {
       this.loadSummary();
       this.loadSeries();
     } catch (_) {
-      if (this.alive) this.timer = setTimeout(() => this.refresh(), REFRESH_MS);
+      if (this.alive && !this.live) this.timer = setTimeout(() => this.refresh(), REFRESH_MS);
     }
   }
 

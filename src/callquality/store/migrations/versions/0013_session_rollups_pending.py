@@ -7,14 +7,14 @@ here, rewritten once a later minute arrives, and computed at read time meanwhile
 (docs/performance.md). Existing rows of session_rollups stay valid: every minute written
 before this revision was rewritten by the request that last touched it.
 
-Revision ID: 0010
+Revision ID: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -7,14 +7,14 @@ per session and minute), and a bucket of whole minutes reads one row per minute 
 Sessions created before this revision keep sessions.input_rollups NULL: their means come
 from the samples, as before.
 
-Revision ID: 0011
+Revision ID: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
