@@ -75,7 +75,7 @@ sessions = Table(
     # (a session created before revision 0002), its stats are computed from samples alone.
     Column("rollup_origin_ms", BigInteger),
     # 1: the session's score inputs are in score_input_rollups from its start; NULL: a session
-    # created before revision 0011, whose extended series reads them from the samples.
+    # created before revision 0014, whose extended series reads them from the samples.
     Column("input_rollups", Integer),
     Index("ix_sessions_key_start", "api_key", "start_ms"),
     Index("ix_sessions_key_room", "api_key", "room_id", "start_ms"),
