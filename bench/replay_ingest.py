@@ -1,0 +1,103 @@
+"""Ingest replayed in one process: bench/ingest.py's batches through service.ingest, no HTTP.
+
+    .venv/bin/python bench/replay_ingest.py [--backend sqlite|postgresql] [--participants 1000]
+        [--steps 6] [--full-reports]
+
+The same participants, rooms, reports and batches of 50 as bench/ingest.py, built first, then
+parsed (orjson, as the route does) and ingested one request after another in this process:
+the first step (the streams' baselines) untimed, the rest timed. Printed: CPU per report of
+this process (on SQLite the database's work too) and, on PostgreSQL, of this database's
+backends. Counting instructions instead of time, which other work on the machine does not
+move (docs/performance.md, fourth pass): run it twice under callgrind and take the difference,
+so that start-up cancels out:
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
+        .venv/bin/python bench/replay_ingest.py --participants 200 --steps 5   # and --steps 2
+    # (Collected(5 steps) - Collected(2 steps)) / (200 x 3) = instructions per report
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import orjson
+from _common import cpu_seconds, database, postgres_pids
+from ingest import FIXTURE, STEP_MS, Reports, participants
+
+from callquality.api.ingest_models import parse_items
+from callquality.config import Settings
+from callquality.service.ingest import ingest
+from callquality.store.db import create_store_engine, migrate, write_transaction
+from callquality.store.keys import create_api_key
+
+
+def _backends(database_name: str) -> list[int]:
+    """The PostgreSQL backends connected to this database."""
+    pids = []
+    for pid in postgres_pids():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if f" {database_name} " in cmdline + " ":
+            pids.append(pid)
+    return pids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--participants", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=6, help="reports per participant")
+    parser.add_argument("--full-reports", action="store_true")
+    args = parser.parse_args()
+    reports = Reports(FIXTURE, full=args.full_reports)
+    people = participants(args.participants, 10, 0.2)
+    with database(args.backend) as url:
+        engine = create_store_engine(url)
+        migrate(engine)
+        with write_transaction(engine) as conn:
+            api_key, _ = create_api_key(conn, name="replay", now_ms=int(time.time() * 1000))
+        settings = Settings()
+        t0_ms = int(time.time() * 1000) - 3_600_000
+        steps: list[list[bytes]] = []
+        for step in range(args.steps):
+            steps.append([
+                b"[" + b",".join(
+                    reports.item(p.room_id, p.participant_id, t0_ms + step * STEP_MS,
+                                 step * STEP_MS + p.phase_ms, p.loss)
+                    for p in people[i : i + 50]
+                ) + b"]"
+                for i in range(0, len(people), 50)
+            ])
+
+        def replay(bodies: list[bytes]) -> int:
+            accepted = 0
+            for body in bodies:
+                items = parse_items(orjson.loads(body), settings.max_batch_items)
+                accepted += ingest(engine, settings, api_key, items,
+                                   int(time.time() * 1000)).accepted
+            return accepted
+
+        replay(steps[0])  # the baselines
+        database_name = url.rsplit("/", 1)[1]
+        backends = _backends(database_name) if args.backend == "postgresql" else []
+        backend_cpu = cpu_seconds(backends)
+        began = time.process_time()
+        accepted = sum(replay(bodies) for bodies in steps[1:])
+        spent = time.process_time() - began
+        line = (f"{args.backend}, {'full reports' if args.full_reports else 'the fields read'}"
+                f": {accepted} reports, this process {1e6 * spent / accepted:.0f} µs CPU each")
+        if args.backend == "postgresql":
+            after = _backends(database_name)
+            used = cpu_seconds(after) - backend_cpu  # backends that appeared count from zero
+            line += f", this database's backends {1e6 * used / accepted:.0f} µs"
+        print(line + f"; load average {os.getloadavg()[0]:.2f}")
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
