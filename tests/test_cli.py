@@ -289,3 +289,22 @@ def test_stats_at_80_columns_shows_every_time_and_number_whole(tmp_path: Path) -
         assert row[0] == time.strftime("%H:%M:%S", time.gmtime(bucket.start_ms // 1000))
         assert len(row) == 9
         assert row[1] == ("–" if bucket.audio_mos is None else f"{bucket.audio_mos:.2f}")
+
+
+def test_the_served_socket_sends_small_answers_at_once() -> None:
+    """uvicorn serves an inherited socket (fd=) as AF_UNIX, so asyncio never sets TCP_NODELAY
+    on its connections; without it Nagle held each answer's last segment for the client's
+    delayed ACK: every answer took >= 40 ms (docs/performance.md). The accepted connections
+    inherit the listening socket's TCP_NODELAY."""
+    from callquality.cli import listen
+
+    server = listen("127.0.0.1", 0)
+    server.listen()
+    try:
+        with socket.create_connection(server.getsockname()) as client:
+            accepted, _ = server.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert client  # the connection was made
+    finally:
+        server.close()

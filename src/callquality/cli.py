@@ -230,6 +230,12 @@ def listen(host: str, port: int) -> socket.socket:
              "(this machine) or --host 0.0.0.0 (every interface)")
     # As uvicorn binds: a port left in TIME_WAIT by a stopped server is free.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # uvicorn serves a descriptor (fd=) as an AF_UNIX socket, so asyncio does not set
+    # TCP_NODELAY on its connections as it does for TCP; without it Nagle's algorithm holds
+    # each answer's last segment until the client's delayed ACK, ~40 ms an answer
+    # (docs/performance.md). Accepted connections inherit it from here (Linux).
+    if family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -2,9 +2,12 @@
 
 ``sample_rollups`` holds, per (participant, peer connection, minute), the sums, counts and
 maxima of step 1 of query/stats.py; ``session_rollups`` holds, per (session, minute), steps
-2 and 3 already done. Both count minutes from the session's ``rollup_origin_ms``. Sums and
-counts recombine exactly into any bucket made of whole minutes, so the series read from them
-is the one read from the samples (up to the order of floating-point additions).
+2 and 3 already done, for every minute but those in ``session_rollups_pending`` (a session's
+newest, computed from sample_rollups when read); ``score_input_rollups`` holds, per (session,
+minute), each score input summed over the samples, for the extended series. All count
+minutes from the session's ``rollup_origin_ms``. Sums and counts recombine exactly into any
+bucket made of whole minutes, so the series read from them is the one read from the samples
+(up to the order of floating-point additions).
 """
 
 from __future__ import annotations

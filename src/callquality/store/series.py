@@ -12,7 +12,10 @@ minute rollups (``rollups.step1``) instead of the samples when the session has t
 minutes nest in the requested buckets (an interval that is a whole number of minutes): sums,
 counts and maxima recombine exactly, so the answer is the same, and a 1,000-participant hour is
 60k rollup rows instead of 720k samples (docs/performance.md). The default 60-s series of a
-session reads ``session_rollups``, where all three steps are done already.
+session reads ``session_rollups``, where all three steps are done already (its pending newest
+minute computed from ``sample_rollups``). The extended series' score inputs of whole-minute
+buckets come from ``score_input_rollups``; its RTT and jitter percentiles need every sample's
+value, so they read the samples.
 """
 
 from __future__ import annotations
