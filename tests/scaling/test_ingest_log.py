@@ -85,7 +85,12 @@ def test_every_acknowledged_item_survives_a_lost_node_processor_and_database(
         env = {"INGEST_LOG": cluster.servers, "INGEST_REPLICAS": "3",
                "INGEST_PARTITIONS": "4", "PROCESSOR_LEASE_S": "3"}
         token = make_token(api_key, secret)
-        work = batches(ROOM, N_ITEMS)
+        # Report time moves 1 s per 10 items, about 4 s per second of the test: a real call's
+        # pace, within a few times. Faster, a processor's kill could leave its fetched items
+        # unacknowledged for ACK_WAIT_S while newer ones of the partition are stored, more
+        # than IDLE_TIMEOUT_S of report time ahead, which opens a new session (seen with
+        # 5 s steps, 20 s of report time a second; docs/scaling.md).
+        work = batches(ROOM, N_ITEMS, step_ms=1000)
         with ExitStack() as stack:
             apis = [stack.enter_context(serve_process(url, env=env))[0] for _ in range(2)]
             metrics_ports = [free_port(), free_port()]

@@ -90,9 +90,10 @@ class Sender:
             self.failures.append("gave up: not acknowledged before the deadline")
 
 
-def batches(room: str, n_items: int) -> list[list[dict[str, Any]]]:
+def batches(room: str, n_items: int, step_ms: int = 5000) -> list[list[dict[str, Any]]]:
+    """Items of ten participants, one each per ``step_ms`` of report time, in batches."""
     items = [
-        sample_item(room, f"p{i % 10}", T0 + (i // 10) * 5000, audio_recv_lost=i % 3)
+        sample_item(room, f"p{i % 10}", T0 + (i // 10) * step_ms, audio_recv_lost=i % 3)
         for i in range(n_items)
     ]
     return [items[i : i + BATCH] for i in range(0, n_items, BATCH)]
