@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
 
 from callquality.api.auth import check_scope, require_ender, require_may_end
 from callquality.api.ingest_models import ID_PATTERN, MAX_TIMESTAMP_MS, Id
@@ -28,6 +29,7 @@ from callquality.api.routes._common import (
     tenant_reader,
 )
 from callquality.api.routes.stats import session_for_reader
+from callquality.api.state import AppState
 from callquality.domain.session import Session
 from callquality.query import sessions as q_sessions
 from callquality.service.sessions import end_session as end_session_service
@@ -37,6 +39,16 @@ from callquality.tokens import Claims
 router = APIRouter(responses=ERRORS, tags=["sessions"])
 
 
+def _view(
+    conn: Connection, app: AppState, session: Session, participant_ids: list[str] | None = None
+) -> q_sessions.SessionView:
+    """One session as of now, with its participants (or those of ``participant_ids``)."""
+    return q_sessions.session_views(
+        conn, [session], now_ms=now_ms(), idle_timeout_s=app.settings.idle_timeout_s,
+        participant_gap_s=app.settings.participant_gap_s, participant_ids=participant_ids,
+    )[0]
+
+
 @router.get("/v2/sessions/{sessionId}")
 def get_session(
     request: Request, sessionId: str, caller: Annotated[Claims, Depends(tenant_reader)]
@@ -44,12 +56,8 @@ def get_session(
     """One session with its participants and their timelogs."""
     app = state(request)
     session = session_for_reader(app, caller, sessionId)
-    settings = app.settings
     with read_transaction(app.engine) as conn:
-        view = q_sessions.session_views(
-            conn, [session], now_ms=now_ms(), idle_timeout_s=settings.idle_timeout_s,
-            participant_gap_s=settings.participant_gap_s,
-        )[0]
+        view = _view(conn, app, session)
     return OrjsonResponse(session_json(view, base_url(request)))
 
 
@@ -64,14 +72,10 @@ def list_participants(
     """The session (VideoSDK's shape) with a page of its participants and their timelogs."""
     app = state(request)
     session = session_for_reader(app, caller, sessionId)
-    settings = app.settings
     with read_transaction(app.engine) as conn:
         ids = list(q_sessions.participant_names(conn, session.session_id))
         page_info = q_sessions.Page(page, perPage, len(ids))
-        view = q_sessions.session_views(
-            conn, [session], now_ms=now_ms(), idle_timeout_s=settings.idle_timeout_s,
-            participant_gap_s=settings.participant_gap_s, participant_ids=page_info.slice(ids),
-        )[0]
+        view = _view(conn, app, session, participant_ids=page_info.slice(ids))
     return OrjsonResponse(participants_json(view, page_info, base_url(request)))
 
 
@@ -86,12 +90,8 @@ def list_active_participants(
     """The same, of the participants present now (none once the session has ended)."""
     app = state(request)
     session = session_for_reader(app, caller, sessionId)
-    settings = app.settings
     with read_transaction(app.engine) as conn:
-        view = q_sessions.session_views(
-            conn, [session], now_ms=now_ms(), idle_timeout_s=settings.idle_timeout_s,
-            participant_gap_s=settings.participant_gap_s,
-        )[0]
+        view = _view(conn, app, session)
     present = [p for p in view.participants if p.present]
     page_info = q_sessions.Page(page, perPage, len(present))
     view = replace(view, participants=tuple(page_info.slice(present)))
