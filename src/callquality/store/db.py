@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -172,6 +173,10 @@ def migrate(engine: Engine) -> None:
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+            # The days ahead's partitions of samples, made by every process as it starts.
+            from callquality.store import sample_partitions  # here: it imports this module
+
+            sample_partitions.ensure(conn, int(time.time() * 1000))
 
 
 _OUT_OF_RANGE = (

@@ -230,6 +230,9 @@ samples = Table(
     Column("video_recv_quality_limitation_reason", String(32)),
     Column("video_recv_available_outgoing_bitrate_bps", Float),
     Index("ix_samples_received", "received_ms"),
+    # PostgreSQL: one partition per day of timestamp_ms, made and dropped by
+    # store/sample_partitions.py (migration 0015); SQLite: a plain table.
+    postgresql_partition_by="RANGE (timestamp_ms)",
 )
 
 

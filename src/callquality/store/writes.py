@@ -122,12 +122,17 @@ def end_session(conn: Connection, session_id: str, end_ms: int) -> None:
 
 
 def purge_samples_before(conn: Connection, cutoff_ms: int) -> int:
-    """Delete samples received before ``cutoff_ms``, and their rollups; returns how many.
+    """Delete samples received before ``cutoff_ms``, and their rollups; returns how many
+    samples. On PostgreSQL the rollups only: its samples go by whole partitions
+    (store/sample_partitions.py, ``drop_expired``).
 
     A rollup minute goes when its newest sample does: a minute whose samples straddle the
     cutoff keeps its older samples' part until the next purge (at most one minute's worth).
     """
-    result = conn.execute(delete(samples).where(samples.c.received_ms < cutoff_ms))
+    purged = 0
+    if not is_postgres(conn):
+        result = conn.execute(delete(samples).where(samples.c.received_ms < cutoff_ms))
+        purged = int(result.rowcount or 0)
     conn.execute(delete(sample_rollups).where(sample_rollups.c.received_ms < cutoff_ms))
     conn.execute(delete(session_rollups).where(session_rollups.c.received_ms < cutoff_ms))
     conn.execute(
@@ -139,7 +144,7 @@ def purge_samples_before(conn: Connection, cutoff_ms: int) -> int:
         sample_rollups.c.bucket == session_rollups_pending.c.bucket,
     )
     conn.execute(delete(session_rollups_pending).where(~left.exists()))
-    return int(result.rowcount or 0)
+    return purged
 
 
 # The same statements for all the sessions of a request at once: one statement each (per
