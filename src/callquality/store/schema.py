@@ -1,10 +1,16 @@
 """The schema, in SQLAlchemy Core. Alembic migrations (store/migrations) create it.
 
-Every table but ``api_keys`` carries ``session_id`` in its primary key, so that a distributed
-PostgreSQL (Citus) can shard them all by ``session_id`` (docs/scaling.md).
+Each table says in ``info["citus"]`` how a distributed PostgreSQL (Citus) spreads it
+(docs/scaling.md, "PostgreSQL at size"): the session's data by ``session_id``, with that
+column in every unique key; tenant-wide aggregates by ``api_key``; small configuration read
+with everything as reference tables; the webhooks' outbox in one shard (its ``event_id`` is
+one sequence, the order deliveries keep). store/citus.py writes the statements and
+tests/store/test_citus.py checks the rule on this metadata and on a migrated database.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
@@ -21,6 +27,23 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How Citus spreads a table: hash-distributed by ``column``, or (column None) a copy on
+    every node (``reference``) or one shard; ``group``: the tables whose rows of a key (or
+    whose one shard) sit on the same node, so that joins among them stay on it."""
+
+    column: str | None
+    group: str
+    reference: bool = False
+
+
+BY_SESSION = Spread("session_id", "session")
+BY_TENANT = Spread("api_key", "tenant")
+REFERENCE = Spread(None, "reference", reference=True)
+OUTBOX = Spread(None, "outbox")
 
 KINDS = ("audio", "video")
 DIRECTIONS = ("send", "recv")
@@ -59,6 +82,7 @@ api_keys = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("revoked_ms", BigInteger),  # set by `callquality keys revoke`; NULL while valid
     Index("ix_api_keys_revoked", "revoked_ms"),
+    info={"citus": REFERENCE},
 )
 
 sessions = Table(
@@ -79,6 +103,7 @@ sessions = Table(
     Column("input_rollups", Integer),
     Index("ix_sessions_key_start", "api_key", "start_ms"),
     Index("ix_sessions_key_room", "api_key", "room_id", "start_ms"),
+    info={"citus": BY_SESSION},
 )
 
 participants = Table(
@@ -88,6 +113,7 @@ participants = Table(
     Column("participant_id", String(200), primary_key=True),
     Column("api_key", String(64), nullable=False),
     Column("name", String(200)),
+    info={"citus": BY_SESSION},
 )
 
 # What a participant of a session runs on, where it is and how it is connected (the latest
@@ -118,6 +144,7 @@ participant_clients = Table(
     Column("protocol", String(8)),
     Column("relay_protocol", String(8)),
     Column("network_type", String(32)),
+    info={"citus": BY_SESSION},
 )
 
 participant_intervals = Table(
@@ -127,6 +154,7 @@ participant_intervals = Table(
     Column("participant_id", String(200), primary_key=True),
     Column("start_ms", BigInteger, primary_key=True),
     Column("end_ms", BigInteger, nullable=False),
+    info={"citus": BY_SESSION},
 )
 
 # The previous cumulative counters of one (participant, peer connection), for raw reports.
@@ -138,6 +166,7 @@ stream_states = Table(
     Column("peer_connection_id", String(200), primary_key=True),
     Column("timestamp_ms", BigInteger, nullable=False),
     Column("state", Text, nullable=False),
+    info={"citus": BY_SESSION},
 )
 
 # What POST /v2/ingest/janus keeps between events of one Janus session (ingest/janus.py): its
@@ -151,6 +180,7 @@ janus_states = Table(
     Column("updated_ms", BigInteger, nullable=False),
     Column("state", Text, nullable=False),
     Index("ix_janus_states_updated", "updated_ms"),
+    info={"citus": BY_TENANT},
 )
 
 # One row per accepted item: the idempotency ledger and the per-interval measurements.
@@ -233,6 +263,7 @@ samples = Table(
     # PostgreSQL: one partition per day of timestamp_ms, made and dropped by
     # store/sample_partitions.py (migration 0015); SQLite: a plain table.
     postgresql_partition_by="RANGE (timestamp_ms)",
+    info={"citus": BY_SESSION},
 )
 
 
@@ -307,6 +338,7 @@ sample_rollups = Table(
     Column("received_ms", BigInteger, nullable=False),  # newest sample's, for retention
     *_rollup_table_columns(),
     Index("ix_sample_rollups_minute", "session_id", "bucket"),  # the ingest's refresh reads
+    info={"citus": BY_SESSION},
 )
 
 # Per (session, minute since its rollup origin): the stats query's steps 2 and 3 done, i.e.
@@ -326,6 +358,7 @@ session_rollups = Table(
         for name, _, _ in ROLLUP_MEASURES
         for agg in ("sum", "avg")
     ),
+    info={"citus": BY_SESSION},
 )
 
 
@@ -360,6 +393,7 @@ events = Table(
           postgresql_where=text("watch = 1")),
     Index("ix_events_session", "session_id", "webhook_type"),
     Index("ix_events_created", "created_ms"),
+    info={"citus": OUTBOX},
 )
 
 webhook_endpoints = Table(
@@ -379,6 +413,7 @@ webhook_endpoints = Table(
     Column("lease_until_ms", BigInteger),
     Column("blocked_until_ms", BigInteger),  # the queue's head waits for its retry until then
     Index("ix_webhook_endpoints_key", "api_key"),
+    info={"citus": OUTBOX},
 )
 
 # One row per (endpoint, event): the delivery log and the retry state.
@@ -399,6 +434,7 @@ webhook_deliveries = Table(
     Column("delivered_ms", BigInteger),
     Index("ix_webhook_deliveries_queue", "endpoint_id", "status", "event_id"),
     Index("ix_webhook_deliveries_created", "created_ms"),
+    info={"citus": OUTBOX},
 )
 
 alert_rules = Table(
@@ -421,6 +457,7 @@ alert_rules = Table(
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
     Index("ix_alert_rules_key", "api_key"),
+    info={"citus": REFERENCE},
 )
 
 # Per (rule, session, participant): whether the rule's condition holds now.
@@ -439,6 +476,7 @@ alert_states = Table(
     Column("judged_ms", BigInteger),  # the end of the newest window judged
     Index("ix_alert_states_firing", "firing", sqlite_where=text("firing = 1"),
           postgresql_where=text("firing = 1")),
+    info={"citus": BY_SESSION},
 )
 
 # The minutes of sessions whose session_rollups row is not rewritten yet: a session's newest
@@ -450,6 +488,7 @@ session_rollups_pending = Table(
     metadata,
     Column("session_id", String(64), primary_key=True),
     Column("bucket", BigInteger, primary_key=True),
+    info={"citus": BY_SESSION},
 )
 
 # Per (session, minute since its rollup origin): each numeric score input summed over the
@@ -463,6 +502,7 @@ score_input_rollups = Table(
     Column("bucket", BigInteger, primary_key=True),
     Column("received_ms", BigInteger, nullable=False),  # newest sample's, for retention
     Column("sums", Text, nullable=False),
+    info={"citus": BY_SESSION},
 )
 
 # The ingest log's partitions (INGEST_LOG, docs/scaling.md): which processor owns each one
@@ -476,6 +516,7 @@ ingest_partitions = Table(
     Column("owner", String(64)),
     Column("lease_until_ms", BigInteger, nullable=False),
     Column("checkpoint_seq", BigInteger, nullable=False),
+    info={"citus": REFERENCE},
 )
 
 
@@ -543,6 +584,7 @@ participant_summaries = Table(
     # The worst participant-sessions are among the few with poor time (store/analytics.py).
     Index("ix_participant_summaries_poor", "api_key", "day",
           sqlite_where=POOR_ROWS, postgresql_where=POOR_ROWS),
+    info={"citus": BY_SESSION},
 )
 
 # Daily pre-aggregates of participant_summaries (migration 0012, service/rollups.py): per
@@ -567,6 +609,7 @@ analytics_daily = Table(
     Column("audio_mos", LargeBinary, nullable=False),
     Column("video_vq", LargeBinary, nullable=False),
     Column("causes", Text, nullable=False),  # JSON {cause: participant-sessions}
+    info={"citus": BY_TENANT},
 )
 
 # What an import found wrong with a dump ("media flowed in only 1 of its 727 intervals"), kept
@@ -576,4 +619,5 @@ session_warnings = Table(
     metadata,
     Column("session_id", String(64), primary_key=True),
     Column("warnings", Text, nullable=False),  # a JSON list of strings
+    info={"citus": BY_SESSION},
 )
