@@ -16,6 +16,8 @@ from conftest import fresh_pg_database
 from support.items import sample_item
 from support.server import RunningServer
 
+from callquality.config import Settings
+from callquality.service.retention import purge_expired
 from callquality.store import sample_partitions as parts
 from callquality.store.db import MIGRATIONS, create_store_engine, migrate, write_transaction
 from callquality.store.schema import samples
@@ -181,3 +183,15 @@ def test_migration_0015_partitions_a_table_with_rows_and_back() -> None:
             assert _all_rows(conn) == before
             assert not [n for n in sa.inspect(conn).get_table_names() if parts.is_partition(n)]
         engine.dispose()
+
+
+def test_the_hourly_purge_drops_expired_days_and_makes_the_days_ahead(pg: sa.Engine) -> None:
+    now = int(time.time() * 1000)
+    today = now // DAY
+    _rows(pg, (now - 10, now - 5), ((today - 200) * DAY, now - 5))
+    later = now + 3 * DAY  # RETENTION_DAYS 1: today's day partition is past the cut-off
+    assert purge_expired(pg, Settings(retention_days=1), later) == 2
+    with pg.connect() as conn:
+        made = parts.days(conn)
+    assert today not in made
+    assert made[-1] == today + 3 + parts.AHEAD_DAYS
