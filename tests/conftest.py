@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from support.server import RunningServer, serve
 
 from callquality.config import Settings
+from callquality.store.db import create_store_engine, migrate
 
 # The shared test data: CALLQUALITY_SHARED, else the shared/ folder beside the checkout.
 # Every test reads fixtures through FIXTURES (or fixture_path), never a path of its own.
@@ -42,6 +43,18 @@ def fresh_pg_database(prefix: str = "cq_test") -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def migrated_pg_engine(prefix: str) -> Iterator[sa.Engine]:
+    """An engine on a new PostgreSQL database at the newest revision, dropped at the end."""
+    with fresh_pg_database(prefix) as url:
+        engine = create_store_engine(url)
+        migrate(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import fresh_pg_database
+from conftest import migrated_pg_engine
 
 from callquality.store import citus
-from callquality.store.db import create_store_engine, migrate
 from callquality.store.schema import BY_SESSION, metadata
 
 SCALING = Path(__file__).resolve().parents[2] / "docs" / "scaling.md"
@@ -21,11 +20,8 @@ SCALING = Path(__file__).resolve().parents[2] / "docs" / "scaling.md"
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[sa.Engine]:
-    with fresh_pg_database("cq_citus") as url:
-        engine = create_store_engine(url)
-        migrate(engine)
+    with migrated_pg_engine("cq_citus") as engine:
         yield engine
-        engine.dispose()
 
 
 def test_every_table_is_marked_and_keeps_the_rule() -> None:

@@ -12,14 +12,14 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from conftest import fresh_pg_database
+from conftest import fresh_pg_database, migrated_pg_engine
 from support.items import sample_item
 from support.server import RunningServer
 
 from callquality.config import Settings
 from callquality.service.retention import purge_expired
 from callquality.store import sample_partitions as parts
-from callquality.store.db import MIGRATIONS, create_store_engine, migrate, write_transaction
+from callquality.store.db import MIGRATIONS, create_store_engine, write_transaction
 from callquality.store.schema import samples
 
 DAY = parts.DAY_MS
@@ -28,11 +28,8 @@ DAY = parts.DAY_MS
 @pytest.fixture
 def pg() -> Iterator[sa.Engine]:
     """A migrated PostgreSQL database of this test's own."""
-    with fresh_pg_database("cq_parts") as url:
-        engine = create_store_engine(url)
-        migrate(engine)
+    with migrated_pg_engine("cq_parts") as engine:
         yield engine
-        engine.dispose()
 
 
 def _rows(engine: sa.Engine, *rows: tuple[int, int]) -> None:
