@@ -8,7 +8,8 @@ partitioned by day, ``sample_partitions.drop_expired``). Both hold ``--rows`` ex
 (yesterday's, every stat column set) and ``--fresh`` rows of today, vacuumed and analysed.
 While the purge runs, a writer inserts 20 rows of today every 50 ms (COPY, as ingest does)
 in its own transactions. Printed per mode: the purge's time, the VACUUM it leaves to do, and
-the writer's batch latency (p50, max) before and during the purge.
+the writer's batch latency (p50, max) before and during the purge. ``--mode migrate``: the
+same rows at revision 0014, and the time migration 0015 takes to partition them.
 """
 
 from __future__ import annotations
@@ -85,20 +86,31 @@ class Writer(threading.Thread):
         return [s for t, s in self.latencies if start <= t <= end]
 
 
+def _upgrade(engine: sa.Engine, revision: str) -> None:
+    with engine.connect() as conn, conn.begin():
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
 def _run(mode: str, rows: int, fresh: int) -> None:
     today = int(time.time() * 1000) // DAY
     with database("postgresql") as url:
         engine = create_store_engine(url)
-        if mode == "delete":
-            with engine.connect() as conn, conn.begin():
-                config = Config()
-                config.set_main_option("script_location", str(MIGRATIONS))
-                config.attributes["connection"] = conn
-                command.upgrade(config, "0014")
-        else:
+        if mode == "drop":
             migrate(engine)
+        else:
+            _upgrade(engine, "0014")
         _fill(engine, 0, rows, today - 1)
         _fill(engine, rows, fresh, today)
+        if mode == "migrate":
+            began = time.monotonic()
+            _upgrade(engine, "0015")
+            print(f"migrate: 0014 -> 0015 of {rows + fresh} rows in"
+                  f" {time.monotonic() - began:.1f} s; load average {os.getloadavg()[0]:.2f}")
+            engine.dispose()
+            return
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE samples"))
         writer = Writer(engine, today)
@@ -137,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--fresh", type=int, default=200_000)
-    parser.add_argument("--mode", choices=["delete", "drop", "both"], default="both")
+    parser.add_argument("--mode", choices=["delete", "drop", "both", "migrate"], default="both")
     args = parser.parse_args()
     for mode in ("delete", "drop") if args.mode == "both" else (args.mode,):
         _run(mode, args.rows, args.fresh)
