@@ -4,6 +4,7 @@ converting a table with rows (and back)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -192,3 +193,30 @@ def test_the_hourly_purge_drops_expired_days_and_makes_the_days_ahead(pg: sa.Eng
         made = parts.days(conn)
     assert today not in made
     assert made[-1] == today + 3 + parts.AHEAD_DAYS
+
+
+def test_a_row_committed_to_the_default_while_its_day_is_made_moves_with_it(
+    pg: sa.Engine,
+) -> None:
+    today = int(time.time() * 1000) // DAY
+    day = today + parts.AHEAD_DAYS + 3
+    with write_transaction(pg) as conn:  # the day before: the row's day is the first made
+        parts.create(conn, day - 1)
+    made: list[int] = []
+    with pg.connect() as writer:
+        writer.begin()
+        writer.execute(samples.insert(), {
+            "session_id": "s", "participant_id": "p", "peer_connection_id": "pc",
+            "timestamp_ms": day * DAY + 1, "received_ms": day * DAY + 1})
+
+        def make() -> None:
+            with write_transaction(pg) as conn:
+                made.extend(parts.ensure(conn, day * DAY))
+
+        maker = threading.Thread(target=make)
+        maker.start()
+        time.sleep(0.5)  # the maker waits for this insert's transaction
+        writer.commit()
+        maker.join(30)
+    assert day in made
+    assert _where(pg) == {day * DAY + 1: parts.partition_name(day)}

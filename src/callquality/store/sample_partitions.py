@@ -93,6 +93,9 @@ def create(conn: Connection, day: int) -> None:
     name = partition_name(day)
     bounds = {"lo": day * DAY_MS, "hi": (day + 1) * DAY_MS}
     conn.execute(text(f"CREATE TABLE {name} (LIKE samples INCLUDING DEFAULTS)"))
+    # No insert may reach the default partition until the attach: a row of this day
+    # committed there after the move would fail the attach's check of the default.
+    conn.execute(text(f"LOCK TABLE {DEFAULT} IN EXCLUSIVE MODE"))
     conn.execute(text(
         f"WITH moved AS (DELETE FROM {DEFAULT} WHERE timestamp_ms >= :lo AND timestamp_ms < :hi"
         f" RETURNING *) INSERT INTO {name} SELECT * FROM moved"
