@@ -117,6 +117,9 @@ def test_the_webhooks_page_shows_each_delivery_log_and_sends_a_test_event(
     assert "critical" in (row.text_content() or "")
     assert row.locator(".resolves").text_content() == "at ≥ 3.15"
     page.screenshot(path=str(artifact("dashboard-webhooks.png")), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing wider
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(artifact("dashboard-webhooks-phone.png")), full_page=True)
 
 
 def test_a_room_bound_token_sees_why_the_page_is_empty(
