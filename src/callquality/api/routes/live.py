@@ -24,6 +24,7 @@ from callquality.api.routes._common import ERRORS, now_ms, reader, state
 from callquality.api.routes.stats import session_for_reader
 from callquality.api.state import AppState
 from callquality.domain.errors import AuthError
+from callquality.domain.session_ids import public_session_id
 from callquality.domain.timefmt import iso_ms
 from callquality.query import sessions as q_sessions
 from callquality.service import live
@@ -59,12 +60,13 @@ def live_ticket(
     if secret is None:
         raise AuthError("the token's apikey is not known here")
     expires = now_ms() + app.settings.live_ticket_ttl_s * 1000
+    public_id = public_session_id(session.session_id)  # the id the tenant knows
     ticket = live.make_ticket(secret, live.Ticket(
-        caller.api_key, session.session_id, caller.participant_id, expires))
+        caller.api_key, public_id, caller.participant_id, expires))
     return OrjsonResponse({
         "ticket": ticket,
         "expiresAt": iso_ms(expires),
-        "url": f"/v2/sessions/{session.session_id}/live?ticket={ticket}",
+        "url": f"/v2/sessions/{public_id}/live?ticket={ticket}",
     })
 
 
