@@ -104,6 +104,10 @@ class ProcessorMetrics:
 
 
 LAG_EVERY_S = 5.0  # how often a processor reads its consumers' lag
+# Each processor says it is alive here at every renewal, so that the share counts the ones
+# that hold nothing yet: the leases alone would not (a processor started beside one that
+# holds every partition waited for ever).
+PEERS_SUBJECT = "cq.processors"
 
 
 class Processor:
@@ -126,6 +130,7 @@ class Processor:
         self.stats = ProcessorStats()
         self.metrics = ProcessorMetrics()
         self.rules = alerts.RuleCache(engine)
+        self._peers: dict[str, float] = {}  # owner -> when last heard on PEERS_SUBJECT
         self._subs: dict[int, Any] = {}
         self._stop = asyncio.Event()
 
@@ -135,6 +140,7 @@ class Processor:
     async def run(self) -> None:
         """Connect, then renew leases and store batches until ``stop()``."""
         await self.log.connect()
+        await self.log.connection.subscribe(PEERS_SUBJECT, cb=self._heard)
         await asyncio.to_thread(self._ensure_partitions)
         renew_every = max(0.5, self.settings.processor_lease_s / 3)
         next_renewal = next_lag = 0.0
@@ -153,7 +159,9 @@ class Processor:
                     await asyncio.sleep(0.05)
         finally:
             await self._release()
-            await self.log.close()
+            for partition in list(self._subs):
+                await self._drop(partition)
+            await self.log.close()  # the announcements still buffered go out first
 
     def stop(self) -> None:
         """Finish the current batch, give the leases up and return from ``run``."""
@@ -174,25 +182,38 @@ class Processor:
         with write_transaction(self.engine) as conn:
             leases.ensure(conn, self.settings.ingest_partitions)
 
+    async def _heard(self, message: Any) -> None:
+        self._peers[message.data.decode()] = time.monotonic()
+
+    def _live_peers(self) -> int:
+        """The processors heard within a lease, this one included."""
+        horizon = time.monotonic() - self.settings.processor_lease_s
+        self._peers = {o: at for o, at in self._peers.items() if at >= horizon}
+        return len(self._peers.keys() | {self.owner})
+
     async def _renew(self) -> None:
         lease_ms = self.settings.processor_lease_s * 1000
+        try:  # heard by the others before their next renewal: they make room for it
+            await self.log.connection.publish(PEERS_SUBJECT, self.owner.encode())
+        except Exception:  # NATS away: the leases alone count the processors
+            pass
         try:
-            held = await asyncio.to_thread(self._renew_sync, lease_ms)
+            held = await asyncio.to_thread(self._renew_sync, lease_ms, self._live_peers())
         except StoreUnavailable:
             return  # keep working on what we hold; the fence refuses it if the lease ran out
         for gone in set(self._subs) - set(held):
-            self._subs.pop(gone)
+            await self._drop(gone)
         if held != self.stats.partitions:
             log.info("partitions", extra={"owner": self.owner, "partitions": held})
         self.stats.partitions = held
 
-    def _renew_sync(self, lease_ms: int) -> list[int]:
+    def _renew_sync(self, lease_ms: int, peers: int) -> list[int]:
         now = self._now_ms()
         with write_transaction(self.engine) as conn:
-            live = max(1, leases.live_owners(conn, now))
+            owners = leases.live_owners(conn, now)
             held = leases.renew_and_claim(conn, self.owner, now, lease_ms, 0)
-            if not held:
-                live += 1  # this processor is not counted among the owners yet
+            # This one is not among the owners while it holds nothing; heard or not.
+            live = max(peers, owners + (0 if held else 1))
             share = -(-self.settings.ingest_partitions // live)
             return leases.renew_and_claim(conn, self.owner, now, lease_ms, share)
 
@@ -205,6 +226,18 @@ class Processor:
     def _release_sync(self) -> None:
         with write_transaction(self.engine) as conn:
             leases.release(conn, self.owner)
+
+    async def _drop(self, partition: int) -> None:
+        """Forget a partition's subscription, and end it: the drain at close waits for
+        a subscription's queue to be read, and a pull subscription's can hold what came
+        after its last fetch (seen: 10 s and more at the stop of a processor that had taken
+        partitions over)."""
+        sub = self._subs.pop(partition, None)
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except Exception:  # the connection is away: its subscriptions went with it
+                pass
 
     async def _subscription(self, partition: int) -> Any:
         sub = self._subs.get(partition)
@@ -230,7 +263,7 @@ class Processor:
         except Exception as exc:  # a NATS node went away: the client reconnects
             log.warning("fetch failed", extra={"partition": partition,
                                                "error": exc.__class__.__name__})
-            self._subs.pop(partition, None)
+            await self._drop(partition)
             await asyncio.sleep(0.2)
             return False
         if not messages:
@@ -244,7 +277,7 @@ class Processor:
             return True
         if announce is None:  # the lease is gone: another processor has the partition now
             self.stats.partitions = [p for p in self.stats.partitions if p != partition]
-            self._subs.pop(partition, None)
+            await self._drop(partition)
             return True
         await self._announce(announce)
         for message in messages:
