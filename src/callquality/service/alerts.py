@@ -1,7 +1,8 @@
 """Alert rules: registration, and their evaluation as reports arrive (docs/webhooks.md).
 
-After an ingest commits, each participant it brought new samples for is judged against the
-API key's rules in scope, over the window that ends at its newest sample: the rule's
+After an ingest commits (with the ingest log: inside the processor's batch transaction,
+``judge_in``, service/processor.py), each participant it brought new samples for is judged
+against the API key's rules in scope, over the window that ends at its newest sample: the rule's
 ``quality-alert`` fires once when the condition starts, ``quality-alert-resolved`` once when
 it ends (``domain/alerts.py``: coverage and hysteresis). Only those participants' windows are
 read, through the samples' primary key; nothing polls the table. Absent data, which no

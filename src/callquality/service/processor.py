@@ -31,8 +31,8 @@ once however many processors run and whichever takes a partition over:
   docs/webhooks.md). Each participant is judged at its newest sample of the batch, as the
   direct path judges at the newest of a request: a processor catching up a backlog (up to
   ``BATCH`` messages a transaction) judges at coarser steps than a live one.
-A consumer of the interval subjects would need what the transaction gives for free: at-least
--once delivery (core NATS is at most once, service/intervals.py) and an owner per session.
+A consumer of the interval subjects would need what the transaction gives for free: delivery
+at least once (core NATS is at most once, service/intervals.py) and an owner per session.
 """
 
 from __future__ import annotations
