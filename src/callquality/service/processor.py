@@ -101,6 +101,12 @@ class ProcessorMetrics:
             "callquality_processor_items",
             "items taken from the ingest log, by outcome", ["outcome"], registry=self.registry,
         )
+        self.announced = Counter(
+            "callquality_processor_interval_messages",
+            "messages of derived intervals (service/intervals.py), by outcome (published; "
+            "dropped: past the NATS client's reconnect buffer)", ["outcome"],
+            registry=self.registry,
+        )
 
 
 LAG_EVERY_S = 5.0  # how often a processor reads its consumers' lag
@@ -294,8 +300,10 @@ class Processor:
                 await self.log.connection.publish(subject_, payload)
             except Exception:  # past the client's reconnect buffer: the table has them
                 self.stats.unannounced += 1
+                self.metrics.announced.labels("dropped").inc()
                 continue
             self.stats.announced += 1
+            self.metrics.announced.labels("published").inc()
 
     def _store(self, partition: int, messages: list[Any]) -> list[tuple[str, bytes]] | None:
         """One transaction: the lease checked, the items stored, their participants judged
