@@ -220,3 +220,16 @@ def test_a_row_committed_to_the_default_while_its_day_is_made_moves_with_it(
         maker.join(30)
     assert day in made
     assert _where(pg) == {day * DAY + 1: parts.partition_name(day)}
+
+
+def test_two_processes_sweeping_at_once_drop_each_partition_once(pg: sa.Engine) -> None:
+    today = int(time.time() * 1000) // DAY
+    _rows(pg, *(((today - 1) * DAY + i, (today - 1) * DAY + i) for i in range(50)))
+    purged: list[int] = []
+    sweeps = [threading.Thread(target=lambda: purged.append(parts.drop_expired(pg, today * DAY)))
+              for _ in range(2)]
+    for sweep in sweeps:
+        sweep.start()
+    for sweep in sweeps:
+        sweep.join(30)
+    assert sorted(purged) == [0, 50]

@@ -134,6 +134,10 @@ class _Busy(Exception):
 
 
 def _purge_partition(conn: Connection, name: str, cutoff_ms: int) -> int:
+    # Every API process sweeps: one at a time, and a partition another one dropped is done.
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ENSURE_LOCK})
+    if conn.execute(text("SELECT to_regclass(:t)"), {"t": name}).scalar() is None:
+        return 0
     count, newest = conn.execute(text(f"SELECT count(*), max(received_ms) FROM {name}")).one()
     if newest is not None and newest >= cutoff_ms:
         return _delete_received_before(conn, name, cutoff_ms)
