@@ -42,6 +42,10 @@ async def _purge_periodically(engine: Engine, settings: Settings) -> None:
                 log.info("retention purge", extra={"purged_samples": purged})
         except StoreUnavailable:
             log.warning("retention purge skipped: the database is unavailable")
+        except Exception as error:  # noqa: BLE001 - the next hour retries; the loop must live
+            # The type only: a driver's message can quote the statement and its parameters.
+            log.error("retention purge failed (%s); retried in %d s",
+                      type(error).__name__, PURGE_EVERY_S)
         await asyncio.sleep(PURGE_EVERY_S)
 
 
