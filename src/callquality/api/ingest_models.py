@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -192,6 +193,19 @@ def listed(errors: list[str]) -> str:
     shown = "; ".join(errors[:MAX_LISTED_ERRORS])
     more = len(errors) - MAX_LISTED_ERRORS
     return shown + (f" (and {more} more errors)" if more > 0 else "")
+
+
+def parse_body(
+    raw: bytes, max_items: int, *, latest_timestamp_ms: float | None = None
+) -> list[IngestItem]:
+    """A request body's bytes (one item or a list, JSON) validated into items."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"body: not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
+        ) from exc
+    return parse_items(body, max_items, latest_timestamp_ms=latest_timestamp_ms)
 
 
 def parse_items(
