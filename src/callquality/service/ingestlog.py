@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import msgspec
 import nats
 import orjson
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
@@ -66,7 +67,9 @@ def message_id(api_key: str, item: IngestItem) -> str:
 
 def encode(api_key: str, item: IngestItem) -> bytes:
     """The message of one item (validated already: the processor trusts it)."""
-    return orjson.dumps({"apiKey": api_key, "item": asdict(item)})
+    # A report decoded from the request's bytes is typed Structs (ingest/read_fields.py):
+    # they go as the JSON objects of the fields read.
+    return orjson.dumps({"apiKey": api_key, "item": asdict(item)}, default=msgspec.to_builtins)
 
 
 def decode(data: bytes) -> tuple[str, IngestItem]:
