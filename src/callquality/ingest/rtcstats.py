@@ -16,9 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
-from callquality.ingest.read_fields import REPORT, STRUCTS, OtherStats, Stats
+from callquality.ingest.read_fields import STRUCTS, OtherStats, Stats
 from callquality.ingest.stats_fields import (
     INBOUND,
     NUMERIC_FIELDS,
@@ -91,38 +89,41 @@ def parse_report(report: object) -> ParsedReport:
 
 
 def stats_of(report: object) -> list[Any]:
-    """A report's stats objects as the typed Structs of ``read_fields`` (every number the
-    reader reads checked), whether it came decoded from bytes already (the API's body) or
-    as a list of dicts (dumps, the ingest log, Janus). ReportError for an invalid one."""
+    """A report's stats objects as the typed Structs of ``read_fields``, whether it came
+    decoded from bytes already (the API's body, checked there) or as a list of dicts (dumps,
+    the ingest log, Janus: checked here). ReportError for an invalid one."""
     if isinstance(report, list) and report and isinstance(report[0], Stats):
-        return report  # decoded from the body's bytes, checked there
-    try:
-        return msgspec.convert(report, REPORT)  # type: ignore[no-any-return]
-    except msgspec.ValidationError:
-        pass
-    # Refused as a whole: the first invalid field named as the checks below name it, or,
-    # when there is none (a type the union does not name, a field the reader does not read
-    # but the Struct checks), each object taken with what is read of it.
+        return report
     _check(report)
     assert isinstance(report, list)
-    return [_lenient(stats) for stats in report]
+    return [_struct_of(stats) for stats in report]
 
 
-def _lenient(stats: StatsDict) -> Any:
-    """One checked stats object's Struct from only the fields the reader reads of it."""
-    struct = STRUCTS.get(stats["type"])
+def _struct_of(stats: StatsDict) -> Any:
+    """One checked stats object's Struct, of the fields the reader reads of it: those the
+    Struct would refuse are never read (an unknown type's, a number not checked as its type)."""
+    stats_type = stats["type"]
+    struct = STRUCTS.get(stats_type)
     if struct is None:
-        return OtherStats(stats["id"], stats["type"])
-    numbers = NUMERIC_FIELDS.get(_rtp_type(stats) or stats["type"], ())
-    kept = {name: stats[name] for name in numbers if stats.get(name) is not None}
-    for name in struct.__struct_fields__:
-        if name not in kept and name not in NUMERIC_MAXIMA_NAMES and stats.get(name) is not None:
-            kept[name] = stats[name]
-    return msgspec.convert({**kept, "id": stats["id"], "type": stats["type"]}, struct)
+        return OtherStats(stats["id"], stats_type)
+    read = stats.keys() & _READ[stats_type, _rtp_type(stats) or stats_type]
+    return struct(id=stats["id"], **{k: stats[k] for k in read})
 
 
-# Every number any type checks: a Struct's other fields are read as any JSON value.
-NUMERIC_MAXIMA_NAMES = frozenset(n for names in NUMERIC_FIELDS.values() for n in names)
+_NUMBERS_READ = frozenset(n for names in NUMERIC_FIELDS.values() for n in names)
+
+
+def _read_of(tag: str, stats_type: str) -> frozenset[str]:
+    """The fields read of an object of this tag read as this type: the type's checked
+    numbers, and the Struct's other fields (read as any JSON value)."""
+    others = (f for f in STRUCTS[tag].__struct_fields__ if f != "id" and f not in _NUMBERS_READ)
+    return frozenset(NUMERIC_FIELDS.get(stats_type, ()) + tuple(others))
+
+
+# (its type, as _rtp_type reads it) -> the fields read of an object.
+_READ = {(t, t): _read_of(t, t) for t in STRUCTS} | {
+    (t, "remote-" + t): _read_of(t, "remote-" + t) for t in (INBOUND, OUTBOUND)
+}
 
 
 def _index(report: list[Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -159,7 +160,13 @@ def _check(report: object) -> None:
         stats_type = _rtp_type(stats) or stats_type
         for name, maximum in NUMERIC_MAXIMA.get(stats_type, ()):
             value = stats.get(name)
-            if value is not None:
+            # The usual case in one test (a comparison is False for NaN and beyond an
+            # infinity, and exact for an integer beyond a float's range); anything else is
+            # judged, and rejected, by _check_number.
+            if value is not None and not (
+                type(value) in (int, float)
+                and (0 <= value <= maximum or (-maximum <= value < 0 and name in SIGNED_FIELDS))
+            ):
                 _check_number(stats_id, stats_type, name, value, maximum)
 
 
