@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from callquality.ingest.read_fields import STRUCTS, OtherStats, Stats
 from callquality.ingest.stats_fields import (
     INBOUND,
@@ -94,6 +96,13 @@ def stats_of(report: object) -> list[Any]:
     the ingest log, Janus: checked here). ReportError for an invalid one."""
     if isinstance(report, list) and report and isinstance(report[0], Stats):
         return report
+    if isinstance(report, list):
+        try:
+            # Object by object: msgspec.convert to the union would build its lookup on every
+            # call (~90 µs per object), to one Struct it is cached (~0.6 µs).
+            return [msgspec.convert(stats, STRUCTS[stats["type"]]) for stats in report]
+        except (msgspec.ValidationError, KeyError, TypeError):
+            pass  # not a dict, a type the Structs do not name, a number one refuses
     _check(report)
     assert isinstance(report, list)
     return [_struct_of(stats) for stats in report]
