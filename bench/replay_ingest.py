@@ -23,11 +23,10 @@ import os
 import time
 from pathlib import Path
 
-import orjson
 from _common import cpu_seconds, database, postgres_pids
 from ingest import FIXTURE, STEP_MS, Reports, participants
 
-from callquality.api.ingest_models import parse_items
+from callquality.api.ingest_models import parse_body
 from callquality.config import Settings
 from callquality.service.ingest import ingest
 from callquality.store.db import create_store_engine, migrate, write_transaction
@@ -77,7 +76,7 @@ def main() -> None:
         def replay(bodies: list[bytes]) -> int:
             accepted = 0
             for body in bodies:
-                items = parse_items(orjson.loads(body), settings.max_batch_items)
+                items = parse_body(body, settings.max_batch_items)
                 accepted += ingest(engine, settings, api_key, items,
                                    int(time.time() * 1000)).accepted
             return accepted

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Annotated, Any, Literal
 
+import msgspec
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -33,6 +35,7 @@ from callquality.domain.bounds import (
 from callquality.domain.errors import InvalidInput
 from callquality.domain.sample import DirectionStats, MediaStats, Sample
 from callquality.ingest.items import DEFAULT_PEER_CONNECTION, IngestItem
+from callquality.ingest.read_fields import REPORT
 
 # Epoch milliseconds between 2000-01-01 and 2100-01-01: catches seconds sent for milliseconds.
 # The upper end that applies is the server's clock plus MAX_CLOCK_SKEW_S (parse_items).
@@ -192,6 +195,58 @@ def listed(errors: list[str]) -> str:
     shown = "; ".join(errors[:MAX_LISTED_ERRORS])
     more = len(errors) - MAX_LISTED_ERRORS
     return shown + (f" (and {more} more errors)" if more > 0 else "")
+
+
+class _ItemBytes(msgspec.Struct, forbid_unknown_fields=True):
+    """An item as decoded from the body's bytes: its report's stats typed (read_fields.py:
+    the fields read, checked; the rest skipped), its other fields left to ItemIn."""
+
+    roomId: Any = msgspec.UNSET
+    sessionId: Any = msgspec.UNSET
+    customRoomId: Any = msgspec.UNSET
+    participantId: Any = msgspec.UNSET
+    participantName: Any = msgspec.UNSET
+    peerConnectionId: Any = msgspec.UNSET
+    client: Any = msgspec.UNSET
+    timestamp: Any = msgspec.UNSET
+    report: REPORT | None | msgspec.UnsetType = msgspec.UNSET
+    sample: Any = msgspec.UNSET
+
+
+_BODY = msgspec.json.Decoder(list[_ItemBytes] | _ItemBytes)
+
+
+def _fields(item: _ItemBytes) -> dict[str, Any]:
+    return {
+        name: value
+        for name in item.__struct_fields__
+        if (value := getattr(item, name)) is not msgspec.UNSET
+    }
+
+
+def parse_body(
+    raw: bytes, max_items: int, *, latest_timestamp_ms: float | None = None
+) -> list[IngestItem]:
+    """A request body's bytes (one item or a list, JSON) validated into items.
+
+    One pass decodes the bytes with each report's stats typed (issue 19); a body it
+    refuses (an unknown field, a stats type or number the reader would refuse or does not
+    know, JSON that is not) is parsed as plain JSON instead, and its error, if it has
+    one, named as always.
+    """
+    body: Any
+    try:
+        decoded = _BODY.decode(raw)
+    except msgspec.DecodeError:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(
+                f"body: not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
+            ) from exc
+    else:
+        body = [_fields(i) for i in decoded] if isinstance(decoded, list) else _fields(decoded)
+    return parse_items(body, max_items, latest_timestamp_ms=latest_timestamp_ms)
 
 
 def parse_items(

@@ -17,6 +17,7 @@ from typing import Any
 from ua_parser import parse as parse_user_agent
 
 from callquality.domain.client import ClientInfo
+from callquality.ingest.rtcstats import ReportError, stats_of
 
 # W3C webrtc-stats §5 RTCIceCandidateType and RTCIceServerTransportProtocol; the protocol of
 # an RTCIceCandidateStats is "udp" or "tcp" (RFC 8445, RFC 6544).
@@ -124,18 +125,18 @@ def from_client_hints(hints: ClientHints) -> ClientInfo:
     )
 
 
-def _selected_pair(by_id: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def _selected_pair(by_id: dict[str, Any]) -> Any:
     """The selected candidate pair: the transport's (W3C), else one marked ``selected``
     (Firefox), else a nominated pair that succeeded."""
     for stats in by_id.values():
-        if stats.get("type") == "transport":
-            pair = by_id.get(str(stats.get("selectedCandidatePairId")))
-            if pair is not None and pair.get("type") == "candidate-pair":
+        if stats.type == "transport":
+            pair = by_id.get(str(stats.selectedCandidatePairId))
+            if pair is not None and pair.type == "candidate-pair":
                 return pair
-    pairs = [s for s in by_id.values() if s.get("type") == "candidate-pair"]
+    pairs = [s for s in by_id.values() if s.type == "candidate-pair"]
     for test in (
-        lambda p: p.get("selected") is True,
-        lambda p: p.get("nominated") is True and p.get("state") == "succeeded",
+        lambda p: p.selected is True,
+        lambda p: p.nominated is True and p.state == "succeeded",
     ):
         chosen = [p for p in pairs if test(p)]
         if chosen:
@@ -149,23 +150,25 @@ def _one_of(value: Any, allowed: frozenset[str]) -> str | None:
 
 def connection_of(report: Sequence[Any]) -> ClientInfo | None:
     """The connection of a raw report: the local candidate of its selected pair (its type,
-    protocol, TURN protocol and network type), or None when it has no selected pair."""
-    by_id = {
-        s["id"]: s for s in report if isinstance(s, dict) and isinstance(s.get("id"), str)
-    }
+    protocol, TURN protocol and network type), or None when it has no selected pair (or
+    the report is not one the reader reads: ingest refuses it)."""
+    try:
+        by_id = {s.id: s for s in stats_of(report)}
+    except ReportError:
+        return None
     pair = _selected_pair(by_id)
     if pair is None:
         return None
-    local = by_id.get(str(pair.get("localCandidateId")))
-    if local is None or local.get("type") != "local-candidate":
+    local = by_id.get(str(pair.localCandidateId))
+    if local is None or local.type != "local-candidate":
         return None
-    candidate_type = _one_of(local.get("candidateType"), CANDIDATE_TYPES)
-    network = local.get("networkType")
+    candidate_type = _one_of(local.candidateType, CANDIDATE_TYPES)
+    network = local.networkType
     info = ClientInfo(
         candidate_type=candidate_type,
-        protocol=_one_of(local.get("protocol"), PROTOCOLS),
+        protocol=_one_of(local.protocol, PROTOCOLS),
         relay_protocol=(
-            _one_of(local.get("relayProtocol"), RELAY_PROTOCOLS)
+            _one_of(local.relayProtocol, RELAY_PROTOCOLS)
             if candidate_type == "relay" else None
         ),
         network_type=network if isinstance(network, str) and _WORD.match(network) else None,

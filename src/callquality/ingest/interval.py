@@ -12,13 +12,12 @@ import math
 from dataclasses import dataclass
 
 from callquality.domain.sample import DirectionStats, MediaStats, Sample
-from callquality.ingest.rtcstats import (
+from callquality.ingest.rtcstats import ParsedReport, RtpStream
+from callquality.ingest.stats_fields import (
     INBOUND,
     OUTBOUND,
     REMOTE_INBOUND,
     REMOTE_OUTBOUND,
-    ParsedReport,
-    RtpStream,
 )
 
 

@@ -23,7 +23,7 @@ class IngestItem:
     session_id: str | None = None
     custom_room_id: str | None = None
     participant_name: str | None = None
-    report: list[dict[str, Any]] | None = None
+    report: list[Any] | None = None  # dicts, or read_fields.Stats decoded from bytes
     sample: Sample | None = None
     # What the item's ``client`` object says, plus the location the server resolved from the
     # request's address (never the address itself): service/clients.py stores it.

@@ -18,15 +18,20 @@ collector.js, served by the server itself, then sends what that server reads.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any, ClassVar, Union, cast
 
-from callquality.ingest.rtcstats import (
+import msgspec
+
+from callquality.ingest.stats_fields import (
     INBOUND,
     NUMERIC_FIELDS,
+    NUMERIC_MAXIMA,
     OUTBOUND,
     REMOTE_INBOUND,
     REMOTE_OUTBOUND,
+    SIGNED_FIELDS,
 )
 
 READ_FIELDS_VERSION = 3
@@ -89,3 +94,74 @@ def filter_report(report: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if keep is not None:
             out.append({k: v for k, v in stats.items() if k in keep})
     return out
+
+
+# Typed decoding (issue 19): each stats type as a msgspec Struct of the fields read from it,
+# so that a report is decoded from the request's bytes in one pass that checks every number
+# the reader would check (type and bounds, in C) and skips every other field (certificates,
+# candidates' addresses, playout...). The W3C types (webrtc-stats §6, with the deprecated
+# ones browsers still send) are the union's tags; a report with any other type, or any
+# field the Struct refuses, is read the slow way instead (rtcstats.stats_of), which names
+# the invalid field or accepts what it does not read.
+STATS_TYPES = (
+    "codec", "inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "remote-outbound-rtp",
+    "media-source", "media-playout", "peer-connection", "data-channel", "transport",
+    "candidate-pair", "local-candidate", "remote-candidate", "certificate", "track",
+    "stream", "sender", "receiver", "transceiver", "csrc", "ice-server",
+)
+
+
+class Stats(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    """One stats object of a report, its fields as the reader reads them (None: absent)."""
+
+    id: Annotated[str, msgspec.Meta(min_length=1)]
+    type: ClassVar[str]  # the tag: set on each type's Struct
+
+
+class OtherStats(msgspec.Struct, omit_defaults=True):
+    """A stats object of a type the union does not name (read the slow way): never read
+    beyond its id and type."""
+
+    id: str
+    type: str
+
+
+def checked_numbers(stats_type: str) -> tuple[str, ...]:
+    """The numbers the reader checks on a stats object of this type: Firefox < 68's remote
+    stats, typed inbound-rtp/outbound-rtp with isRemote, are checked as the remote type."""
+    remote = {INBOUND: REMOTE_INBOUND, OUTBOUND: REMOTE_OUTBOUND}.get(stats_type)
+    numbers = NUMERIC_FIELDS.get(stats_type, ())
+    return tuple(dict.fromkeys(numbers + NUMERIC_FIELDS[remote])) if remote else numbers
+
+
+def _number_type(name: str) -> Any:
+    """A number within the bounds the reader checks (rtcstats._numbers), or None."""
+    high = _MAXIMUM[name]
+    low = -high if name in SIGNED_FIELDS else 0.0
+    return (
+        Annotated[int, msgspec.Meta(ge=math.ceil(low), le=math.floor(high))]
+        | Annotated[float, msgspec.Meta(ge=low, le=high)]
+        | None
+    )
+
+
+_MAXIMUM = {name: high for pairs in NUMERIC_MAXIMA.values() for name, high in pairs}
+
+
+def _struct(stats_type: str) -> type[Stats]:
+    """The Struct of one type: its checked numbers bounded, its other fields read any."""
+    numbers = checked_numbers(stats_type)
+    others = [f for f in READ_FIELDS.get(stats_type, ()) if f not in numbers and f not in _EVERY]
+    fields: list[tuple[str, Any, Any]] = [(n, _number_type(n), None) for n in numbers]
+    fields += [(f, Any, None) for f in others]  # read as the reader reads them: any JSON
+    struct = msgspec.defstruct(
+        "Stats_" + stats_type.replace("-", "_"), fields, bases=(Stats,), tag=stats_type,
+        namespace={"type": stats_type}, kw_only=True,
+    )
+    return cast(type[Stats], struct)
+
+
+# stats type -> its Struct.
+STRUCTS: dict[str, type[Stats]] = {t: _struct(t) for t in STATS_TYPES}
+# A report's type, for msgspec: a list of the union of the stats types' Structs.
+REPORT: Any = list[Union[tuple(STRUCTS.values())]]  # type: ignore[misc]  # noqa: UP007

@@ -22,14 +22,12 @@ from typing import Any
 
 from callquality.domain.sample import Sample
 from callquality.ingest.interval import StreamDelta, build_sample
-from callquality.ingest.rtcstats import (
+from callquality.ingest.rtcstats import ReportError, RtpStream, parse_report
+from callquality.ingest.stats_fields import (
     INBOUND,
     OUTBOUND,
     REMOTE_INBOUND,
     REMOTE_OUTBOUND,
-    ReportError,
-    RtpStream,
-    parse_report,
 )
 
 __all__ = ["STATE_VERSION", "ReportError", "process_report"]

@@ -10,88 +10,25 @@ docs/metrics.md, "Raw getStats() reports: how intervals are derived", explains e
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from callquality.domain.bounds import COUNTER_MAX, FRAME_RATE_MAX, PIXELS_MAX
+import msgspec
+
+from callquality.ingest.read_fields import STRUCTS, OtherStats, Stats
+from callquality.ingest.stats_fields import (
+    INBOUND,
+    NUMERIC_FIELDS,
+    NUMERIC_MAXIMA,
+    OUTBOUND,
+    RTP_TYPES,
+    SIGNED_FIELDS,
+)
 
 StatsDict = Mapping[str, Any]
-
-INBOUND = "inbound-rtp"
-OUTBOUND = "outbound-rtp"
-REMOTE_INBOUND = "remote-inbound-rtp"
-REMOTE_OUTBOUND = "remote-outbound-rtp"
-RTP_TYPES = frozenset({INBOUND, OUTBOUND, REMOTE_INBOUND, REMOTE_OUTBOUND})
-
-# The numeric fields read from each stats type; each is checked when present.
-_RTP_COMMON = ("timestamp",)
-NUMERIC_FIELDS: dict[str, tuple[str, ...]] = {
-    OUTBOUND: _RTP_COMMON
-    + ("packetsSent", "bytesSent", "framesEncoded", "frameWidth", "frameHeight", "framesPerSecond"),
-    INBOUND: _RTP_COMMON
-    + (
-        "packetsReceived",
-        "bytesReceived",
-        "packetsLost",
-        "jitter",
-        "framesDecoded",
-        "frameWidth",
-        "frameHeight",
-        "framesPerSecond",
-        "freezeCount",
-        "totalFreezesDuration",
-        "concealedSamples",
-        "silentConcealedSamples",
-        "totalSamplesReceived",
-        "totalAudioEnergy",
-        "totalSamplesDuration",
-    ),
-    REMOTE_INBOUND: _RTP_COMMON
-    + (
-        "packetsLost",
-        "jitter",
-        "roundTripTime",
-        "totalRoundTripTime",
-        "roundTripTimeMeasurements",
-        "mozRtt",
-    ),
-    REMOTE_OUTBOUND: _RTP_COMMON
-    + ("packetsSent", "bytesSent", "remoteTimestamp", "roundTripTime", "roundTripTimeMeasurements"),
-    # Chromium before ~M110 and Safari 17 keep frame and audio counters on a "track" object.
-    "track": (
-        "frameWidth",
-        "frameHeight",
-        "framesPerSecond",
-        "framesDecoded",
-        "freezeCount",
-        "totalFreezesDuration",
-        "concealedSamples",
-        "silentConcealedSamples",
-        "totalSamplesReceived",
-        "totalAudioEnergy",
-        "totalSamplesDuration",
-    ),
-    # The sender's microphone (webrtc-stats media-source): its energy tells a muted track.
-    "media-source": ("audioLevel", "totalAudioEnergy", "totalSamplesDuration"),
-    "candidate-pair": ("currentRoundTripTime", "availableOutgoingBitrate"),
-    "codec": ("clockRate",),
-}
-# The largest magnitude of each numeric field (docs/api.md, "Bounds"): counters and times
-# below 2^53, frame sizes and rates as domain/bounds.py has them.
-_MAXIMA: dict[str, float] = {
-    "frameWidth": PIXELS_MAX,
-    "frameHeight": PIXELS_MAX,
-    "framesPerSecond": FRAME_RATE_MAX,
-}
-NUMERIC_MAXIMA: dict[str, tuple[tuple[str, float], ...]] = {
-    stats_type: tuple((name, _MAXIMA.get(name, COUNTER_MAX - 1)) for name in names)
-    for stats_type, names in NUMERIC_FIELDS.items()
-}
-# RFC 3550 §6.4.1: the cumulative number of packets lost is signed (duplicates lower it).
-# Timestamps are instants, not counters; an implausible one is ignored, not rejected.
-_SIGNED_FIELDS = frozenset({"packetsLost", "timestamp", "remoteTimestamp"})
 
 # aiortc names its stats "<type>_<python id>" and reports jitter as an integer number of RTP
 # timestamp units (aiortc/rtcrtpreceiver.py, StreamStatistics.jitter), not seconds.
@@ -136,15 +73,15 @@ class ParsedReport:
 
 def parse_report(report: object) -> ParsedReport:
     """Validate a raw report and read its RTP streams and selected candidate pair."""
-    by_id, rtp = _index(report)
+    by_id, rtp = _index(stats_of(report))
     streams: list[RtpStream] = []
-    for stats_id, (stats_type, numbers) in rtp.items():
-        stream = _rtp_stream(by_id[stats_id], stats_type, numbers, by_id)
+    for stats_id, stats_type in rtp.items():
+        stream = _rtp_stream(by_id[stats_id], stats_type, by_id)
         if stream is not None:
             streams.append(stream)
     pair = _selected_pair(by_id)
-    rtt = _number(pair, "currentRoundTripTime") if pair is not None else None
-    aob = _number(pair, "availableOutgoingBitrate") if pair is not None else None
+    rtt = pair.currentRoundTripTime if pair is not None else None
+    aob = pair.availableOutgoingBitrate if pair is not None else None
     return ParsedReport(
         streams=streams,
         # Firefox reports 0 on a pair it has not measured; a real RTT is never exactly 0.
@@ -153,16 +90,71 @@ def parse_report(report: object) -> ParsedReport:
     )
 
 
-# An RTP stats object's type (as _rtp_type normalises it) and its checked numeric fields.
-_RtpEntry = tuple[str, dict[str, float]]
+def stats_of(report: object) -> list[Any]:
+    """A report's stats objects as the typed Structs of ``read_fields``, whether it came
+    decoded from bytes already (the API's body, checked there) or as a list of dicts (dumps,
+    the ingest log, Janus: checked here). ReportError for an invalid one."""
+    if isinstance(report, list) and report and isinstance(report[0], Stats):
+        return report
+    if isinstance(report, list):
+        try:
+            # Object by object: msgspec.convert to the union would build its lookup on every
+            # call (~90 µs per object), to one Struct it is cached (~0.6 µs).
+            return [msgspec.convert(stats, STRUCTS[stats["type"]]) for stats in report]
+        except (msgspec.ValidationError, KeyError, TypeError):
+            pass  # not a dict, a type the Structs do not name, a number one refuses
+    _check(report)
+    assert isinstance(report, list)
+    return [_struct_of(stats) for stats in report]
 
 
-def _index(report: object) -> tuple[dict[str, StatsDict], dict[str, _RtpEntry]]:
-    """Check every stats object; the objects by id, and the RTP ones' entries by id."""
+def _struct_of(stats: StatsDict) -> Any:
+    """One checked stats object's Struct, of the fields the reader reads of it: those the
+    Struct would refuse are never read (an unknown type's, a number not checked as its type)."""
+    stats_type = stats["type"]
+    struct = STRUCTS.get(stats_type)
+    if struct is None:
+        return OtherStats(stats["id"], stats_type)
+    read = stats.keys() & _READ[stats_type, _rtp_type(stats) or stats_type]
+    return struct(id=stats["id"], **{k: stats[k] for k in read})
+
+
+_NUMBERS_READ = frozenset(n for names in NUMERIC_FIELDS.values() for n in names)
+
+
+def _read_of(tag: str, stats_type: str) -> frozenset[str]:
+    """The fields read of an object of this tag read as this type: the type's checked
+    numbers, and the Struct's other fields (read as any JSON value)."""
+    others = (f for f in STRUCTS[tag].__struct_fields__ if f != "id" and f not in _NUMBERS_READ)
+    return frozenset(NUMERIC_FIELDS.get(stats_type, ()) + tuple(others))
+
+
+# (its type, as _rtp_type reads it) -> the fields read of an object.
+_READ = {(t, t): _read_of(t, t) for t in STRUCTS} | {
+    (t, "remote-" + t): _read_of(t, "remote-" + t) for t in (INBOUND, OUTBOUND)
+}
+
+
+def _index(report: list[Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The objects by id, and the RTP ones' types (as _stream_type normalises them) by id."""
+    by_id: dict[str, Any] = {}
+    rtp: dict[str, str] = {}
+    for stats in report:
+        stats_id = stats.id
+        if stats.type in RTP_TYPES:
+            rtp[stats_id] = _stream_type(stats)
+        by_id[stats_id] = stats
+    if len(by_id) < len(report):
+        # A client that merges sender and receiver reports repeats transports and codecs:
+        # the last copy wins, in the place of the first.
+        rtp = {k: rtp[k] for k, stats in by_id.items() if stats.type in RTP_TYPES}
+    return by_id, rtp
+
+
+def _check(report: object) -> None:
+    """Raise ReportError for the first thing the reader cannot read in a report of dicts."""
     if not isinstance(report, list):
         raise ReportError(f"report must be a list of stats objects, got {type(report).__name__}")
-    by_id: dict[str, StatsDict] = {}
-    rtp: dict[str, _RtpEntry] = {}
     for i, stats in enumerate(report):
         if not isinstance(stats, dict):
             raise ReportError(f"report[{i}] must be a stats object, got {type(stats).__name__}")
@@ -174,36 +166,17 @@ def _index(report: object) -> tuple[dict[str, StatsDict], dict[str, _RtpEntry]]:
             raise ReportError(
                 f"stats {stats_id!r}: missing string field 'type'", stats_id=stats_id, field="type"
             )
-        if stats_type in RTP_TYPES:
-            stats_type = _rtp_type(stats) or stats_type
-            rtp[stats_id] = stats_type, _numbers(stats_id, stats_type, stats)
-        elif stats_type in NUMERIC_FIELDS:
-            _numbers(stats_id, stats_type, stats)  # checked here, read where used
-        by_id[stats_id] = stats
-    if len(by_id) < len(report):
-        # A client that merges sender and receiver reports repeats transports and codecs:
-        # the last copy wins, in the place of the first.
-        rtp = {k: rtp[k] for k, stats in by_id.items() if _rtp_type(stats) is not None}
-    return by_id, rtp
-
-
-def _numbers(stats_id: str, stats_type: str, stats: StatsDict) -> dict[str, float]:
-    """The numeric fields of its type that the stats object has, each checked."""
-    values: dict[str, float] = {}
-    for name, maximum in NUMERIC_MAXIMA[stats_type]:
-        value = stats.get(name)
-        if value is None:
-            continue
-        # The usual case in one test (a comparison is False for NaN and beyond an infinity,
-        # and exact for an integer beyond a float's range); anything else is judged, and
-        # rejected, by _check_number.
-        if not (
-            type(value) in (int, float)
-            and (0 <= value <= maximum or (-maximum <= value < 0 and name in _SIGNED_FIELDS))
-        ):
-            _check_number(stats_id, stats_type, name, value, maximum)
-        values[name] = value
-    return values
+        stats_type = _rtp_type(stats) or stats_type
+        for name, maximum in NUMERIC_MAXIMA.get(stats_type, ()):
+            value = stats.get(name)
+            # The usual case in one test (a comparison is False for NaN and beyond an
+            # infinity, and exact for an integer beyond a float's range); anything else is
+            # judged, and rejected, by _check_number.
+            if value is not None and not (
+                type(value) in (int, float)
+                and (0 <= value <= maximum or (-maximum <= value < 0 and name in SIGNED_FIELDS))
+            ):
+                _check_number(stats_id, stats_type, name, value, maximum)
 
 
 def _check_number(
@@ -220,7 +193,7 @@ def _check_number(
             field=name,
         )
     assert isinstance(value, int | float)
-    if value < 0 and name not in _SIGNED_FIELDS:
+    if value < 0 and name not in SIGNED_FIELDS:
         raise ReportError(
             f"stats {stats_id!r} ({stats_type}): field {name!r} must not be negative, "
             f"got {value!r}",
@@ -236,8 +209,8 @@ def _check_number(
         )
 
 
-def _number(stats: StatsDict, name: str) -> float | None:
-    value = stats.get(name)
+def _number(value: object) -> float | None:
+    """A field the reader takes unchecked, if it is a number."""
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return value
@@ -251,39 +224,60 @@ def _rtp_type(stats: StatsDict) -> str | None:
     return stats_type if stats_type in RTP_TYPES else None
 
 
-def _rtp_stream(
-    stats: StatsDict,
-    stats_type: str,
-    numbers: dict[str, float],
-    by_id: Mapping[str, StatsDict],
-) -> RtpStream | None:
-    """One RTP stream; ``numbers`` are its checked fields, and become its values."""
+def _stream_type(stats: Any) -> str:
+    """An RTP Struct's type, as ``_rtp_type`` reads it of a dict."""
+    stats_type: str = stats.type
+    if stats_type in (INBOUND, OUTBOUND) and stats.isRemote is True:
+        return "remote-" + stats_type
+    return stats_type
+
+
+# stats type -> (its checked numbers, a getter of their values in that order), of the types
+# whose numbers become a stream's values (each has several).
+_NUMBERS = {
+    stats_type: (NUMERIC_FIELDS[stats_type], operator.attrgetter(*NUMERIC_FIELDS[stats_type]))
+    for stats_type in (*sorted(RTP_TYPES), "track")
+}
+
+
+def _numbers(stats: Any, stats_type: str) -> dict[str, float]:
+    """The checked numbers of its type that the Struct has."""
+    names, values = _NUMBERS[stats_type]
+    return {n: value for n, value in zip(names, values(stats), strict=True) if value is not None}
+
+
+def _rtp_stream(stats: Any, stats_type: str, by_id: Mapping[str, Any]) -> RtpStream | None:
+    """One RTP stream: its checked numbers (with its track's and media source's) as values.
+
+    Another object an id links to is read only if it is of the type linked to (a codecId
+    naming something other than a codec names no codec).
+    """
     kind = _kind(stats, by_id)
     if kind is None:
         return None
-    values = numbers
-    track = by_id.get(str(stats.get("trackId")))
-    if track is not None and track.get("type") == "track":
-        values = _numbers(track["id"], "track", track) | numbers  # the stream's own value wins
-    source = by_id.get(str(stats.get("mediaSourceId")))
-    if stats_type == OUTBOUND and source is not None and source.get("type") == "media-source":
+    values = _numbers(stats, stats_type)
+    track = by_id.get(str(stats.trackId))
+    if track is not None and track.type == "track":
+        values = _numbers(track, "track") | values  # the stream's own value wins
+    source = by_id.get(str(stats.mediaSourceId))
+    if stats_type == OUTBOUND and source is not None and source.type == "media-source":
         # Cumulative, so they ride on the outbound stream's counters (docs/metrics.md).
-        for name in ("totalAudioEnergy", "totalSamplesDuration"):
-            value = _number(source, name)
-            if value is not None:
-                values["source" + name[0].upper() + name[1:]] = value
+        if source.totalAudioEnergy is not None:
+            values["sourceTotalAudioEnergy"] = source.totalAudioEnergy
+        if source.totalSamplesDuration is not None:
+            values["sourceTotalSamplesDuration"] = source.totalSamplesDuration
     if "roundTripTime" not in values and "mozRtt" in values:
         values["roundTripTime"] = values["mozRtt"] / 1000.0  # Firefox < 68: milliseconds
-    codec = by_id.get(str(stats.get("codecId")))
-    jitter = stats.get("jitter")
-    if isinstance(jitter, int) and not isinstance(jitter, bool) and _AIORTC_ID.match(stats["id"]):
-        clock_rate = _number(codec, "clockRate") if codec is not None else None
+    codec = _codec(by_id, stats)
+    jitter = values.get("jitter")
+    if isinstance(jitter, int) and _AIORTC_ID.match(stats.id):
+        clock_rate = codec.clockRate if codec is not None else None
         values["jitter"] = jitter / (clock_rate or DEFAULT_CLOCK_RATE[kind])
-    ssrc = stats.get("ssrc")
-    reason = stats.get("qualityLimitationReason")
+    ssrc = stats.ssrc
+    reason = stats.qualityLimitationReason
     # Positional: keyword arguments double the cost of this call (CPython 3.11).
     return RtpStream(
-        stats["id"],
+        stats.id,
         stats_type,
         kind,
         ssrc if isinstance(ssrc, (int, str)) and not isinstance(ssrc, bool) else None,
@@ -294,48 +288,53 @@ def _rtp_stream(
     )
 
 
-def _kind(stats: StatsDict, by_id: Mapping[str, StatsDict]) -> str | None:
+def _codec(by_id: Mapping[str, Any], stats: Any) -> Any:
+    codec = by_id.get(str(stats.codecId))
+    return codec if codec is not None and codec.type == "codec" else None
+
+
+def _kind(stats: Any, by_id: Mapping[str, Any]) -> str | None:
     # Old Firefox and Chromium say mediaType; Safari 17 leaves remote-inbound-rtp's kind "".
-    for candidate in (stats.get("kind"), stats.get("mediaType")):
+    for candidate in (stats.kind, stats.mediaType):
         if candidate in ("audio", "video"):
             return str(candidate)
-    local = by_id.get(str(stats.get("localId")))
-    if local is not None and local.get("kind") in ("audio", "video"):
-        return str(local["kind"])
-    codec = by_id.get(str(stats.get("codecId")))
-    mime = codec.get("mimeType") if codec is not None else None
+    local = by_id.get(str(stats.localId))
+    if local is not None and local.type in RTP_TYPES and local.kind in ("audio", "video"):
+        return str(local.kind)
+    codec = _codec(by_id, stats)
+    mime = codec.mimeType if codec is not None else None
     if isinstance(mime, str) and mime.split("/")[0].lower() in ("audio", "video"):
         return mime.split("/")[0].lower()
     return None
 
 
-def _codec_name(codec: StatsDict | None) -> str | None:
-    mime = codec.get("mimeType") if codec is not None else None
+def _codec_name(codec: Any) -> str | None:
+    mime = codec.mimeType if codec is not None else None
     if not isinstance(mime, str) or not mime:
         return None
     return mime.split("/", 1)[-1]
 
 
-def _selected_pair(by_id: Mapping[str, StatsDict]) -> StatsDict | None:
+def _selected_pair(by_id: Mapping[str, Any]) -> Any:
     """The candidate pair a transport selected, else one flagged selected, else nominated."""
-    pairs: list[StatsDict] = []
+    pairs: list[Any] = []
     selected_ids: set[object] = set()
     for stats in by_id.values():
-        stats_type = stats["type"]
+        stats_type = stats.type
         if stats_type == "candidate-pair":
             pairs.append(stats)
         elif stats_type == "transport":
-            selected = stats.get("selectedCandidatePairId")
+            selected = stats.selectedCandidatePairId
             if isinstance(selected, str):  # anything else names no pair
                 selected_ids.add(selected)
-    chosen = [p for p in pairs if p["id"] in selected_ids]
+    chosen = [p for p in pairs if p.id in selected_ids]
     if not chosen:
-        chosen = [p for p in pairs if p.get("selected") is True]  # Firefox
+        chosen = [p for p in pairs if p.selected is True]  # Firefox
     if not chosen:
-        chosen = [p for p in pairs if p.get("nominated") is True and p.get("state") == "succeeded"]
+        chosen = [p for p in pairs if p.nominated is True and p.state == "succeeded"]
     if not chosen:
         return None
     # Without BUNDLE there is one transport per m-line: take the busiest pair.
     return max(
-        chosen, key=lambda p: (_number(p, "bytesSent") or 0) + (_number(p, "bytesReceived") or 0)
+        chosen, key=lambda p: (_number(p.bytesSent) or 0) + (_number(p.bytesReceived) or 0)
     )

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import msgspec
 import nats
 import orjson
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
@@ -28,6 +29,7 @@ from callquality.domain.client import ClientInfo
 from callquality.domain.errors import InvalidInput, StoreUnavailable
 from callquality.domain.sample import DirectionStats, MediaStats, Sample
 from callquality.ingest.items import IngestItem
+from callquality.ingest.read_fields import REPORT
 from callquality.ingest.rtcstats import ReportError, parse_report
 
 STREAM = "CQ_INGEST"
@@ -66,13 +68,34 @@ def message_id(api_key: str, item: IngestItem) -> str:
 
 def encode(api_key: str, item: IngestItem) -> bytes:
     """The message of one item (validated already: the processor trusts it)."""
-    return orjson.dumps({"apiKey": api_key, "item": asdict(item)})
+    # A report decoded from the request's bytes is typed Structs (ingest/read_fields.py):
+    # they go as the JSON objects of the fields read.
+    return orjson.dumps({"apiKey": api_key, "item": asdict(item)}, default=msgspec.to_builtins)
+
+
+class _ItemReport(msgspec.Struct):
+    report: REPORT | None = None
+
+
+class _MessageReport(msgspec.Struct):
+    """Of a message, only its item's report, decoded typed (ingest/read_fields.py)."""
+
+    item: _ItemReport
+
+
+_REPORT_OF = msgspec.json.Decoder(_MessageReport)
 
 
 def decode(data: bytes) -> tuple[str, IngestItem]:
     """The API key and item of a message."""
     body = orjson.loads(data)
     item = dict(body["item"])
+    if item.get("report") is not None:
+        # Typed from the bytes, as the direct path reads a body: not checked again as dicts.
+        try:
+            item["report"] = _REPORT_OF.decode(data).item.report
+        except msgspec.ValidationError:  # a stats type the Structs do not name: as dicts
+            pass
     sample = item.get("sample")
     if sample is not None:
         item["sample"] = Sample(

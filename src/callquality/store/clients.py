@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from callquality.domain.client import FIELDS, ClientInfo
+from callquality.domain.client import FIELDS, ClientInfo, astuple, merged_values
 from callquality.store import bulk
 from callquality.store.schema import participant_clients
 
@@ -51,16 +51,23 @@ def save_many(
     only rows that change are written."""
     if not updates:
         return
-    stored = load_many(conn, list(updates))
+    stored = {
+        (r[0], r[1]): tuple(r[2:])
+        for r in bulk.select_by_keys(
+            conn, participant_clients, ("session_id", "participant_id"), list(updates),
+            ("session_id", "participant_id", *FIELDS),
+        )
+    }
     rows = []
     for (session_id, participant_id), info in updates.items():
+        # As ClientInfo.merged, on the rows' values: no record built per stored row.
         before = stored.get((session_id, participant_id))
-        after = before.merged(info) if before is not None else info
+        after = astuple(info) if before is None else merged_values(before, astuple(info))
         if after == before:
             continue
         rows.append({
             "session_id": session_id, "participant_id": participant_id, "api_key": api_key,
-            "updated_ms": now_ms, **{name: getattr(after, name) for name in FIELDS},
+            "updated_ms": now_ms, **dict(zip(FIELDS, after, strict=True)),
         })
     bulk.insert_many(conn, participant_clients, rows, _conflict)
 

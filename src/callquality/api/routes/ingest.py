@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from callquality.api.auth import check_scope
 from callquality.api.forwarded import request_location
-from callquality.api.ingest_models import ingest_body_schema, parse_items
+from callquality.api.ingest_models import ingest_body_schema, parse_body
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import (
     ERRORS,
@@ -77,15 +76,9 @@ async def post_stats(request: Request) -> Any:
         )
     _check_content_type(request.headers.get("content-type"))
     raw = await read_body(request)
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(
-            f"body: not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
-        ) from exc
     now = now_ms()
-    items = parse_items(
-        body,
+    items = parse_body(
+        raw,
         app.settings.max_batch_items,
         latest_timestamp_ms=now + app.settings.max_clock_skew_s * 1000,
     )
