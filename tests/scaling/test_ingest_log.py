@@ -141,3 +141,16 @@ def test_every_acknowledged_item_survives_a_lost_node_processor_and_database(
         ingest(engine, Settings(), api_key, parse_items(batch, 1000), int(time.time() * 1000))
     engine.dispose()
     assert log_series == _series(direct)
+
+
+def test_a_message_gives_back_the_item_it_was_made_of() -> None:
+    """A raw report's item and a sample's item, published and read back, are the items the
+    API validated (the processor stores what it reads)."""
+    from callquality.service.ingestlog import decode, encode
+
+    body = [sample_item(ROOM, "p0", T0, audio_recv_lost=3),
+            {"roomId": ROOM, "participantId": "p1", "timestamp": T0, "peerConnectionId": "pc",
+             "report": [{"id": "x", "type": "inbound-rtp", "kind": "audio",
+                         "timestamp": float(T0), "packetsReceived": 10, "packetsLost": 1}]}]
+    for item in parse_items(body, 10):
+        assert decode(encode("key", item)) == ("key", item)

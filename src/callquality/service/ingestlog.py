@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import nats
@@ -65,8 +65,13 @@ def message_id(api_key: str, item: IngestItem) -> str:
 
 
 def encode(api_key: str, item: IngestItem) -> bytes:
-    """The message of one item (validated already: the processor trusts it)."""
-    return orjson.dumps({"apiKey": api_key, "item": asdict(item)})
+    """The message of one item (validated already: the processor trusts it).
+
+    orjson writes the dataclasses itself, the same JSON as ``asdict`` without its deep copy
+    of the raw report: ``asdict`` cost ~375 µs an item, most of the API's CPU in log mode
+    (bench/ingest.py --log; docs/performance.md).
+    """
+    return orjson.dumps({"apiKey": api_key, "item": item})
 
 
 def decode(data: bytes) -> tuple[str, IngestItem]:
