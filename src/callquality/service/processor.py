@@ -133,7 +133,12 @@ class Processor:
         self._stop.set()
 
     async def _read_lag(self) -> None:
-        """Each held partition's consumer lag, into the metrics."""
+        """Each held partition's consumer lag, into the metrics; the partitions given up
+        leave them (their new owner reports them: summed over the processors, each
+        partition counts once)."""
+        for label in {m.labels["partition"] for m in self.metrics.pending.collect()[0].samples}:
+            if int(label) not in self._subs:
+                self.metrics.pending.remove(label)
         for partition, sub in list(self._subs.items()):
             try:
                 info = await sub.consumer_info()
@@ -162,10 +167,7 @@ class Processor:
     def _renew_sync(self, lease_ms: int) -> list[int]:
         now = self._now_ms()
         with write_transaction(self.engine) as conn:
-            live = max(1, leases.live_owners(conn, now))
-            held = leases.renew_and_claim(conn, self.owner, now, lease_ms, 0)
-            if not held:
-                live += 1  # this processor is not counted among the owners yet
+            live = leases.heartbeat(conn, self.owner, now, lease_ms)
             share = -(-self.settings.ingest_partitions // live)
             return leases.renew_and_claim(conn, self.owner, now, lease_ms, share)
 
