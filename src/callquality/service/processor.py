@@ -100,6 +100,7 @@ class Processor:
         self.stats = ProcessorStats()
         self.metrics = ProcessorMetrics()
         self._subs: dict[int, Any] = {}
+        self._lag_shown: set[int] = set()  # the partitions in the metrics' lag
         self._stop = asyncio.Event()
 
     def _now_ms(self) -> int:
@@ -136,9 +137,9 @@ class Processor:
         """Each held partition's consumer lag, into the metrics; the partitions given up
         leave them (their new owner reports them: summed over the processors, each
         partition counts once)."""
-        for label in {m.labels["partition"] for m in self.metrics.pending.collect()[0].samples}:
-            if int(label) not in self._subs:
-                self.metrics.pending.remove(label)
+        for gone in self._lag_shown - set(self._subs):
+            self.metrics.pending.remove(str(gone))
+            self._lag_shown.discard(gone)
         for partition, sub in list(self._subs.items()):
             try:
                 info = await sub.consumer_info()
@@ -147,6 +148,7 @@ class Processor:
             self.metrics.pending.labels(str(partition)).set(
                 info.num_pending + info.num_ack_pending
             )
+            self._lag_shown.add(partition)
 
     def _ensure_partitions(self) -> None:
         with write_transaction(self.engine) as conn:
