@@ -3,6 +3,8 @@
     .venv/bin/python bench/ingest.py [--backend sqlite|postgresql] [--participants 2000]
         [--batch 50] [--duration 60] [--workers 1] [--procs 1] [--speedup 1] [--max]
         [--full-reports] [--stored-samples 5000000]
+    .venv/bin/python bench/ingest.py --log [--apis 2] [--processors 1] [--partitions 8]
+        [--replicas 3] [--netns] [--drain-timeout 600] [the options above]
 
 Each participant sends one raw report every 5 s of *report time*: the fixture's `a` and `b`
 stats of one snapshot as collector.js sends them by default (the stats types and fields the
@@ -25,6 +27,16 @@ VmHWM summed over the server process and its workers), and, in the same run, the
 inserting the same sample rows straight into the samples table (--batch rows per
 transaction, no HTTP; through SQLAlchemy's executemany, and through the driver's fastest
 plain path: sqlite3 executemany of tuples, psycopg COPY), with the ratio of each.
+
+--log (INGEST_LOG, on PostgreSQL): a 3-node JetStream cluster of the benchmark's own, --apis
+API processes publishing to it (the generator's batch j always to API j mod N) and
+--processors `callquality process` processors storing into the database (bench/_ingest_log.py);
+--netns puts each API process in a network namespace of its own, joined to the host by a veth
+and a bridge (root), so that the requests and the API's traffic to NATS and PostgreSQL cross
+them as between hosts. It prints, every 5 s, the consumer lag (the stream's messages not yet
+acknowledged) and the items stored; then the time the lag took to drain after the load, the
+items stored per second, the lag's peak, each processor's share, and the CPU per accepted
+report of the API processes, the processors, the NATS servers and PostgreSQL, separately.
 """
 
 from __future__ import annotations
