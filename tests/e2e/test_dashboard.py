@@ -417,7 +417,8 @@ def test_only_the_status_line_and_the_errors_are_live_regions(
         "els => els.map(e => ({id: e.id, tables: e.querySelectorAll('table, canvas').length}))",
     )
     assert sorted(e["id"] for e in live) == sorted(
-        ["status", "signin-error", "overview-error", "sessions-error", "session-error"]
+        ["status", "signin-error", "overview-error", "sessions-error", "session-error",
+         "webhooks-error"]
     )
     assert all(e["tables"] == 0 for e in live)
     assert page.inner_text("#status") == "Session of room demo-room, ended."

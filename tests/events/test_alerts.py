@@ -1,17 +1,22 @@
 """Alert rules judged as reports arrive: "audio MOS < 3.0 over 30 s" fires once on a call
 whose received audio loses 15 %, resolves once after it, and never fires on a clean call;
-absent data fires from the sweep; bad rules are 400s naming the field."""
+absent data fires from the sweep; Janus events are judged, imports never; bad rules are
+400s naming the field."""
 
 from __future__ import annotations
 
+import copy
 import time
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from conftest import FIXTURES
 from servers import events_db_fixture, events_server_fixture  # noqa: F401 (fixtures)
 from support.items import sample_item
 from support.receiver import Receiver, receiving
-from support.server import RunningServer
+from support.server import RunningServer, Tenant
 
 RULE = {"name": "bad audio", "metric": "audioMos", "operator": "<", "threshold": 3.0,
         "windowS": 30, "severity": "critical"}
@@ -35,8 +40,9 @@ def _post_call(client: Any, room: str, lossy: bool, *, until_end: bool = False) 
     return start
 
 
-def _setup(server: RunningServer, rec: Receiver, rule: dict[str, Any]) -> Any:
-    client = server.client(server.new_tenant())
+def _setup(server: RunningServer, rec: Receiver, rule: dict[str, Any],
+           tenant: Tenant | None = None) -> Any:
+    client = server.client(tenant or server.new_tenant())
     webhook = client.post("/v2/webhooks", json={"url": rec.url}).json()
     made = client.post("/v2/alertRules", json={**rule, "webhookIds": [webhook["id"]]})
     assert made.status_code == 201, made.text
@@ -183,3 +189,101 @@ def test_rules_belong_to_their_api_key(events_server: RunningServer) -> None:
     assert changed.json()["hysteresis"] == pytest.approx(0.125)
     assert owner.delete(f"/v2/alertRules/{rule['id']}").status_code == 204
     assert owner.get("/v2/alertRules").json()["data"] == []
+
+
+JANUS = orjson.loads((Path(__file__).parents[1] / "ingest" / "data" / "janus-events.json")
+                     .read_bytes())
+
+
+def _janus_posts_ending_now() -> list[Any]:
+    """The captured Janus requests (a VideoRoom and an EchoTest call through 5 % loss), moved
+    in time so that the last event is a second old: the sessions are ongoing."""
+    posts = copy.deepcopy([p["body"] for p in JANUS["posts"]])
+    events = [e for body in posts for e in (body if isinstance(body, list) else [body])]
+    shift_us = int(time.time() * 1e6) - 1_000_000 - max(e["timestamp"] for e in events)
+    for event in events:
+        event["timestamp"] += shift_us
+    return posts
+
+
+def test_janus_events_are_judged_by_the_alert_rules(events_server: RunningServer) -> None:
+    """POST /v2/ingest/janus judges the rules as POST /v2/stats does: the captured calls'
+    5 % loss fires "received audio loss > 1 % over 10 s" once for each receiving
+    participant (bob's subscription in the VideoRoom, the EchoTest's caller), and the
+    sessions' end resolves them."""
+    rule = {"metric": "audioPacketLossPct", "operator": ">", "threshold": 1.0, "windowS": 10}
+    bob = str(JANUS["calls"][0]["feeds"]["bob"])
+    with receiving() as rec:
+        tenant = events_server.new_tenant()
+        client = _setup(events_server, rec, rule, tenant)
+        janus = events_server.client(token=tenant.token(roles=("janus",)))
+        for body in _janus_posts_ending_now():
+            answer = janus.post("/v2/ingest/janus", json=body)
+            assert answer.status_code == 202, answer.text
+        rec.wait_for(lambda got: len([r for r in got if r.json["webhookType"] == "quality-alert"
+                                      ]) >= 2)
+        fired = {(a["data"]["meetingId"], a["data"]["participantId"]): a["data"]["value"]
+                 for a in _alerts(rec)}
+        assert set(fired) == {("4321", bob), ("janus-echotest-6203100306994143",
+                                                "janus-6203100306994143")}, fired
+        assert all(value > 1.0 for value in fired.values())
+        for room in ("4321", "janus-echotest-6203100306994143"):
+            assert client.post("/v2/sessions/end", json={"roomId": room}).status_code == 200
+        rec.wait_for(lambda got: [r.json["webhookType"] for r in got].count("session-ended") == 2)
+    assert sorted((a["webhookType"], a["data"].get("reason")) for a in _alerts(rec)) == [
+        ("quality-alert", None), ("quality-alert", None),
+        ("quality-alert-resolved", "session-ended"), ("quality-alert-resolved", "session-ended")]
+
+
+def _recent_reports() -> list[tuple[int, list[dict[str, Any]]]]:
+    """The receiving peer connection of the real Chromium call fixture (8 polls, 14 s),
+    moved in time so that its last poll is a second old."""
+    snapshots = orjson.loads((FIXTURES / "chromium-156-loopback-getstats.json").read_bytes())
+    shift = int(time.time() * 1000) - 1000 - snapshots[-1]["t"]
+    out = []
+    for snap in snapshots:
+        report = copy.deepcopy(snap["b"])
+        for stats in report:
+            if "timestamp" in stats:
+                stats["timestamp"] += shift
+        out.append((snap["t"] + shift, report))
+    return out
+
+
+def _rtcstats_dump(reports: list[tuple[int, list[dict[str, Any]]]]) -> bytes:
+    """An RTCStatsDump (format 3, uncompressed) of these reports of one peer connection."""
+    lines: list[Any] = [["create", None, {}, reports[0][0] - 100]]
+    last = reports[0][0] - 100
+    for t, report in reports:
+        lines.append(["getStats", "pc-b", {s["id"]: s for s in report}, t - last])
+        last = t
+    return b"\n".join([b"RTCStatsDump", b'{"fileFormat": 3}', *map(orjson.dumps, lines)])
+
+
+def test_an_imported_dump_is_not_judged_by_the_alert_rules(
+    events_server: RunningServer,
+) -> None:
+    """An import is a post-mortem: the rules judge what arrives live, never a dump, even one
+    of a call that ended a second ago. The same reports sent live fire the rule."""
+    always = {"metric": "audioMos", "operator": "<", "threshold": 4.6, "windowS": 5}
+    reports = _recent_reports()
+    with receiving() as rec:
+        client = _setup(events_server, rec, always)
+        imported = client.post("/v2/sessions/import", data={"roomId": "imported-room"},
+                               files={"file": ("call.rtcstats", _rtcstats_dump(reports))})
+        assert imported.status_code == 201, imported.text
+        assert imported.json()["samplesWithMedia"] > 0
+        # Ongoing by the server's clock, as the live one: only the path differs.
+        session = client.get(f"/v2/sessions/{imported.json()['sessionId']}").json()
+        assert session["status"] == "ongoing", session
+        for t, report in reports:
+            answer = client.post("/v2/stats", json={
+                "roomId": "live-room", "participantId": "pc-b", "timestamp": t,
+                "report": report})
+            assert answer.status_code == 202, answer.text
+        rec.wait_for(lambda got: any(r.json["webhookType"] == "quality-alert" for r in got))
+        # Events reach an endpoint in the order they were written: once the live room's
+        # end is here, whatever the import wrote before it is here too.
+        assert client.post("/v2/sessions/end", json={"roomId": "live-room"}).status_code == 200
+        rec.wait_for(lambda got: any(r.json["webhookType"] == "session-ended" for r in got))
+    assert {a["data"]["meetingId"] for a in _alerts(rec)} == {"live-room"}

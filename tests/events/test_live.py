@@ -3,53 +3,16 @@ Events, opened with a ticket (EventSource) or an Authorization header, tenant-ch
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from typing import Any
 
 import httpx
 from servers import events_db_fixture, events_server_fixture  # noqa: F401 (fixtures)
 from support.items import sample_item
 from support.server import RunningServer, Tenant
+from support.sse import Stream
 
 from callquality.domain.timefmt import iso_ms
 from callquality.service.live import Ticket, make_ticket
-
-
-class Stream:
-    """An SSE client in a thread: the events as they arrive, with their arrival time."""
-
-    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
-        self.events: list[tuple[str, Any, float]] = []
-        self.status: int | None = None
-        self.done = threading.Event()
-        self._thread = threading.Thread(target=self._read, args=(url, headers), daemon=True)
-        self._thread.start()
-
-    def _read(self, url: str, headers: dict[str, str] | None) -> None:
-        try:
-            with httpx.stream("GET", url, headers=headers, timeout=30) as answer:
-                self.status = answer.status_code
-                event = None
-                for line in answer.iter_lines():
-                    if line.startswith("event: "):
-                        event = line[7:]
-                    elif line.startswith("data: ") and event:
-                        self.events.append((event, json.loads(line[6:]), time.time()))
-        except httpx.HTTPError:
-            pass
-        finally:
-            self.done.set()
-
-    def wait_for(self, kind: str, n: int = 1, timeout_s: float = 10) -> list[Any]:
-        deadline = time.time() + timeout_s
-        while time.time() < deadline:
-            found = [e for e in self.events if e[0] == kind]
-            if len(found) >= n:
-                return found
-            time.sleep(0.02)
-        raise AssertionError(f"no {n} {kind!r} events in {timeout_s} s: {self.events}")
 
 
 def _session(server: RunningServer, tenant: Tenant, room: str) -> str:
@@ -148,3 +111,34 @@ def test_the_stream_is_refused_without_a_valid_ticket_for_this_session(
                      headers={"Authorization": good["ticket"]}, timeout=10).status_code == 401
     for room in ("guarded-room", "second-room"):
         events_server.client(tenant).post("/v2/sessions/end", json={"roomId": room})
+
+
+def test_two_tenants_sessions_of_one_client_session_id_stream_apart(
+    events_server: RunningServer,
+) -> None:
+    """The second tenant's session of a client id is stored under a scoped id
+    (domain/session_ids.py): its stream reads that one, not the first tenant's."""
+    tenants = [events_server.new_tenant(), events_server.new_tenant()]
+    now = int(time.time() * 1000)
+    for tenant in tenants:
+        answer = events_server.client(tenant).post("/v2/stats", json=sample_item(
+            "same-room", "alice", now - 1000, sessionId="same-call"))
+        assert answer.json()["sessionIds"] == ["same-call"]
+    # The second tenant's stream by a ticket and by a header, by the id it knows.
+    urls = [events_server.client(tenant).post("/v2/sessions/same-call/live/ticket").json()
+            ["url"] for tenant in tenants]
+    assert all(url.startswith("/v2/sessions/same-call/live?") for url in urls)
+    streams = [Stream(events_server.url + url) for url in urls]
+    streams.append(Stream(f"{events_server.url}/v2/sessions/same-call/live",
+                          {"Authorization": tenants[1].token()}))
+    for stream in streams:
+        assert stream.wait_for("hello")[0][1]["sessionId"] == "same-call"
+    for lost, tenant in zip((11, 22), tenants, strict=True):
+        events_server.client(tenant).post("/v2/stats", json=sample_item(
+            "same-room", "alice", now, sessionId="same-call", audio_recv_lost=lost))
+    time.sleep(1.5)
+    for lost, stream in zip((11, 22, 22), streams, strict=True):  # 0: the first report's
+        got = [e[1]["recvAudioPacketLost"] for e in stream.events if e[0] == "interval"]
+        assert lost in got and set(got) <= {0, lost}, got
+    for tenant in tenants:
+        events_server.client(tenant).post("/v2/sessions/end", json={"roomId": "same-room"})

@@ -1,10 +1,18 @@
 """/v2/webhooks as a client sees it: SSRF and other bad URLs are 400s (the shared server does
-not allow private addresses), endpoints belong to their API key, secrets rotate."""
+not allow private addresses), and the address is checked again at each attempt; endpoints
+belong to their API key, secrets rotate."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
-from support.server import RunningServer
+from support.items import sample_item
+from support.receiver import receiving
+from support.server import RunningServer, serve
+
+from callquality.config import Settings
 
 PUBLIC = "https://93.184.215.14/hooks/callquality"  # a public address: no DNS needed
 
@@ -92,3 +100,37 @@ def test_an_endpoint_belongs_to_its_api_key_and_its_secret_rotates(
     assert room_bound.post("/v2/webhooks", json={"url": PUBLIC}).status_code == 403
     assert owner.delete(f"/v2/webhooks/{endpoint['id']}").status_code == 204
     assert owner.get(f"/v2/webhooks/{endpoint['id']}").status_code == 404
+
+
+def test_the_address_is_checked_again_at_every_attempt(tmp_path: Path) -> None:
+    """An endpoint registered while private addresses were allowed gets nothing from a server
+    that does not allow them: the test event and the worker's deliveries fail at once
+    (final, not retried), naming the setting and never the address."""
+    database = f"sqlite:///{tmp_path / 'cq.db'}"
+    with receiving() as rec:
+        with serve(Settings(database_url=database, webhook_allow_private_urls=True,
+                            webhook_delivery=False)) as allowing:
+            tenant = allowing.new_tenant()
+            made = allowing.client(tenant).post("/v2/webhooks", json={"url": rec.url})
+            assert made.status_code == 201, made.text
+        webhook_id = made.json()["id"]
+        with serve(Settings(database_url=database, webhook_poll_s=0.05)) as strict:
+            client = strict.client(tenant)
+            test = client.post(f"/v2/webhooks/{webhook_id}/test").json()
+            assert test["delivered"] is False and test["statusCode"] is None
+            assert "WEBHOOK_ALLOW_PRIVATE_URLS=true" in test["error"]
+            answer = client.post("/v2/stats", json=[
+                sample_item("ssrf-room", "alice", int(time.time() * 1000))])
+            assert answer.status_code == 202, answer.text
+            deadline = time.time() + 20
+            while True:
+                log = client.get(f"/v2/webhooks/{webhook_id}/deliveries").json()["data"]
+                tried = {d["webhookType"] for d in log if d["status"] != "pending"}
+                if tried >= {"session-started", "participant-joined"}:
+                    break
+                assert time.time() < deadline, log
+                time.sleep(0.1)
+    assert all(d["status"] == "failed" and d["attempts"] == 1 for d in log), log
+    assert all("127.0.0.1" not in (d["lastError"] or "") for d in log)
+    assert all("WEBHOOK_ALLOW_PRIVATE_URLS" in (d["lastError"] or "") for d in log)
+    assert rec.received == []

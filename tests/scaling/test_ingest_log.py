@@ -4,12 +4,9 @@ and every acknowledged item is stored exactly once, with the series of the direc
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ from support.compare import rounded
 from support.faults import Sender, batches, check_exactly_once, own_postgres, wait_for
 from support.items import T0, sample_item
 from support.nats_cluster import nats_cluster
-from support.processes import CLI, create_key, serve_process, stop
+from support.processes import create_key, processor_process, serve_process
 from support.server import free_port
 
 from callquality.api.ingest_models import parse_items
@@ -35,22 +32,6 @@ from callquality.tokens import make_token
 N_ITEMS = 1600
 ROOM = "log-room"
 _COUNT = "SELECT participant_id, timestamp_ms, count(*) FROM samples GROUP BY 1, 2"
-
-
-@contextmanager
-def processor(
-    database_url: str, env: dict[str, str], metrics_port: int
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A `callquality process` process, its Prometheus metrics on ``metrics_port``."""
-    proc = subprocess.Popen(
-        [CLI, "process", "--database-url", database_url, "--metrics-port", str(metrics_port)],
-        env={**os.environ, "LOG_LEVEL": "warning", **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield proc
-    finally:
-        stop(proc)
 
 
 def _lags(port: int) -> dict[str, float]:
@@ -95,7 +76,8 @@ def test_every_acknowledged_item_survives_a_lost_node_processor_and_database(
         with ExitStack() as stack:
             apis = [stack.enter_context(serve_process(url, env=env))[0] for _ in range(2)]
             metrics_ports = [free_port(), free_port()]
-            procs = [stack.enter_context(processor(url, env, port)) for port in metrics_ports]
+            procs = [stack.enter_context(processor_process(url, env, port))
+                     for port in metrics_ports]
             # Bad input is answered by the API itself, and nothing of it reaches the log.
             bad = sample_item(ROOM, "p0", T0, audio_recv_lost=-1)
             answer = httpx.post(f"{apis[0]}/v2/stats", json=bad,
@@ -176,9 +158,9 @@ def test_a_partitions_lag_is_reported_by_its_owner_alone() -> None:
         env = {"INGEST_LOG": cluster.servers, "INGEST_PARTITIONS": "4",
                "PROCESSOR_LEASE_S": "3"}
         ports = [free_port(), free_port()]
-        with processor(url, env, ports[0]):
+        with processor_process(url, env, ports[0]):
             wait_for(lambda: set(lags(ports[0])) == every, 30)
-            with processor(url, env, ports[1]):
+            with processor_process(url, env, ports[1]):
                 def shared() -> bool:
                     first, second = set(lags(ports[0])), set(lags(ports[1]))
                     return len(first) == len(second) == 2 and first | second == every

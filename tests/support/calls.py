@@ -71,6 +71,7 @@ class RecordedCall:
     peer_connection_ids: dict[str, str]  # participant -> peerConnectionId
     relay: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0  # how long recording took
+    loss_ended_ms: int | None = None  # when the path stopped dropping, if it did mid-call
 
     @property
     def participants(self) -> list[str]:
@@ -530,8 +531,11 @@ def _loopback_only_ice() -> Iterator[None]:
 
 
 async def _aiortc_call(
-    name: str, loss: float, delay_s: float, secs: float, poll_s: float, seed: int | None
+    name: str, loss: float, delay_s: float, secs: float, poll_s: float, seed: int | None,
+    loss_for_s: float | None = None, video: bool = True,
 ) -> RecordedCall:
+    """One call; with ``loss_for_s`` the path drops packets for that long from the first
+    poll, then nothing while the call goes on (an impairment that ends)."""
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
     from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
@@ -553,7 +557,7 @@ async def _aiortc_call(
             for kind in KINDS
         }
         for pc in pcs.values():
-            for track in (AudioStreamTrack(), VideoStreamTrack()):
+            for track in (AudioStreamTrack(), *([VideoStreamTrack()] if video else [])):
                 tracks.append(track)
                 pc.addTrack(track)
         for transceiver in pcs["a"].getTransceivers():
@@ -571,11 +575,15 @@ async def _aiortc_call(
             await asyncio.sleep(0.05)
 
         snapshots = []
-        next_poll = time.monotonic()
+        first_poll = next_poll = time.monotonic()
+        loss_ended_ms = None
         for _ in range(round(secs / poll_s) + 1):
             await asyncio.sleep(max(0.0, next_poll - time.monotonic()))
             next_poll += poll_s
             t_ms = int(time.time() * 1000)
+            if loss_for_s is not None and loss_ended_ms is None and (
+                    time.monotonic() - first_poll >= loss_for_s):
+                path.loss, loss_ended_ms = 0.0, t_ms
             reports = {n: aiortc_report_to_dicts(await pc.getStats()) for n, pc in pcs.items()}
             snapshots.append(Snapshot(t_ms, reports))
     finally:
@@ -593,25 +601,35 @@ async def _aiortc_call(
         peer_connection_ids={"a": f"aiortc-{name}-a", "b": f"aiortc-{name}-b"},
         relay={k: dict(v) for k, v in sorted(path.counts.items())},
         wall_s=time.monotonic() - started,
+        loss_ended_ms=loss_ended_ms,
     )
 
 
-def record_aiortc_calls(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, RecordedCall]:
-    """Two-way aiortc calls (audio and video each way) through an :class:`ImpairedPath`, one
-    after the other: on a small CI machine two at once load the event loop enough to show in
-    aiortc's RTT. ``specs``: name → {loss, delay_s, secs, poll_s, seed}."""
+def record_aiortc_calls(
+    specs: Mapping[str, Mapping[str, Any]], *, together: bool = False
+) -> dict[str, RecordedCall]:
+    """Two-way aiortc calls (audio and, unless ``video`` is false, video each way) through an
+    :class:`ImpairedPath`, one after the other: on a small CI machine two at once load the
+    event loop enough to show in aiortc's RTT (``together``: at once, for a test that does
+    not measure RTT closely). ``specs``: name → {loss, delay_s, secs, poll_s, seed,
+    loss_for_s, video}."""
+    def call(name: str, spec: Mapping[str, Any]) -> Any:
+        return _aiortc_call(
+            name,
+            spec.get("loss", 0.0),
+            spec.get("delay_s", 0.0),
+            spec.get("secs", 20.0),
+            spec.get("poll_s", 2.0),
+            spec.get("seed"),
+            spec.get("loss_for_s"),
+            spec.get("video", True),
+        )
+
     async def run() -> dict[str, RecordedCall]:
-        calls = {}
-        for name, spec in specs.items():
-            calls[name] = await _aiortc_call(
-                name,
-                spec.get("loss", 0.0),
-                spec.get("delay_s", 0.0),
-                spec.get("secs", 20.0),
-                spec.get("poll_s", 2.0),
-                spec.get("seed"),
-            )
-        return calls
+        if together:
+            done = await asyncio.gather(*(call(n, s) for n, s in specs.items()))
+            return dict(zip(specs, done, strict=True))
+        return {name: await call(name, spec) for name, spec in specs.items()}
 
     with _loopback_only_ice():
         return asyncio.run(run())

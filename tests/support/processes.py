@@ -59,6 +59,23 @@ def serve_process(
         stop(proc)
 
 
+@contextmanager
+def processor_process(
+    database_url: str, env: dict[str, str], metrics_port: int | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `callquality process` process (its Prometheus metrics on ``metrics_port``)."""
+    metrics = ["--metrics-port", str(metrics_port)] if metrics_port is not None else []
+    proc = subprocess.Popen(
+        [CLI, "process", "--database-url", database_url, *metrics],
+        env={**os.environ, "LOG_LEVEL": "warning", **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM, then SIGKILL after 10 s, unless it has exited already."""
     if proc.poll() is None:

@@ -78,6 +78,13 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.live_intervals = Counter(
+            "callquality_live_intervals",
+            "intervals sent to live-view streams, by where the stream found them (table: "
+            "read from the samples table; log: announced on NATS by a processor)",
+            ["source"],
+            registry=self.registry,
+        )
         if store_figures:  # counts over every tenant: METRICS_STORE_FIGURES
             self.registry.register(StoreCollector(engine))
 

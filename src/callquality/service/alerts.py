@@ -1,7 +1,8 @@
 """Alert rules: registration, and their evaluation as reports arrive (docs/webhooks.md).
 
-After an ingest commits, each participant it brought new samples for is judged against the
-API key's rules in scope, over the window that ends at its newest sample: the rule's
+After an ingest commits (with the ingest log: inside the processor's batch transaction,
+``judge_in``, service/processor.py), each participant it brought new samples for is judged
+against the API key's rules in scope, over the window that ends at its newest sample: the rule's
 ``quality-alert`` fires once when the condition starts, ``quality-alert-resolved`` once when
 it ends (``domain/alerts.py``: coverage and hysteresis). Only those participants' windows are
 read, through the samples' primary key; nothing polls the table. Absent data, which no
@@ -297,31 +298,43 @@ def evaluate_reports(
     if not rules:
         return 0
     with write_transaction(engine) as conn:
-        sessions = outbox.sessions_by_id(conn, {s for (s, _), _ in reported})
-        writes.lock_rooms(conn, api_key, sorted({s.room_id for s in sessions.values()}))
-        pairs = [((s, p), ts) for (s, p), ts in reported
-                 if s in sessions and sessions[s].status(now_ms, settings.idle_timeout_s)
-                 == "ongoing"]
-        judged = [(rule, s, p, ts) for (s, p), ts in pairs for rule in rules
-                  if rule.applies_to(sessions[s].room_id, p)]
-        stored = store.states(conn, [(s, p, r.rule_id) for r, s, p, _ in judged])
-        names = outbox.participant_names(conn, [(s, p) for _, s, p, _ in judged])
-        changed, rows = [], []
-        for rule, s, p, ts in judged:
-            window = _window(conn, rule, s, p, ts)
-            state = stored.get((s, p, rule.rule_id)) or _blank(rule, s, p)
-            after = _apply(rule, state, window_value(rule, window), ts)
-            if after is None:
-                if ts > (state.judged_ms or 0):  # remembered, so no older window fires later
-                    changed.append(replace(state, judged_ms=ts))
-                continue
-            new_state, resolved = after
-            changed.append(replace(new_state, judged_ms=ts))
-            rows.append(_alert_event(rule, sessions[s], p, names.get((s, p)), new_state,
-                                     resolved=resolved, occurred_ms=ts, now_ms=now_ms,
-                                     reason="recovered" if resolved else None))
-        store.save_states(conn, changed)
-        outbox.add_events(conn, rows)
+        return judge_in(conn, settings, rules, api_key, reported, now_ms)
+
+
+def judge_in(
+    conn: Connection, settings: Settings, rules: Sequence[Rule], api_key: str,
+    reported: Sequence[tuple[tuple[str, str], int]], now_ms: int,
+) -> int:
+    """Judge the participants of an ingest against the key's ``rules`` inside a write
+    transaction the caller holds (the ingest log's processor: the batch's own); the events
+    it wrote."""
+    if not rules or not reported:
+        return 0
+    sessions = outbox.sessions_by_id(conn, {s for (s, _), _ in reported})
+    writes.lock_rooms(conn, api_key, sorted({s.room_id for s in sessions.values()}))
+    pairs = [((s, p), ts) for (s, p), ts in reported
+             if s in sessions and sessions[s].status(now_ms, settings.idle_timeout_s)
+             == "ongoing"]
+    judged = [(rule, s, p, ts) for (s, p), ts in pairs for rule in rules
+              if rule.applies_to(sessions[s].room_id, p)]
+    stored = store.states(conn, [(s, p, r.rule_id) for r, s, p, _ in judged])
+    names = outbox.participant_names(conn, [(s, p) for _, s, p, _ in judged])
+    changed, rows = [], []
+    for rule, s, p, ts in judged:
+        window = _window(conn, rule, s, p, ts)
+        state = stored.get((s, p, rule.rule_id)) or _blank(rule, s, p)
+        after = _apply(rule, state, window_value(rule, window), ts)
+        if after is None:
+            if ts > (state.judged_ms or 0):  # remembered, so no older window fires later
+                changed.append(replace(state, judged_ms=ts))
+            continue
+        new_state, resolved = after
+        changed.append(replace(new_state, judged_ms=ts))
+        rows.append(_alert_event(rule, sessions[s], p, names.get((s, p)), new_state,
+                                 resolved=resolved, occurred_ms=ts, now_ms=now_ms,
+                                 reason="recovered" if resolved else None))
+    store.save_states(conn, changed)
+    outbox.add_events(conn, rows)
     return len(rows)
 
 

@@ -6,6 +6,7 @@ One transaction: a file that fails anywhere imports nothing. The result says, pe
 connection, what was used and skipped and why, and warns when the dump yields no usable sample
 (``ingest.dumps.diagnose``), so an empty call never looks like a clean one. A valid dump that
 holds nothing to store (a Jicofo dump) is no error: the result says so, with no session.
+No alert rule judges an import: a dump is a post-mortem, after the fact (docs/webhooks.md).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ class IngestResult:
     session_ids: tuple[str, ...]
     # ((session, participant), newest timestamp_ms) of each participant with new rows
     reported: tuple[tuple[tuple[str, str], int], ...] = ()
+    rows: tuple[dict[str, Any], ...] = ()  # the samples rows stored (service/intervals.py)
 
 
 def ingest(
@@ -260,7 +261,8 @@ def _ingest(
         session_rows.values(), names, before, after, now_ms=now_ms,
         idle_timeout_s=settings.idle_timeout_s,
     ))
-    return IngestResult(len(rows), duplicates, tuple(by_session), _last_reports(rows))
+    return IngestResult(len(rows), duplicates, tuple(by_session), _last_reports(rows),
+                        tuple(rows))
 
 
 def _last_reports(rows: list[dict[str, Any]]) -> tuple[tuple[tuple[str, str], int], ...]:

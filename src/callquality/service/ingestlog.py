@@ -150,6 +150,12 @@ class IngestLog:
         """The JetStream context (for processors' consumers)."""
         return self._js
 
+    @property
+    def connection(self) -> Any:
+        """The NATS connection (for the derived intervals' core-NATS subjects:
+        service/intervals.py)."""
+        return self._nc
+
     async def close(self) -> None:
         """Flush and close the connection."""
         if self._nc is not None:

@@ -35,6 +35,8 @@ class JanusResult:
     duplicates: int
     ignored: int  # events of kinds callquality does not read
     session_ids: tuple[str, ...]
+    # ((session, participant), newest timestamp_ms) with new samples, for the alert rules
+    reported: tuple[tuple[tuple[str, str], int], ...] = ()
 
 
 def parse_janus_body(body: object) -> list[janus.JanusEvent]:
@@ -89,7 +91,7 @@ def ingest_janus(
                 save_janus_states(conn, api_key, applied.states, now_ms)
                 return JanusResult(
                     len(events), result.accepted, result.duplicates, applied.ignored,
-                    result.session_ids,
+                    result.session_ids, result.reported,
                 )
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:

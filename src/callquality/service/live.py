@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,30 +88,44 @@ def verify_ticket(engine: Engine, text: str, session_id: str, now_ms: int) -> Ti
     return ticket
 
 
-def interval_json(row: Any) -> dict[str, Any]:
-    """One new interval as the stream sends it."""
+def interval_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One new interval as the stream sends it, from its samples row."""
+    audio_mos, video_vq = row["audio_mos"], row["video_vq"]
     return {
-        "participantId": row.participant_id,
-        "peerConnectionId": row.peer_connection_id,
-        "timestamp": iso_ms(row.timestamp_ms),
-        "intervalMs": row.interval_ms,
+        "participantId": row["participant_id"],
+        "peerConnectionId": row["peer_connection_id"],
+        "timestamp": iso_ms(row["timestamp_ms"]),
+        "intervalMs": row["interval_ms"],
         "qualityScore": {
-            "audio": None if row.audio_mos is None else round(row.audio_mos, 2),
-            "video": None if row.video_vq is None else round(row.video_vq, 2),
+            "audio": None if audio_mos is None else round(audio_mos, 2),
+            "video": None if video_vq is None else round(video_vq, 2),
         },
-        "recvAudioPacketLost": row.audio_recv_packets_lost,
-        "recvVideoPacketLost": row.video_recv_packets_lost,
-        "audioRttMs": row.audio_send_rtt_ms,
-        "videoRttMs": row.video_send_rtt_ms,
-        "audioJitterMs": row.audio_recv_jitter_ms,
-        "videoJitterMs": row.video_recv_jitter_ms,
-        "sendVideoBitrate": row.video_send_bitrate_bps,
-        "recvVideoBitrate": row.video_recv_bitrate_bps,
+        "recvAudioPacketLost": row["audio_recv_packets_lost"],
+        "recvVideoPacketLost": row["video_recv_packets_lost"],
+        "audioRttMs": row["audio_send_rtt_ms"],
+        "videoRttMs": row["video_send_rtt_ms"],
+        "audioJitterMs": row["audio_recv_jitter_ms"],
+        "videoJitterMs": row["video_recv_jitter_ms"],
+        "sendVideoBitrate": row["video_send_bitrate_bps"],
+        "recvVideoBitrate": row["video_recv_bitrate_bps"],
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Announced:
+    """An interval announced on NATS (service/intervals.py): its samples key, when it was
+    stored, and the stream's JSON."""
+
+    participant_id: str
+    peer_connection_id: str
+    timestamp_ms: int
+    received_ms: int
+    interval: dict[str, Any]
+
+
 class Cursor:
-    """Where one stream is: the intervals of a session received since it began."""
+    """Where one stream is: the intervals of a session received since it began, read from
+    the table (``poll``) or announced on NATS (``take``), each sent once."""
 
     def __init__(self, session_id: str, participant_id: str | None, since_ms: int) -> None:
         self.session_id = session_id
@@ -119,19 +134,33 @@ class Cursor:
         self._sent: dict[tuple[str, str, int], int] = {}
 
     def poll(self, conn: Connection, limit: int = 5000) -> list[dict[str, Any]]:
-        """The intervals not sent yet, oldest first."""
+        """The intervals stored and not sent yet, oldest first."""
         rows = store.received_since(conn, self.session_id, self.newest_ms - _LATE_COMMIT_MS,
                                     self.participant_id, limit)
-        fresh = []
-        for row in rows:
-            key = (row.participant_id, row.peer_connection_id, int(row.timestamp_ms))
-            if key in self._sent:
-                continue
-            self._sent[key] = int(row.received_ms)
-            self.newest_ms = max(self.newest_ms, int(row.received_ms))
-            if row.interval_ms:  # a raw report's baseline carries no interval
-                fresh.append(interval_json(row))
+        fresh = [interval_json(row._mapping) for row in rows if self._fresh(
+            (row.participant_id, row.peer_connection_id, int(row.timestamp_ms)),
+            int(row.received_ms)) and row.interval_ms]  # a baseline carries no interval
+        self._forget_old()
+        return fresh
+
+    def take(self, announced: Iterable[Announced]) -> list[dict[str, Any]]:
+        """The announced intervals not sent yet (of the stream's participant, if it has
+        one)."""
+        fresh = [a.interval for a in announced
+                 if (self.participant_id is None or a.participant_id == self.participant_id)
+                 and self._fresh((a.participant_id, a.peer_connection_id, a.timestamp_ms),
+                                 a.received_ms)]
+        self._forget_old()
+        return fresh
+
+    def _fresh(self, key: tuple[str, str, int], received_ms: int) -> bool:
+        if key in self._sent:
+            return False
+        self._sent[key] = received_ms
+        self.newest_ms = max(self.newest_ms, received_ms)
+        return True
+
+    def _forget_old(self) -> None:
         horizon = self.newest_ms - 2 * _LATE_COMMIT_MS
         if len(self._sent) > 10_000 or any(v < horizon for v in self._sent.values()):
             self._sent = {k: v for k, v in self._sent.items() if v >= horizon}
-        return fresh

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from callquality.store import bulk
 from callquality.store.db import is_postgres
-from callquality.store.schema import ingest_partitions, ingest_processors
+from callquality.store.schema import ingest_partitions
 
 _T = ingest_partitions.c
-_P = ingest_processors.c
 
 
 def ensure(conn: Connection, partitions: int) -> None:
@@ -71,28 +70,21 @@ def renew_and_claim(
 
 
 def release(conn: Connection, owner: str) -> None:
-    """Give up every lease of this owner and its heartbeat (a clean shutdown: others take
-    over at once)."""
-    conn.execute(delete(ingest_processors).where(_P.owner == owner))
+    """Give up every lease of this owner (a clean shutdown: others take over at once)."""
     conn.execute(
         update(ingest_partitions).where(_T.owner == owner).values(owner=None, lease_until_ms=0)
     )
 
 
-def heartbeat(conn: Connection, owner: str, now_ms: int, lease_ms: int) -> int:
-    """Mark this processor alive for ``lease_ms`` (before it holds any partition, too) and
-    forget those that stopped; returns how many processors are alive, itself included. A
-    holder's share is the partitions divided by this number: a newcomer is counted from its
-    first heartbeat, and the others give it partitions back (counting lease owners instead,
-    a processor that found every partition taken would never be counted, and stay idle)."""
-    until = now_ms + lease_ms
-    renewed = conn.execute(
-        update(ingest_processors).where(_P.owner == owner).values(seen_until_ms=until)
+def live_owners(conn: Connection, now_ms: int) -> int:
+    """How many owners hold an unexpired lease."""
+    return int(
+        conn.execute(
+            select(func.count(func.distinct(_T.owner))).where(
+                and_(_T.owner.is_not(None), _T.lease_until_ms >= now_ms)
+            )
+        ).scalar_one()
     )
-    if renewed.rowcount == 0:
-        conn.execute(insert(ingest_processors).values(owner=owner, seen_until_ms=until))
-    conn.execute(delete(ingest_processors).where(_P.seen_until_ms < now_ms))
-    return int(conn.execute(select(func.count()).select_from(ingest_processors)).scalar_one())
 
 
 def fence(conn: Connection, partition: int, owner: str, now_ms: int) -> int | None:

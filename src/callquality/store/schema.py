@@ -475,16 +475,6 @@ ingest_partitions = Table(
     Column("checkpoint_seq", BigInteger, nullable=False),
 )
 
-# The processors alive (a heartbeat each, renewed with their leases), those holding no
-# partition yet included: each takes a share of the partitions by their number
-# (service/processor.py). Operational: a Citus reference table.
-ingest_processors = Table(
-    "ingest_processors",
-    metadata,
-    Column("owner", String(64), primary_key=True),
-    Column("seen_until_ms", BigInteger, nullable=False),
-)
-
 
 # Per participant of a session: what its whole stay was like, kept as data for fleet
 # analytics (query/analytics.py, docs/metrics.md "Fleet analytics"). Ingest only marks a row

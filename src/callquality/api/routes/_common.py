@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from callquality.api.auth import require_reader, require_tenant_reader
 from callquality.api.state import AppState
+from callquality.domain.errors import StoreUnavailable
 from callquality.query.sessions import MAX_PER_PAGE
+from callquality.service.alerts import evaluate_reports
 from callquality.tokens import Claims
+
+log = logging.getLogger("callquality.api")
 
 
 class ErrorBody(BaseModel):
@@ -88,3 +95,22 @@ def base_url(request: Request) -> str:
 async def read_body(request: Request) -> bytes:
     """The request body (its size is bounded by ``api/bodylimit.py``)."""
     return b"".join([chunk async for chunk in request.stream()])
+
+
+async def judge_alerts(
+    app: AppState, api_key: str, reported: Sequence[tuple[tuple[str, str], int]]
+) -> None:
+    """Judge the alert rules on the participants a committed ingest brought new samples for
+    (``POST /v2/stats``, ``POST /v2/ingest/janus``), before the answer: a sender's next
+    request is judged after this one (service/alerts.py). A key known to have no rules costs
+    no thread hop."""
+    if not reported or app.alert_rules.known_empty(api_key):
+        return
+    await run_in_threadpool(_judge, app, api_key, reported)
+
+
+def _judge(app: AppState, api_key: str, reported: Sequence[tuple[tuple[str, str], int]]) -> None:
+    try:
+        evaluate_reports(app.engine, app.settings, app.alert_rules, api_key, reported, now_ms())
+    except StoreUnavailable:  # the next report of the participant judges its window again
+        log.warning("alert rules not judged: the database is unavailable")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import orjson
@@ -14,16 +13,19 @@ from callquality.api.auth import check_scope
 from callquality.api.forwarded import request_location
 from callquality.api.ingest_models import ingest_body_schema, parse_items
 from callquality.api.responses import OrjsonResponse
-from callquality.api.routes._common import ERRORS, claims, now_ms, read_body, state
-from callquality.api.state import AppState
-from callquality.domain.errors import Forbidden, InvalidInput, StoreUnavailable
+from callquality.api.routes._common import (
+    ERRORS,
+    claims,
+    judge_alerts,
+    now_ms,
+    read_body,
+    state,
+)
+from callquality.domain.errors import Forbidden, InvalidInput
 from callquality.domain.session_ids import public_session_id
-from callquality.service.alerts import evaluate_reports
 from callquality.service.clients import with_location
 from callquality.service.ingest import ingest
 from callquality.service.ingestlog import check_reports
-
-log = logging.getLogger("callquality.api")
 
 router = APIRouter(responses=ERRORS, tags=["ingest"])
 
@@ -103,10 +105,7 @@ async def post_stats(request: Request) -> Any:
         accepted, duplicates, session_ids = (
             result.accepted, result.duplicates, result.session_ids
         )
-        # The alert rules judge the new samples now that they are durable, before the
-        # answer: a client's next report is judged after this one (service/alerts.py).
-        if result.reported and not app.alert_rules.known_empty(caller.api_key):
-            await run_in_threadpool(_judge_alerts, app, caller.api_key, result.reported)
+        await judge_alerts(app, caller.api_key, result.reported)
     app.metrics.ingest_items.labels("accepted").inc(accepted)
     app.metrics.ingest_items.labels("duplicate").inc(duplicates)
     headers = {"Connection": "close"} if app.should_close() else None
@@ -119,10 +118,3 @@ async def post_stats(request: Request) -> Any:
         status_code=202,
         headers=headers,
     )
-
-
-def _judge_alerts(app: AppState, api_key: str, reported: Any) -> None:
-    try:
-        evaluate_reports(app.engine, app.settings, app.alert_rules, api_key, reported, now_ms())
-    except StoreUnavailable:  # the next report of the participant judges its window again
-        log.warning("alert rules not judged: the database is unavailable")

@@ -21,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from callquality.api.responses import OrjsonResponse
-from callquality.api.routes._common import ERRORS, now_ms, read_body, state
+from callquality.api.routes._common import ERRORS, judge_alerts, now_ms, read_body, state
 from callquality.domain.errors import AuthError, Forbidden, InvalidInput, PayloadTooLarge
 from callquality.domain.session_ids import public_session_id
 from callquality.service.janus import ingest_janus, parse_janus_body
@@ -111,6 +111,7 @@ async def post_janus(request: Request) -> Any:
         ingest_janus, app.engine, app.settings, caller.api_key, events, now_ms(),
         room_scope=caller.room_id,
     )
+    await judge_alerts(app, caller.api_key, result.reported)
     app.metrics.ingest_items.labels("accepted").inc(result.accepted)
     app.metrics.ingest_items.labels("duplicate").inc(result.duplicates)
     return OrjsonResponse(

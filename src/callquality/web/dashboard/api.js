@@ -74,4 +74,8 @@ export const paths = {
   stats: (sessionId, participantId, intervalS) => (participantId
     ? `v2/sessions/${enc(sessionId)}/participant/${enc(participantId)}/stats?interval=${intervalS}`
     : `v2/sessions/${enc(sessionId)}/stats?interval=${intervalS}`),
+  webhooks: () => 'v2/webhooks',
+  deliveries: (webhookId, query) => `v2/webhooks/${enc(webhookId)}/deliveries?${query}`,
+  webhookTest: (webhookId) => `v2/webhooks/${enc(webhookId)}/test`,
+  alertRules: () => 'v2/alertRules',
 };

@@ -33,6 +33,13 @@ export function dateTime(t) {
   });
 }
 
+/** A date and time to the second (a delivery log's attempts are seconds apart). */
+export function dateTimeSeconds(t) {
+  return new Date(t).toLocaleString([], {
+    month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  });
+}
+
 /** A duration in milliseconds as "42 s", "3 min 5 s" or "1 h 20 min". */
 export function duration(durationMs) {
   if (!isNum(durationMs) || durationMs < 0) return '–';

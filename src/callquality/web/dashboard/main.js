@@ -3,7 +3,8 @@
 //
 //   api.js      token, requests, errors          router.js   hash routes
 //   format.js   numbers, times, score bands       dom.js      element helpers
-//   charts.js   uPlot charts and their legends    views/      sign-in, sessions, session
+//   charts.js   uPlot charts and their legends    views/      sign-in, overview, sessions,
+//                                                             session, webhooks
 
 import * as api from './api.js';
 import { uPlotLoaded } from './charts.js';
@@ -13,18 +14,24 @@ import * as overviewView from './views/overview.js';
 import * as sessionView from './views/session.js';
 import * as sessionsView from './views/sessions.js';
 import * as signinView from './views/signin.js';
+import * as webhooksView from './views/webhooks.js';
 
-const VIEWS = { signin: 'view-signin', overview: 'view-overview', sessions: 'view-sessions', session: 'view-session' };
-const HEADINGS = { signin: 'signin-title', overview: 'overview-title', sessions: 'sessions-title', session: 'session-title' };
+const VIEWS = {
+  signin: 'view-signin', overview: 'view-overview', sessions: 'view-sessions', session: 'view-session', webhooks: 'view-webhooks',
+};
+const HEADINGS = {
+  signin: 'signin-title', overview: 'overview-title', sessions: 'sessions-title', session: 'session-title', webhooks: 'webhooks-title',
+};
+const NAV = { overview: 'nav-overview', sessions: 'nav-sessions', webhooks: 'nav-webhooks' };
 let active = null;  // the view on screen ({leave}), or null
 
 function showView(name) {
   for (const [key, id] of Object.entries(VIEWS)) $(id).hidden = key !== name;
   $('sign-out').hidden = name === 'signin';
-  $('nav-overview').toggleAttribute('aria-current', name === 'overview');
-  $('nav-sessions').toggleAttribute('aria-current', name === 'sessions');
-  if (name === 'overview') $('nav-overview').setAttribute('aria-current', 'page');
-  if (name === 'sessions') $('nav-sessions').setAttribute('aria-current', 'page');
+  for (const [key, id] of Object.entries(NAV)) {
+    if (key === name) $(id).setAttribute('aria-current', 'page');
+    else $(id).removeAttribute('aria-current');
+  }
 }
 
 // A new view takes focus on its heading, so that keyboard and screen-reader users start
@@ -51,6 +58,7 @@ function render(route, { cause, signInToken }) {
   showView(route.name);
   if (route.name === 'session') active = sessionView.render(route.sessionId);
   else if (route.name === 'overview') active = overviewView.render(route);
+  else if (route.name === 'webhooks') active = webhooksView.render();
   else active = sessionsView.render(route);
   moveFocus(route.name, cause);
 }

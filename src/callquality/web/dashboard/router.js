@@ -1,5 +1,6 @@
 // Hash routes: '#/' (the Overview, with ?days=&kind=&browser=...), '#/sessions' (sessions,
-// with ?roomId=&status=&page=), '#/sessions/{id}' (one session),
+// with ?roomId=&status=&page=), '#/sessions/{id}' (one session), '#/webhooks' (webhooks
+// and alert rules),
 // and '#token=...' (a sign-in link; the token leaves the address bar at once).
 
 // The Overview's filters (GET /v2/analytics/quality's dimensions), as in its URL.
@@ -18,10 +19,11 @@ export function overviewHref({ days = 7, kind = '', filters = {} } = {}) {
 const SESSION = /^#\/sessions\/([^/?]+)/;
 const TOKEN = /^#token=(.+)$/;
 
-/** The route of a location hash: {name: 'sessions', roomId, status, page} or {name: 'session', sessionId}. */
+/** The route of a location hash: {name: 'sessions', roomId, status, page}, {name: 'session', sessionId}, {name: 'webhooks'} or {name: 'overview', ...}. */
 export function parse(hash) {
   const m = SESSION.exec(hash || '#/');
   if (m) return { name: 'session', sessionId: decodeURIComponent(m[1]) };
+  if (/^#\/webhooks(\?|$)/.test(hash || '')) return { name: 'webhooks' };
   const query = new URLSearchParams((hash || '').split('?')[1] || '');
   if (!/^#\/sessions(\?|$)/.test(hash || '')) {
     const filters = {};
