@@ -89,7 +89,7 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
-def _tree(pid: int) -> list[int]:
+def tree(pid: int) -> list[int]:
     """The process and its descendants (uvicorn's workers)."""
     pids = [pid]
     i = 0
@@ -138,32 +138,35 @@ class Server:
 
     def rss_kb(self) -> int:
         """Current resident memory of the server and its workers, summed."""
-        return sum(_status_kb(p, "VmRSS") for p in _tree(self.process.pid))
+        return sum(_status_kb(p, "VmRSS") for p in tree(self.process.pid))
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the server and its workers."""
-        return cpu_seconds(_tree(self.process.pid))
+        return cpu_seconds(tree(self.process.pid))
 
     def peak_rss_kb(self) -> int:
         """Peak resident memory (VmHWM) of the server and its workers, summed."""
-        return sum(_status_kb(p, "VmHWM") for p in _tree(self.process.pid))
+        return sum(_status_kb(p, "VmHWM") for p in tree(self.process.pid))
 
 
 @contextmanager
-def serve(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None
-          ) -> Iterator[Server]:
-    """Start `callquality serve` on a free port and wait until /healthz answers."""
+def serve(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None,
+          host: str = "127.0.0.1", netns: str | None = None) -> Iterator[Server]:
+    """Start `callquality serve` on a free port of ``host`` (in network namespace ``netns``,
+    if given) and wait until /healthz answers."""
     port = free_port()
     # The rate limits off: the benchmarks measure the service, not the policy (one tenant
     # sends all the load, beyond RATE_LIMIT_ITEMS_PER_S).
     environ = {**os.environ, "LOG_LEVEL": "warning", "RATE_LIMIT_PER_S": "0",
                "RATE_LIMIT_ITEMS_PER_S": "0", **(env or {})}
+    # `ip netns exec` execs the command in place: the pid is the server's.
+    prefix = ["ip", "netns", "exec", netns] if netns else []
     process = subprocess.Popen(
-        [CALLQUALITY, "serve", "--port", str(port), "--database-url", database_url,
-         "--workers", str(workers)],
+        [*prefix, CALLQUALITY, "serve", "--host", host, "--port", str(port),
+         "--database-url", database_url, "--workers", str(workers)],
         env=environ,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     deadline = time.time() + 60
     while True:
         try:
@@ -184,3 +187,163 @@ def serve(database_url: str, *, workers: int = 1, env: dict[str, str] | None = N
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+
+
+@dataclass
+class NatsCluster:
+    """A JetStream cluster of the benchmark's own: its client URLs and node processes."""
+
+    servers: str  # INGEST_LOG's value
+    nodes: list[subprocess.Popen[bytes]]
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds([n.pid for n in self.nodes])
+
+
+@contextmanager
+def nats_cluster(host: str = "127.0.0.1", size: int = 3) -> Iterator[NatsCluster]:
+    """Start ``size`` nats-server nodes (clients on ``host``, routes on loopback, data in a
+    temp dir), wait until JetStream answers, stop and delete them at the end."""
+    import asyncio
+
+    import nats
+
+    root = Path(tempfile.mkdtemp(prefix="cq-bench-nats-"))
+    ports = [free_port() for _ in range(size)]
+    routes = [free_port() for _ in range(size)]
+    nodes: list[subprocess.Popen[bytes]] = []
+
+    async def quiet(exc: Exception) -> None:
+        """Refused connections while the nodes start are expected: no tracebacks."""
+
+    async def ready(servers: list[str]) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                nc = await nats.connect(servers=servers, connect_timeout=1,
+                                        allow_reconnect=False, error_cb=quiet)
+                try:
+                    await nc.jetstream(timeout=1).account_info()  # a meta leader answers
+                    return
+                finally:
+                    await nc.close()
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    try:
+        for n in range(size):
+            others = ", ".join(f"nats-route://127.0.0.1:{r}" for i, r in enumerate(routes)
+                               if i != n)
+            conf = root / f"n{n}.conf"
+            conf.write_text(
+                f"server_name: n{n}\nlisten: {host}:{ports[n]}\n"
+                f'jetstream {{ store_dir: "{root / f"n{n}"}", max_memory_store: 64MB, '
+                f"max_file_store: 4GB }}\n"
+                f"cluster {{ name: cq-bench, listen: 127.0.0.1:{routes[n]}, "
+                f"routes: [{others}] }}\n")
+            nodes.append(subprocess.Popen([NATS_SERVER, "-c", str(conf)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        servers = [f"nats://{host}:{p}" for p in ports]
+        asyncio.run(ready(servers))
+        yield NatsCluster(",".join(servers), nodes)
+    finally:
+        for node in nodes:
+            node.terminate()
+        for node in nodes:
+            try:
+                node.wait(10)
+            except subprocess.TimeoutExpired:
+                node.kill()
+                node.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+NETNS_PREFIX = "cqbench"
+NETNS_BRIDGE = f"{NETNS_PREFIX}br"
+NETNS_HOST = "10.203.0.1"  # the host's address on the bridge (a private /24 of our own)
+
+
+@dataclass
+class Hosts:
+    """Network namespaces on a bridge: one per simulated host."""
+
+    names: list[str]
+    addresses: list[str]  # each namespace's address on the bridge
+    gateway: str  # the host's address on the bridge
+
+
+def _ip(*args: str, check: bool = True) -> None:
+    subprocess.run(["ip", *args], check=check, capture_output=True)
+
+
+def _remove_hosts() -> None:
+    """Delete the namespaces and the bridge of this or an earlier run (their veths go too)."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for line in listed.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        if name.startswith(NETNS_PREFIX):
+            _ip("netns", "delete", name, check=False)
+    _ip("link", "delete", NETNS_BRIDGE, check=False)
+
+
+@contextmanager
+def hosts(count: int) -> Iterator[Hosts]:
+    """``count`` network namespaces (needs root), each joined by a veth pair to a bridge
+    on which the host has 10.203.0.1/24: processes in them are on hosts of their own, and
+    what they send to the host crosses a veth and the bridge. Removed at the end, whatever
+    happens (and at the start, if an earlier run was killed before it could)."""
+    _remove_hosts()
+    try:
+        _ip("link", "add", NETNS_BRIDGE, "type", "bridge")
+        _ip("addr", "add", f"{NETNS_HOST}/24", "dev", NETNS_BRIDGE)
+        _ip("link", "set", NETNS_BRIDGE, "up")
+        names, addresses = [], []
+        for i in range(count):
+            name, outer, inner = f"{NETNS_PREFIX}{i}", f"{NETNS_PREFIX}{i}h", f"{NETNS_PREFIX}{i}n"
+            address = f"10.203.0.{10 + i}"
+            _ip("netns", "add", name)
+            _ip("link", "add", outer, "type", "veth", "peer", "name", inner)
+            _ip("link", "set", inner, "netns", name)
+            _ip("link", "set", outer, "master", NETNS_BRIDGE)
+            _ip("link", "set", outer, "up")
+            _ip("-n", name, "addr", "add", f"{address}/24", "dev", inner)
+            _ip("-n", name, "link", "set", inner, "up")
+            _ip("-n", name, "link", "set", "lo", "up")
+            names.append(name)
+            addresses.append(address)
+        yield Hosts(names, addresses, NETNS_HOST)
+    finally:
+        _remove_hosts()
+
+
+@contextmanager
+def relay(listen_host: str, target_port: int) -> Iterator[int]:
+    """A TCP relay (socat) from a free port of ``listen_host`` to ``target_port`` on
+    loopback: PostgreSQL listens on loopback only, and the namespaces reach it through
+    this, as through a connection pooler on the database's host. Yields the port."""
+    socat = shutil.which("socat")
+    if socat is None:
+        raise RuntimeError("--netns needs socat (apt-get install socat) to reach PostgreSQL")
+    port = free_port()
+    process = subprocess.Popen(
+        [socat, f"TCP-LISTEN:{port},bind={listen_host},fork,reuseaddr",
+         f"TCP:127.0.0.1:{target_port}"], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection((listen_host, port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)

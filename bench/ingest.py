@@ -3,6 +3,8 @@
     .venv/bin/python bench/ingest.py [--backend sqlite|postgresql] [--participants 2000]
         [--batch 50] [--duration 60] [--workers 1] [--procs 1] [--speedup 1] [--max]
         [--full-reports] [--stored-samples 5000000]
+    .venv/bin/python bench/ingest.py --log [--apis 2] [--processors 1] [--partitions 8]
+        [--replicas 3] [--netns] [--drain-timeout 600] [the options above]
 
 Each participant sends one raw report every 5 s of *report time*: the fixture's `a` and `b`
 stats of one snapshot as collector.js sends them by default (the stats types and fields the
@@ -25,6 +27,16 @@ VmHWM summed over the server process and its workers), and, in the same run, the
 inserting the same sample rows straight into the samples table (--batch rows per
 transaction, no HTTP; through SQLAlchemy's executemany, and through the driver's fastest
 plain path: sqlite3 executemany of tuples, psycopg COPY), with the ratio of each.
+
+--log (INGEST_LOG, on PostgreSQL): a 3-node JetStream cluster of the benchmark's own, --apis
+API processes publishing to it (the generator's batch j always to API j mod N) and
+--processors `callquality process` processors storing into the database (bench/_ingest_log.py);
+--netns puts each API process in a network namespace of its own, joined to the host by a veth
+and a bridge (root), so that the requests and the API's traffic to NATS and PostgreSQL cross
+them as between hosts. It prints, every 5 s, the consumer lag (the stream's messages not yet
+acknowledged) and the items stored; then the time the lag took to drain after the load, the
+items stored per second, the lag's peak, each processor's share, and the CPU per accepted
+report of the API processes, the processors, the NATS servers and PostgreSQL, separately.
 """
 
 from __future__ import annotations
@@ -38,7 +50,9 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +60,8 @@ from typing import Any
 import httpx
 import orjson
 from _common import ROOT, cpu_seconds, database, machine, percentile, postgres_pids, serve
+from _ingest_log import Deployment, LagWatch, deploy
+from sqlalchemy import func, select
 
 from callquality.ingest.items import IngestItem
 from callquality.ingest.read_fields import filter_report
@@ -156,20 +172,23 @@ def participants(n: int, room_size: int, loss_share: float, seed: int = 7) -> li
     return out
 
 
-async def _run(url: str, token: str, people: list[Participant], args: argparse.Namespace,
-               t0_ms: int, start_at: float) -> Result:
-    reports = Reports(FIXTURE)
+async def _run(urls: list[str], token: str, people: list[Participant],
+               args: argparse.Namespace, t0_ms: int, start_at: float) -> Result:
+    """Send ``people``'s reports; batch j always to ``urls[j % len(urls)]`` (as a load
+    balancer hashing the collector would), so that a participant's reports go to one API."""
+    reports = Reports(FIXTURE, full=args.full_reports)
     result = Result()
     batches = [people[i : i + args.batch] for i in range(0, len(people), args.batch)]
     period = STEP_MS / 1000 / args.speedup
     slots = asyncio.Semaphore(args.concurrency)
     limits = httpx.Limits(max_connections=args.concurrency,
                           max_keepalive_connections=args.concurrency)
-    async with httpx.AsyncClient(base_url=url, headers={
-        "Authorization": token, "Content-Type": "application/json"}, timeout=60,
-        limits=limits) as client:
+    headers = {"Authorization": token, "Content-Type": "application/json"}
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(httpx.AsyncClient(
+            base_url=url, headers=headers, timeout=60, limits=limits)) for url in urls]
 
-        async def send(body: bytes, n: int) -> None:
+        async def send(client: httpx.AsyncClient, body: bytes, n: int) -> None:
             try:
                 t = time.perf_counter()
                 response = await client.post("/v2/stats", content=body)
@@ -210,7 +229,8 @@ async def _run(url: str, token: str, people: list[Participant], args: argparse.N
                 ]
                 body = b"[" + b",".join(parts) + b"]"
                 result.sent_items += len(batch)
-                task = asyncio.create_task(send(body, len(batch)))
+                task = asyncio.create_task(
+                    send(clients[j % len(clients)], body, len(batch)))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             step += 1
@@ -219,10 +239,10 @@ async def _run(url: str, token: str, people: list[Participant], args: argparse.N
     return result
 
 
-def _proc(url: str, token: str, people: list[Participant], args: argparse.Namespace,
+def _proc(urls: list[str], token: str, people: list[Participant], args: argparse.Namespace,
           t0_ms: int, start_at: float) -> Result:
     began = time.process_time()
-    result = asyncio.run(_run(url, token, people, args, t0_ms, start_at))
+    result = asyncio.run(_run(urls, token, people, args, t0_ms, start_at))
     result.cpu_s = time.process_time() - began
     return result
 
@@ -367,10 +387,10 @@ def store_samples(database_url: str, count: int) -> float:
 
 
 class Watch:
-    """Samples, once a second, the server's RSS and the CPU of the database's processes."""
+    """Samples, once a second, the servers' RSS and the CPU of the database's processes."""
 
-    def __init__(self, server: Any, database_name: str | None) -> None:
-        self.server = server
+    def __init__(self, rss_kb: Callable[[], int], database_name: str | None) -> None:
+        self.rss_kb_now = rss_kb
         self.database_name = database_name
         self.rss_kb: list[int] = []
         # pid -> (CPU at first sight, CPU at last sight, "ours" | "background" | "other")
@@ -389,7 +409,7 @@ class Watch:
 
     def _run(self) -> None:
         while not self._stop.wait(1.0):
-            self.rss_kb.append(self.server.rss_kb())
+            self.rss_kb.append(self.rss_kb_now())
             self._sample_database()
 
     def _sample_database(self, first: bool = False) -> None:
@@ -432,26 +452,44 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16,
                         help="requests in flight per generator process")
     parser.add_argument("--procs", type=int, default=1, help="generator processes")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes per server (API) process")
     parser.add_argument("--raw-seconds", type=float, default=5)
     parser.add_argument("--full-reports", action="store_true",
                         help="send whole reports (but certificates), as collector.js does with "
                              "fields 'all' and other senders do; default: the fields read")
     parser.add_argument("--stored-samples", type=int, default=0,
                         help="samples already stored (other sessions) before the run")
+    log_mode = parser.add_argument_group("log mode (INGEST_LOG; PostgreSQL)")
+    log_mode.add_argument("--log", action="store_true",
+                          help="API processes publish to a 3-node JetStream cluster, "
+                               "processors store into PostgreSQL")
+    log_mode.add_argument("--apis", type=int, default=2, help="API processes")
+    log_mode.add_argument("--processors", type=int, default=1, help="processor processes")
+    log_mode.add_argument("--partitions", type=int, default=8, help="INGEST_PARTITIONS")
+    log_mode.add_argument("--replicas", type=int, default=3, help="INGEST_REPLICAS")
+    log_mode.add_argument("--netns", action="store_true",
+                          help="each API process in a network namespace of its own (root)")
+    log_mode.add_argument("--drain-timeout", type=float, default=600,
+                          help="seconds to wait, after the load, for the lag to drain")
     args = parser.parse_args()
+    if args.log:
+        args.backend = "postgresql"
 
     offered = args.participants / (STEP_MS / 1000) * args.speedup
     sample = Reports(FIXTURE, full=args.full_reports).item("room-00000", "p000000", 0, 0.0, 0.0)
     print(f"machine: {machine()}")
-    print(f"backend: {args.backend}, server workers: {args.workers}, generator processes: "
-          f"{args.procs}, batch: {args.batch}, participants: {args.participants}, "
-          f"duration: {args.duration:.0f} s, "
+    print(f"backend: {args.backend}, "
+          + (f"log mode: {args.apis} API processes x {args.workers} workers, "
+             f"{args.processors} processors, {args.partitions} partitions, "
+             f"{args.replicas} replicas" if args.log else f"server workers: {args.workers}")
+          + f", generator processes: {args.procs}, batch: {args.batch}, participants: "
+          f"{args.participants}, duration: {args.duration:.0f} s, "
           + ("closed loop (--max)" if args.max else
              f"offered: {offered:.0f} reports/s (speedup {args.speedup:g})"))
     print(f"reports: {'full (all but certificates)' if args.full_reports else 'the fields read'}"
           f", {len(sample):,} bytes of JSON per item")
-    with database(args.backend) as url:
+    with database(args.backend) as url, ExitStack() as stack:
         engine = create_store_engine(url)
         migrate(engine)
         with write_transaction(engine) as conn:
@@ -463,28 +501,55 @@ def main() -> None:
                   f"({took:.0f} s)")
         token = make_token(api_key, secret, roles=("rtc",), ttl_s=24 * 3600)
         people = participants(args.participants, args.room_size, args.loss_share)
-        with serve(url, workers=args.workers) as server:
-            watch = Watch(server, url.rsplit("/", 1)[1] if args.backend == "postgresql"
-                          else None)
-            t0_ms = int(time.time() * 1000)
-            start_at = time.time() + 1.0
-            # Whole rooms per process, so that a room's reports stay in order.
-            per = -(-len(people) // args.procs)
-            per = -(-per // args.room_size) * args.room_size
-            shares = [people[i : i + per] for i in range(0, len(people), per)]
-            watch.start()
-            server_cpu_before = server.cpu_seconds()
-            with ProcessPoolExecutor(len(shares),
-                                     mp_context=multiprocessing.get_context("fork")) as pool:
-                futures = [pool.submit(_proc, server.url, token, share, args, t0_ms, start_at)
-                           for share in shares]
-                results = [f.result() for f in futures]
-            server_cpu = server.cpu_seconds() - server_cpu_before
-            watch.stop()
-            peak_kb = server.peak_rss_kb()
+        deployment = None
+        if args.log:
+            deployment = stack.enter_context(deploy(
+                url, apis=args.apis, workers=args.workers, processors=args.processors,
+                partitions=args.partitions, replicas=args.replicas, netns=args.netns))
+            servers = deployment.apis
+            print(f"API processes {deployment.where}; partitions held by the processors: "
+                  f"{deployment.shares()}")
+        else:
+            servers = [stack.enter_context(serve(url, workers=args.workers))]
+        watch = Watch(lambda: sum(s.rss_kb() for s in servers),
+                      url.rsplit("/", 1)[1] if args.backend == "postgresql" else None)
+        lag = LagWatch(deployment) if deployment is not None else None
+        t0_ms = int(time.time() * 1000)
+        start_at = time.time() + 1.0
+        # Whole rooms per process, so that a room's reports stay in order.
+        per = -(-len(people) // args.procs)
+        per = -(-per // args.room_size) * args.room_size
+        shares = [people[i : i + per] for i in range(0, len(people), per)]
+        urls = [s.url for s in servers]
+        watch.start()
+        server_cpu_before = sum(s.cpu_seconds() for s in servers)
+        if deployment is not None and lag is not None:
+            roles_before = _log_cpu(deployment)
+            lag.start()
+        with ProcessPoolExecutor(len(shares),
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_proc, urls, token, share, args, t0_ms, start_at)
+                       for share in shares]
+            results = [f.result() for f in futures]
+        server_cpu = sum(s.cpu_seconds() for s in servers) - server_cpu_before
+        accepted = sum(r.accepted for r in results)
+        if deployment is not None and lag is not None:
+            sent_s = time.monotonic()
+            print(f"  load done; waiting for the lag to drain ({accepted:,} items accepted)",
+                  flush=True)
+            while not lag.drained(accepted) and time.monotonic() - sent_s < args.drain_timeout:
+                time.sleep(0.2)
+            drain_s = time.monotonic() - sent_s
+            lag.stop()
+            roles = {k: v - roles_before[k] for k, v in _log_cpu(deployment).items()}
+            shares_after = deployment.shares()
+        watch.stop()
+        peak_kb = sum(s.peak_rss_kb() for s in servers)
+        if deployment is not None:
+            samples_stored = _count_samples(url)
+        stack.close()
         raw = raw_insert_rates(url, args.batch, args.raw_seconds)
 
-    accepted = sum(r.accepted for r in results)
     sent = sum(r.sent_items for r in results)
     elapsed = max(r.elapsed_s for r in results)
     latencies = [ms for r in results for ms in r.latencies_ms]
@@ -505,18 +570,28 @@ def main() -> None:
           f"({len(latencies)} requests of {args.batch} reports)")
     # CPU time per accepted report: less sensitive than the rate to other work on the machine.
     per_report = 1e6 / max(accepted, 1)
-    server_us = server_cpu * per_report
     generator_us = sum(r.cpu_s for r in results) * per_report
-    line = f"CPU per accepted report: server {server_us:.0f} µs"
-    if args.backend == "postgresql":
-        ours = watch.database_cpu_s("ours") * per_report
-        background = watch.database_cpu_s("background") * per_report
-        other = watch.database_cpu_s("other") * per_report
-        both = server_us + ours + background
-        line += (f", PostgreSQL {ours + background:.0f} µs (this database's backends {ours:.0f}"
-                 f" + WAL writer, checkpointer... {background:.0f}; other databases' backends, "
-                 f"not counted: {other:.0f}); server + PostgreSQL {both:.0f} µs")
-    print(line + f"; load generator {generator_us:.0f} µs")
+    ours = watch.database_cpu_s("ours") * per_report
+    background = watch.database_cpu_s("background") * per_report
+    other = watch.database_cpu_s("other") * per_report
+    postgres = (f"PostgreSQL {ours + background:.0f} µs (this database's backends {ours:.0f}"
+                f" + WAL writer, checkpointer... {background:.0f}; other databases' backends, "
+                f"not counted: {other:.0f})")
+    if deployment is not None and lag is not None:
+        _print_log_figures(lag, accepted, elapsed, drain_s, roles, per_report, samples_stored,
+                           shares_after)
+        total = sum(roles.values()) * per_report + ours + background
+        print(f"CPU per accepted report, from the first send until drained: API processes "
+              f"{roles['api'] * per_report:.0f} µs, processors "
+              f"{roles['processors'] * per_report:.0f} µs, NATS servers (3) "
+              f"{roles['nats'] * per_report:.0f} µs, {postgres}; all of them {total:.0f} µs; "
+              f"load generator {generator_us:.0f} µs")
+    else:
+        server_us = server_cpu * per_report
+        line = f"CPU per accepted report: server {server_us:.0f} µs"
+        if args.backend == "postgresql":
+            line += f", {postgres}; server + PostgreSQL {server_us + ours + background:.0f} µs"
+        print(line + f"; load generator {generator_us:.0f} µs")
     rss = watch.rss_kb
     if rss:
         marks = sorted({min(4, len(rss) - 1), *range(59, len(rss), 60), len(rss) - 1})
@@ -525,6 +600,47 @@ def main() -> None:
     for how, raw_rate in raw.items():
         print(f"raw insert ({how}, {args.batch} rows/transaction, no HTTP): "
               f"{raw_rate:,.0f} rows/s; HTTP ingest / raw insert = {rate / raw_rate:.3f}")
+
+
+def _log_cpu(deployment: Deployment) -> dict[str, float]:
+    """CPU seconds so far of each role of the log mode (PostgreSQL apart: Watch)."""
+    return {"api": sum(s.cpu_seconds() for s in deployment.apis),
+            "processors": sum(p.cpu_seconds() for p in deployment.processors),
+            "nats": deployment.cluster.cpu_seconds()}
+
+
+def _count_samples(database_url: str) -> int:
+    engine = create_store_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(samples)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _print_log_figures(lag: LagWatch, accepted: int, elapsed: float, drain_s: float,
+                       roles: dict[str, float], per_report: float, samples_stored: int,
+                       shares: str) -> None:
+    """What the log mode adds: stored/s, the lag's peak and drain, the processors' balance."""
+    stored = lag.stored()
+    points = lag.points
+    at_end = max((p for p in points if p.t_s <= elapsed), key=lambda p: p.t_s, default=None)
+    peak = max(points, key=lambda p: p.lag, default=None)
+    verdict = "drained" if lag.drained(accepted) else "DID NOT DRAIN"
+    print(f"stored by the processors: {stored:,} of {accepted:,} accepted ({verdict}), "
+          f"{samples_stored:,} sample rows; "
+          f"{stored / (elapsed + drain_s):,.0f} items/s from the first send until drained"
+          + (f", {at_end.stored / max(at_end.t_s, 1e-9):,.0f}/s while sending"
+             if at_end else ""))
+    if peak is not None:
+        print(f"consumer lag: peak {peak.lag:,} messages at {peak.t_s:.0f} s, "
+              f"{at_end.lag if at_end else 0:,} when the load stopped; drained "
+              f"{drain_s:.1f} s after it")
+    print("consumer lag every 5 s: "
+          + ", ".join(f"{p.lag:,}" for p in points[4::5]))
+    per = [c["stored"] + c["duplicate"] for c in lag.per_processor]
+    print(f"processors: items taken {' / '.join(f'{n:,}' for n in per)}, partitions held "
+          f"{shares}, dropped {sum(c['dropped'] for c in lag.per_processor)}")
 
 
 if __name__ == "__main__":

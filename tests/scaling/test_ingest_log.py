@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from conftest import fresh_pg_database
 from support.compare import rounded
 from support.faults import Sender, batches, check_exactly_once, own_postgres, wait_for
 from support.items import T0, sample_item
@@ -123,3 +124,47 @@ def test_every_acknowledged_item_survives_a_lost_node_processor_and_database(
         ingest(engine, Settings(), api_key, parse_items(batch, 1000), int(time.time() * 1000))
     engine.dispose()
     assert log_series == _series(direct)
+
+
+def test_a_message_gives_back_the_item_it_was_made_of() -> None:
+    """A raw report's item and a sample's item, published and read back, are the items the
+    API validated (the processor stores what it reads)."""
+    from callquality.service.ingestlog import decode, encode
+
+    body = [sample_item(ROOM, "p0", T0, audio_recv_lost=3),
+            {"roomId": ROOM, "participantId": "p1", "timestamp": T0, "peerConnectionId": "pc",
+             "report": [{"id": "x", "type": "inbound-rtp", "kind": "audio",
+                         "timestamp": float(T0), "packetsReceived": 10, "packetsLost": 1}]}]
+    for item in parse_items(body, 10):
+        assert decode(encode("key", item)) == ("key", item)
+
+
+def test_a_partitions_lag_is_reported_by_its_owner_alone() -> None:
+    """A processor that gives partitions back to a newcomer stops reporting their lag, so
+    callquality_ingest_log_pending summed over the processors counts each partition once
+    (a stale gauge of a partition given up would stay at its last value for ever)."""
+    every = {str(p) for p in range(4)}
+
+    def lags(port: int) -> dict[str, float]:
+        try:
+            return _lags(port)
+        except httpx.TransportError:  # not listening yet
+            return {}
+
+    with nats_cluster() as cluster, fresh_pg_database("cq_lag") as url:
+        engine = create_store_engine(url)
+        migrate(engine)
+        engine.dispose()
+        env = {"INGEST_LOG": cluster.servers, "INGEST_PARTITIONS": "4",
+               "PROCESSOR_LEASE_S": "3"}
+        ports = [free_port(), free_port()]
+        with processor_process(url, env, ports[0]):
+            wait_for(lambda: set(lags(ports[0])) == every, 30)
+            with processor_process(url, env, ports[1]):
+                def shared() -> bool:
+                    first, second = set(lags(ports[0])), set(lags(ports[1]))
+                    return len(first) == len(second) == 2 and first | second == every
+                try:
+                    wait_for(shared, 40)
+                except AssertionError as exc:  # which partitions each one reports
+                    raise AssertionError((lags(ports[0]), lags(ports[1]))) from exc

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -67,10 +67,14 @@ def message_id(api_key: str, item: IngestItem) -> str:
 
 
 def encode(api_key: str, item: IngestItem) -> bytes:
-    """The message of one item (validated already: the processor trusts it)."""
-    # A report decoded from the request's bytes is typed Structs (ingest/read_fields.py):
-    # they go as the JSON objects of the fields read.
-    return orjson.dumps({"apiKey": api_key, "item": asdict(item)}, default=msgspec.to_builtins)
+    """The message of one item (validated already: the processor trusts it).
+
+    orjson writes the dataclasses itself, the same JSON as ``asdict`` without its deep copy
+    of the raw report: ``asdict`` cost ~375 µs an item, most of the API's CPU in log mode
+    (bench/ingest.py --log; docs/performance.md). A report decoded from the request's bytes
+    is typed Structs (ingest/read_fields.py): they go as the JSON objects of the fields read.
+    """
+    return orjson.dumps({"apiKey": api_key, "item": item}, default=msgspec.to_builtins)
 
 
 class _ItemReport(msgspec.Struct):

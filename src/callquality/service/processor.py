@@ -138,6 +138,7 @@ class Processor:
         self.rules = alerts.RuleCache(engine)
         self._peers: dict[str, float] = {}  # owner -> when last heard on PEERS_SUBJECT
         self._subs: dict[int, Any] = {}
+        self._lag_shown: set[int] = set()  # the partitions in the metrics' lag
         self._stop = asyncio.Event()
 
     def _now_ms(self) -> int:
@@ -174,7 +175,12 @@ class Processor:
         self._stop.set()
 
     async def _read_lag(self) -> None:
-        """Each held partition's consumer lag, into the metrics."""
+        """Each held partition's consumer lag, into the metrics; the partitions given up
+        leave them (their new owner reports them: summed over the processors, each
+        partition counts once)."""
+        for gone in self._lag_shown - set(self._subs):
+            self.metrics.pending.remove(str(gone))
+            self._lag_shown.discard(gone)
         for partition, sub in list(self._subs.items()):
             try:
                 info = await sub.consumer_info()
@@ -183,6 +189,7 @@ class Processor:
             self.metrics.pending.labels(str(partition)).set(
                 info.num_pending + info.num_ack_pending
             )
+            self._lag_shown.add(partition)
 
     def _ensure_partitions(self) -> None:
         with write_transaction(self.engine) as conn:
