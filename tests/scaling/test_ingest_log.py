@@ -7,11 +7,12 @@ from __future__ import annotations
 import signal
 import time
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import sqlalchemy as sa
 from conftest import fresh_pg_database
 from support.compare import rounded
@@ -136,7 +137,12 @@ def test_a_message_gives_back_the_item_it_was_made_of() -> None:
              "report": [{"id": "x", "type": "inbound-rtp", "kind": "audio",
                          "timestamp": float(T0), "packetsReceived": 10, "packetsLost": 1}]}]
     for item in parse_items(body, 10):
-        assert decode(encode("key", item)) == ("key", item)
+        api_key, read = decode(encode("key", item))
+        assert api_key == "key"
+        # The processor reads a raw report typed (ingest/read_fields.py): the Structs of the
+        # fields read, which are every field of this report.
+        assert replace(read, report=item.report) == item
+        assert msgspec.to_builtins(read.report) == item.report
 
 
 def test_a_partitions_lag_is_reported_by_its_owner_alone() -> None:
