@@ -4,6 +4,7 @@ and every acknowledged item is stored exactly once, with the series of the direc
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from contextlib import ExitStack
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import nats
 import sqlalchemy as sa
 from conftest import fresh_pg_database
 from support.compare import rounded
@@ -26,6 +28,7 @@ from callquality.api.ingest_models import parse_items
 from callquality.config import Settings
 from callquality.query.stats import time_series
 from callquality.service.ingest import ingest
+from callquality.service.ingestlog import STREAM
 from callquality.store.db import create_store_engine, migrate, read_transaction
 from callquality.store.schema import sessions
 from callquality.tokens import make_token
@@ -42,6 +45,17 @@ def _lags(port: int) -> dict[str, float]:
         for line in text.splitlines()
         if line.startswith("callquality_ingest_log_pending{")
     }
+
+
+def _published(servers: str) -> int:
+    """How many messages the ingest log's stream has taken, ever (its last sequence)."""
+    async def read() -> int:
+        client = await nats.connect(servers.split(","))
+        try:
+            return int((await client.jetstream().stream_info(STREAM)).state.last_seq)
+        finally:
+            await client.close()
+    return asyncio.run(read())
 
 
 def _series(url: str) -> list[dict[str, Any]]:
@@ -112,6 +126,9 @@ def test_every_acknowledged_item_survives_a_lost_node_processor_and_database(
                 engine.dispose()
             # The survivor holds every partition now, and its metrics say none lags.
             wait_for(lambda: _lags(metrics_ports[1]) == {str(p): 0.0 for p in range(4)}, 30)
+            # Every item once in the log (a retry is one message by its Nats-Msg-Id), and
+            # the bad one never.
+            assert _published(cluster.servers) == N_ITEMS
         assert acked_during_outage > 100, "the API kept acknowledging while the database was down"
         assert sender.statuses[503] == 0 and 500 not in sender.statuses, sender.statuses
         check_exactly_once(rows, sender, N_ITEMS)  # type: ignore[arg-type]
