@@ -16,22 +16,32 @@ session reads ``session_rollups``, where all three steps are done already (its p
 minute computed from ``sample_rollups``). The extended series' score inputs of whole-minute
 buckets come from ``score_input_rollups``; its RTT and jitter percentiles need every sample's
 value, so they read the samples.
+
+At the intervals of SERIES_INTERVALS_S a session's series is kept done, bucket by bucket, in
+``series_rollups`` (store/series_rollups.py): ``span_row`` computes one bucket by the same
+steps from the samples or minute rollups of its span, and ``stored_series`` reads them.
 """
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, case, func, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, select
 
 from callquality.store import rollups
 from callquality.store.schema import (
     ROLLUP_BUCKET_MS,
     ROLLUP_MEASURES,
+    SERIES_INTERVALS_S,
+    SERIES_PERCENTILES,
     sample_rollups,
     samples,
     score_input_rollups,
+    series_rollups,
+    series_rollups_pending,
     sessions,
 )
 
@@ -99,6 +109,28 @@ def _level1(
     return _filtered(query, samples.c.participant_id, participant_id)
 
 
+def _within(query: Select[Any], session_id: str, origin: int, lo: int, hi: int) -> Select[Any]:
+    """A samples query narrowed to timestamps [lo, hi) of the session. The samples' key leads
+    with the participant, so the span is found through the minute rollups: each (participant,
+    peer connection, minute) row of the span leads to one range of that key."""
+    r = sample_rollups.c
+    s = samples.c
+    minute_start = origin + r.bucket * ROLLUP_BUCKET_MS
+    joined = samples.join(sample_rollups, and_(
+        r.session_id == s.session_id,
+        r.participant_id == s.participant_id,
+        r.peer_connection_id == s.peer_connection_id,
+        s.timestamp_ms >= minute_start,
+        s.timestamp_ms < minute_start + ROLLUP_BUCKET_MS,
+    ))
+    return query.select_from(joined).where(
+        r.session_id == session_id,
+        r.bucket.between((lo - origin) // ROLLUP_BUCKET_MS, (hi - 1 - origin) // ROLLUP_BUCKET_MS),
+        s.timestamp_ms >= lo,
+        s.timestamp_ms < hi,
+    )
+
+
 def _filtered(query: Select[Any], column: Any, participant_id: str | None) -> Select[Any]:
     return query if participant_id is None else query.where(column == participant_id)
 
@@ -116,9 +148,116 @@ def bucket_rows(
     if origin is not None and interval_s * 1000 == ROLLUP_BUCKET_MS and participant_id is None:
         # Steps 1-3 are done already, one row per minute (store/rollups.py).
         offset = (origin - start_ms) // ROLLUP_BUCKET_MS
-        return {b + offset: row for b, row in rollups.session_minutes(conn, session_id).items()}
+        return {
+            b + offset: row._mapping
+            for b, row in rollups.session_minutes(conn, session_id).items()
+        }
     level1 = _level1(session_id, start_ms, interval_s, participant_id, origin)
-    return {int(row.bucket): row for row in conn.execute(rollups.steps2and3(level1))}
+    return {int(row.bucket): row._mapping for row in conn.execute(rollups.steps2and3(level1))}
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default), q in 0..100."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def numeric_inputs(text: str | None) -> list[tuple[str, float]]:
+    """The numeric score inputs of a sample's score_inputs JSON (strings, None, bools left)."""
+    if not text:
+        return []
+    return [
+        (k, float(v))
+        for k, v in orjson.loads(text).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+
+
+def span_row(
+    conn: Connection, session_id: str, origin: int, interval_s: int, bucket: int
+) -> dict[str, Any] | None:
+    """One bucket of the session's series at ``interval_s`` (counted from ``origin``) as a
+    series_rollups row: steps 1-3 from the samples or, for whole minutes, the minute rollups
+    of its span, and the percentiles and (under a minute) score-input sums of its samples.
+    None when it has no measured sample."""
+    step = interval_s * 1000
+    lo = origin + bucket * step
+    minutes = ((lo - origin) // ROLLUP_BUCKET_MS, (lo + step - 1 - origin) // ROLLUP_BUCKET_MS)
+    r = sample_rollups.c
+    if step % ROLLUP_BUCKET_MS == 0:
+        level1 = _level1(session_id, origin, interval_s, None, origin).where(
+            r.bucket.between(*minutes))
+    else:
+        level1 = _within(_level1(session_id, origin, interval_s, None, None),
+                         session_id, origin, lo, lo + step)
+    row = conn.execute(rollups.steps2and3(level1)).first()
+    if row is None:
+        return None
+    # PostgreSQL's sums and means of integers are numeric: stored as the float they are read as.
+    out = {k: float(v) if isinstance(v, Decimal) else v for k, v in row._mapping.items()}
+    out.pop("bucket")
+    out["received_ms"] = conn.execute(
+        select(func.max(r.received_ms)).where(r.session_id == session_id,
+                                              r.bucket.between(*minutes))
+    ).scalar()
+    details = sample_details(conn, session_id, origin, interval_s, None,
+                             with_inputs=step < ROLLUP_BUCKET_MS, span=(origin, lo, lo + step))
+    for i, (name, _) in enumerate(SERIES_PERCENTILES, 1):
+        values = [float(d[i]) for d in details if d[i] is not None]
+        out[f"{name}_p50"] = percentile(values, 50)
+        out[f"{name}_p95"] = percentile(values, 95)
+    out["score_inputs"] = None
+    if step < ROLLUP_BUCKET_MS:
+        inputs: dict[str, list[float]] = {}
+        for d in details:
+            for k, v in numeric_inputs(d[5]):
+                inputs.setdefault(k, []).append(v)
+        out["score_inputs"] = orjson.dumps(
+            {k: [math.fsum(vs), len(vs)] for k, vs in inputs.items()}
+        ).decode()
+    return out
+
+
+def stored_series(
+    conn: Connection, session_id: str, start_ms: int, interval_s: int
+) -> dict[int, Any] | None:
+    """Each bucket's series_rollups row (its pending ones computed now), by bucket since
+    ``start_ms``; None when the session keeps none at this interval from this start."""
+    if interval_s not in SERIES_INTERVALS_S:
+        return None
+    found = conn.execute(
+        select(sessions.c.rollup_origin_ms, sessions.c.series_rollups).where(
+            sessions.c.session_id == session_id)
+    ).first()
+    step = interval_s * 1000
+    if found is None or found[0] is None or not found[1] or (start_ms - int(found[0])) % step:
+        return None
+    origin = int(found[0])
+    p = series_rollups_pending.c
+    pending = set(conn.execute(
+        select(p.bucket).where(p.session_id == session_id, p.interval_s == interval_s)
+    ).scalars())
+    c = series_rollups.c
+    rows: dict[int, Any] = {
+        int(row.bucket): row._mapping
+        for row in conn.execute(
+            select(series_rollups).where(c.session_id == session_id, c.interval_s == interval_s)
+        )
+        if row.bucket not in pending
+    }
+    for bucket in pending:
+        live = span_row(conn, session_id, origin, interval_s, int(bucket))
+        if live is not None:
+            rows[int(bucket)] = live
+    offset = (origin - start_ms) // step
+    return {b + offset: rows[b] for b in sorted(rows)}
 
 
 def sample_details(
@@ -129,9 +268,11 @@ def sample_details(
     participant_id: str | None,
     *,
     with_inputs: bool = True,
+    span: tuple[int, int, int] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Every measured sample's (bucket, audio and video send RTT, audio and video receive
-    jitter[, score inputs JSON]), for the extended series' percentiles and inputs.
+    jitter[, score inputs JSON]), for the extended series' percentiles and inputs; with
+    ``span`` (origin, lo, hi), those of timestamps [lo, hi) only.
 
     Plain tuples from the driver: a 1,000-participant hour is 720,000 of them, and
     SQLAlchemy's rows cost more than the rest. No order: percentiles sort, and the inputs'
@@ -140,14 +281,13 @@ def sample_details(
     bucket = bucket_expression(start_ms, interval_s)
     query = select(
         bucket,
-        samples.c.audio_send_rtt_ms,
-        samples.c.video_send_rtt_ms,
-        samples.c.audio_recv_jitter_ms,
-        samples.c.video_recv_jitter_ms,
+        *(samples.c[column] for _, column in SERIES_PERCENTILES),
         *((samples.c.score_inputs,) if with_inputs else ()),
     ).where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
     if participant_id is not None:
         query = query.where(samples.c.participant_id == participant_id)
+    if span is not None:
+        query = _within(query, session_id, *span)
     compiled = query.compile(dialect=conn.dialect)
     params: Any = (
         tuple(compiled.params[name] for name in compiled.positiontup)
