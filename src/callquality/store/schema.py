@@ -478,10 +478,10 @@ SERIES_PERCENTILES: tuple[tuple[str, str], ...] = (
 # Per (session, interval of SERIES_INTERVALS_S, bucket of that interval since the session's
 # rollup origin): the stats query's steps 1-3 done (the columns of session_rollups), the
 # extended series' percentiles of the bucket's samples (<name>_p50, <name>_p95) and, for
-# intervals under a minute, its score inputs summed ({"<input>": [total, count]}, the total
-# by math.fsum). Written once a bucket is no longer the session's newest at its interval
-# (series_rollups_pending), or when the session ends: a session's series at any of these
-# intervals reads one row per bucket.
+# intervals under a minute, its score inputs summed ({"<input>": [total, count]}, the 5-s
+# totals by math.fsum, longer ones their sum). Written once a bucket is no longer the
+# session's newest at its interval (series_rollups_pending), or when the session ends: a
+# session's series at any of these intervals reads one row per bucket.
 series_rollups = Table(
     "series_rollups",
     metadata,
@@ -497,6 +497,9 @@ series_rollups = Table(
     ),
     *(Column(f"{name}_{q}", Float()) for name, _ in SERIES_PERCENTILES for q in ("p50", "p95")),
     Column("score_inputs", Text),
+    # Intervals 5 and 60: the bucket's values of each SERIES_PERCENTILES sorted, the longer
+    # buckets' percentiles merge them (store/series.py).
+    Column("runs", LargeBinary),
 )
 
 # The buckets of series_rollups not written yet: a session's newest at each interval, which

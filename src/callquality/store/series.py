@@ -25,11 +25,24 @@ steps from the samples or minute rollups of its span, and ``stored_series`` read
 from __future__ import annotations
 
 import math
+from array import array
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, select
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+)
 
 from callquality.store import rollups
 from callquality.store.schema import (
@@ -63,7 +76,7 @@ def _aggregate(name: str, column: str, how: str) -> ColumnElement[Any]:
     return func.avg(col).label(name)
 
 
-def bucket_expression(start_ms: int, interval_s: int) -> ColumnElement[Any]:
+def bucket_expression(start_ms: int | BindParameter[int], interval_s: int) -> ColumnElement[Any]:
     """The bucket index of a sample: whole intervals since the session's start."""
     # Floor division (SQLAlchemy renders it as integer division on both backends).
     return ((samples.c.timestamp_ms - start_ms) // (interval_s * 1000)).label("bucket")
@@ -82,8 +95,8 @@ def _rollup_origin(conn: Connection, session_id: str, start_ms: int, interval_s:
 
 
 def _level1(
-    session_id: str,
-    start_ms: int,
+    session_id: str | BindParameter[str],
+    start_ms: int | BindParameter[int],
     interval_s: int,
     participant_id: str | None,
     origin: int | None,
@@ -109,7 +122,13 @@ def _level1(
     return _filtered(query, samples.c.participant_id, participant_id)
 
 
-def _within(query: Select[Any], session_id: str, origin: int, lo: int, hi: int) -> Select[Any]:
+def _within(
+    query: Select[Any],
+    session_id: BindParameter[str],
+    origin: BindParameter[int],
+    lo: BindParameter[int],
+    hi: BindParameter[int],
+) -> Select[Any]:
     """A samples query narrowed to timestamps [lo, hi) of the session. The samples' key leads
     with the participant, so the span is found through the minute rollups: each (participant,
     peer connection, minute) row of the span leads to one range of that key."""
@@ -180,6 +199,33 @@ def numeric_inputs(text: str | None) -> list[tuple[str, float]]:
     ]
 
 
+def _span_statements(interval_s: int) -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """The statements of one bucket at ``interval_s`` (steps 1-3, newest received_ms, its
+    samples' details), built once: bind parameters session_id, origin, lo and hi."""
+    found = _SPAN_STATEMENTS.get(interval_s)
+    if found is not None:
+        return found
+    session_id = bindparam("session_id", type_=String)
+    origin, lo, hi = (bindparam(n, type_=BigInteger) for n in ("origin", "lo", "hi"))
+    r = sample_rollups.c
+    minutes = r.bucket.between((lo - origin) // ROLLUP_BUCKET_MS,
+                               (hi - 1 - origin) // ROLLUP_BUCKET_MS)
+    if interval_s * 1000 % ROLLUP_BUCKET_MS == 0:
+        level1 = rollups.step1(session_id, r.bucket * ROLLUP_BUCKET_MS // (interval_s * 1000))
+        level1 = level1.where(minutes)
+    else:
+        level1 = _within(_level1(session_id, origin, interval_s, None, None),
+                         session_id, origin, lo, hi)
+    received = select(func.max(r.received_ms)).where(r.session_id == session_id, minutes)
+    details = _within(_details_query(session_id, origin, interval_s, None, True),
+                      session_id, origin, lo, hi)
+    found = _SPAN_STATEMENTS[interval_s] = (rollups.steps2and3(level1), received, details)
+    return found
+
+
+_SPAN_STATEMENTS: dict[int, tuple[Select[Any], Select[Any], Select[Any]]] = {}
+
+
 def span_row(
     conn: Connection, session_id: str, origin: int, interval_s: int, bucket: int
 ) -> dict[str, Any] | None:
@@ -187,41 +233,105 @@ def span_row(
     series_rollups row: steps 1-3 from the samples or, for whole minutes, the minute rollups
     of its span, and the percentiles and (under a minute) score-input sums of its samples.
     None when it has no measured sample."""
-    step = interval_s * 1000
-    lo = origin + bucket * step
-    minutes = ((lo - origin) // ROLLUP_BUCKET_MS, (lo + step - 1 - origin) // ROLLUP_BUCKET_MS)
-    r = sample_rollups.c
-    if step % ROLLUP_BUCKET_MS == 0:
-        level1 = _level1(session_id, origin, interval_s, None, origin).where(
-            r.bucket.between(*minutes))
-    else:
-        level1 = _within(_level1(session_id, origin, interval_s, None, None),
-                         session_id, origin, lo, lo + step)
-    row = conn.execute(rollups.steps2and3(level1)).first()
+    lo = origin + bucket * interval_s * 1000
+    values = {"session_id": session_id, "origin": origin, "lo": lo, "hi": lo + interval_s * 1000}
+    steps, received, details_query = _span_statements(interval_s)
+    row = conn.execute(steps, values).first()
     if row is None:
         return None
     # PostgreSQL's sums and means of integers are numeric: stored as the float they are read as.
     out = {k: float(v) if isinstance(v, Decimal) else v for k, v in row._mapping.items()}
     out.pop("bucket")
-    out["received_ms"] = conn.execute(
-        select(func.max(r.received_ms)).where(r.session_id == session_id,
-                                              r.bucket.between(*minutes))
-    ).scalar()
-    details = sample_details(conn, session_id, origin, interval_s, None,
-                             with_inputs=step < ROLLUP_BUCKET_MS, span=(origin, lo, lo + step))
-    for i, (name, _) in enumerate(SERIES_PERCENTILES, 1):
-        values = [float(d[i]) for d in details if d[i] is not None]
-        out[f"{name}_p50"] = percentile(values, 50)
-        out[f"{name}_p95"] = percentile(values, 95)
-    out["score_inputs"] = None
-    if step < ROLLUP_BUCKET_MS:
-        inputs: dict[str, list[float]] = {}
-        for d in details:
-            for k, v in numeric_inputs(d[5]):
-                inputs.setdefault(k, []).append(v)
-        out["score_inputs"] = orjson.dumps(
-            {k: [math.fsum(vs), len(vs)] for k, vs in inputs.items()}
-        ).decode()
+    out["received_ms"] = conn.execute(received, values).scalar()
+    if interval_s == _FINEST_S:
+        runs, inputs = _sample_runs(conn, details_query, values)
+    else:
+        runs, inputs = _part_runs(conn, session_id, origin, interval_s, bucket)
+    for (name, _), run in zip(SERIES_PERCENTILES, runs, strict=True):
+        out[f"{name}_p50"] = percentile(run, 50)
+        out[f"{name}_p95"] = percentile(run, 95)
+    out["runs"] = _encode(runs) if interval_s in _PART_S else None
+    out["score_inputs"] = (
+        orjson.dumps(inputs).decode() if interval_s * 1000 < ROLLUP_BUCKET_MS else None
+    )
+    return out
+
+
+# Percentiles take every value of a bucket. So the 5-s buckets keep their samples' values
+# sorted (``runs``), and so do the minutes, merged from theirs: a bucket under a minute
+# merges its 5-s runs, a longer one its minutes' (sorting concatenated sorted runs is a
+# merge). The samples' values are read once, for their 5-s bucket.
+_FINEST_S = 5
+_PART_S = (5, 60)
+InputSums = rollups.InputSums
+
+
+def _sample_runs(
+    conn: Connection, query: Select[Any], values: dict[str, Any]
+) -> tuple[list[list[float]], InputSums]:
+    """The sorted values and score-input sums (math.fsum totals) of a 5-s bucket's samples."""
+    details = _plain_rows(conn, query, values)
+    runs = [
+        sorted(float(d[i]) for d in details if d[i] is not None)
+        for i in range(1, len(SERIES_PERCENTILES) + 1)
+    ]
+    inputs: dict[str, list[float]] = {}
+    for d in details:
+        for k, v in numeric_inputs(d[-1]):
+            inputs.setdefault(k, []).append(v)
+    return runs, {k: [math.fsum(vs), len(vs)] for k, vs in inputs.items()}
+
+
+def _part_runs(
+    conn: Connection, session_id: str, origin: int, interval_s: int, bucket: int
+) -> tuple[list[list[float]], InputSums]:
+    """A bucket's sorted values and score-input sums, from its 5-s buckets (under a
+    minute, and minutes) or its minutes: stored ones as stored, pending ones computed."""
+    part_s = _FINEST_S if interval_s * 1000 <= ROLLUP_BUCKET_MS else ROLLUP_BUCKET_MS // 1000
+    first = bucket * interval_s // part_s
+    last = first + interval_s // part_s - 1
+    c = series_rollups.c
+    p = series_rollups_pending.c
+    pending = {int(b) for b in conn.execute(select(p.bucket).where(
+        p.session_id == session_id, p.interval_s == part_s, p.bucket.between(first, last)
+    )).scalars()}
+    parts = [
+        (row.runs, row.score_inputs)
+        for row in conn.execute(select(c.bucket, c.runs, c.score_inputs).where(
+            c.session_id == session_id, c.interval_s == part_s, c.bucket.between(first, last)))
+        if int(row.bucket) not in pending
+    ]
+    for b in sorted(pending):
+        live = span_row(conn, session_id, origin, part_s, b)
+        if live is not None:
+            parts.append((live["runs"], live["score_inputs"]))
+    runs: list[list[float]] = [[] for _ in SERIES_PERCENTILES]
+    inputs: InputSums = {}
+    for blob, sums in parts:
+        for run, values in zip(runs, _decode(blob), strict=True):
+            run.extend(values)
+        for name, (total, count) in (orjson.loads(sums) if sums else {}).items():
+            before = inputs.get(name)
+            inputs[name] = [total, count] if before is None else [before[0] + total,
+                                                                  before[1] + count]
+    return [sorted(run) for run in runs], inputs
+
+
+def _encode(runs: list[list[float]]) -> bytes:
+    """Sorted runs as bytes: their lengths (int64), then their values (float64)."""
+    return (array("q", [len(r) for r in runs]).tobytes()
+            + array("d", [v for r in runs for v in r]).tobytes())
+
+
+def _decode(blob: bytes) -> list[array[float]]:
+    counts = array("q")
+    counts.frombytes(blob[: 8 * len(SERIES_PERCENTILES)])
+    values = array("d")
+    values.frombytes(blob[8 * len(SERIES_PERCENTILES):])
+    out, at = [], 0
+    for n in counts:
+        out.append(values[at : at + n])
+        at += n
     return out
 
 
@@ -268,31 +378,42 @@ def sample_details(
     participant_id: str | None,
     *,
     with_inputs: bool = True,
-    span: tuple[int, int, int] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Every measured sample's (bucket, audio and video send RTT, audio and video receive
-    jitter[, score inputs JSON]), for the extended series' percentiles and inputs; with
-    ``span`` (origin, lo, hi), those of timestamps [lo, hi) only.
+    jitter[, score inputs JSON]), for the extended series' percentiles and inputs.
 
     Plain tuples from the driver: a 1,000-participant hour is 720,000 of them, and
     SQLAlchemy's rows cost more than the rest. No order: percentiles sort, and the inputs'
     means (``math.fsum``) do not depend on it.
     """
-    bucket = bucket_expression(start_ms, interval_s)
+    query = _details_query(session_id, start_ms, interval_s, participant_id, with_inputs)
+    return _plain_rows(conn, query, {})
+
+
+def _details_query(
+    session_id: str | BindParameter[str],
+    start_ms: int | BindParameter[int],
+    interval_s: int,
+    participant_id: str | None,
+    with_inputs: bool,
+) -> Select[Any]:
     query = select(
-        bucket,
+        bucket_expression(start_ms, interval_s),
         *(samples.c[column] for _, column in SERIES_PERCENTILES),
         *((samples.c.score_inputs,) if with_inputs else ()),
     ).where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
-    if participant_id is not None:
-        query = query.where(samples.c.participant_id == participant_id)
-    if span is not None:
-        query = _within(query, session_id, *span)
+    return _filtered(query, samples.c.participant_id, participant_id)
+
+
+def _plain_rows(conn: Connection, query: Select[Any], values: dict[str, Any]
+                ) -> list[tuple[Any, ...]]:
+    """The driver's plain tuples of ``query`` (``values``: its unset bind parameters)."""
     compiled = query.compile(dialect=conn.dialect)
+    named = compiled.construct_params(values)
     params: Any = (
-        tuple(compiled.params[name] for name in compiled.positiontup)
+        tuple(named[name] for name in compiled.positiontup)
         if compiled.positiontup is not None
-        else compiled.params
+        else named
     )
     driver: Any = conn.connection.dbapi_connection
     cursor = driver.cursor()

@@ -15,8 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from callquality.store import bulk, series
+from callquality.store.db import is_postgres
 from callquality.store.schema import (
     SERIES_INTERVALS_S,
     series_rollups,
@@ -82,15 +84,20 @@ def flush_session(conn: Connection, session_id: str) -> None:
 
 def _write(conn: Connection, keys: Sequence[tuple[str, int, int]], origins: Mapping[str, int]
            ) -> None:
-    """Compute and store these buckets' rows, and clear their pending marks."""
-    rows = []
-    for session_id, interval_s, bucket in keys:
-        row = series.span_row(conn, session_id, origins[session_id], interval_s, bucket)
-        if row is not None:
-            rows.append({"session_id": session_id, "interval_s": interval_s, "bucket": bucket,
-                         **row})
-    bulk.insert_many(conn, series_rollups, rows, _replace)
-    bulk.delete_by_keys(conn, series_rollups_pending, _KEY, keys)
+    """Compute and store these buckets' rows, and clear their pending marks: the shorter
+    intervals first, whose sorted values the longer ones merge (store/series.py)."""
+    for interval_s in SERIES_INTERVALS_S:
+        these = [k for k in keys if k[1] == interval_s]
+        rows = []
+        for session_id, _, bucket in these:
+            row = series.span_row(conn, session_id, origins[session_id], interval_s, bucket)
+            if row is not None:
+                rows.append({"session_id": session_id, "interval_s": interval_s,
+                             "bucket": bucket, **row})
+        if rows:  # not bulk.insert_many: its JSON recordset does not carry the runs' bytes
+            insert = postgresql.insert if is_postgres(conn) else sqlite.insert
+            conn.execute(_replace(insert(series_rollups)), rows)
+        bulk.delete_by_keys(conn, series_rollups_pending, _KEY, these)
 
 
 def _replace(stmt: Any) -> Any:

@@ -65,6 +65,7 @@ def upgrade() -> None:
         *(sa.Column(f"{name}__{agg}", sa.Float()) for name in _MEASURES for agg in ("sum", "avg")),
         *(sa.Column(f"{name}_{q}", sa.Float()) for name in _PERCENTILES for q in ("p50", "p95")),
         sa.Column("score_inputs", sa.Text),
+        sa.Column("runs", sa.LargeBinary),
     )
     op.create_table(
         "series_rollups_pending",
