@@ -199,9 +199,10 @@ def numeric_inputs(text: str | None) -> list[tuple[str, float]]:
     ]
 
 
-def _span_statements(interval_s: int) -> tuple[Select[Any], Select[Any], Select[Any]]:
-    """The statements of one bucket at ``interval_s`` (steps 1-3, newest received_ms, its
-    samples' details), built once: bind parameters session_id, origin, lo and hi."""
+def _span_statements(interval_s: int) -> tuple[Select[Any], ...]:
+    """The statements of the buckets at ``interval_s`` in a span of a session, built once:
+    steps 1-3, the minutes' newest received_ms, the samples' details, and the parts' stored
+    runs and pending marks (bind parameters session_id, origin, lo and hi)."""
     found = _SPAN_STATEMENTS.get(interval_s)
     if found is not None:
         return found
@@ -216,44 +217,70 @@ def _span_statements(interval_s: int) -> tuple[Select[Any], Select[Any], Select[
     else:
         level1 = _within(_level1(session_id, origin, interval_s, None, None),
                          session_id, origin, lo, hi)
-    received = select(func.max(r.received_ms)).where(r.session_id == session_id, minutes)
+    received = (
+        select(r.bucket, func.max(r.received_ms))
+        .where(r.session_id == session_id, minutes)
+        .group_by(r.bucket)
+    )
     details = _within(_details_query(session_id, origin, interval_s, None, True),
                       session_id, origin, lo, hi)
-    found = _SPAN_STATEMENTS[interval_s] = (rollups.steps2and3(level1), received, details)
-    return found
+    part_s = _part_of(interval_s)
+    first, last = (lo - origin) // (part_s * 1000), (hi - 1 - origin) // (part_s * 1000)
+    c = series_rollups.c
+    pending = series_rollups_pending.c
+    parts = select(c.bucket, c.runs, c.score_inputs).where(
+        c.session_id == session_id, c.interval_s == part_s, c.bucket.between(first, last))
+    marks = select(pending.bucket).where(
+        pending.session_id == session_id, pending.interval_s == part_s,
+        pending.bucket.between(first, last))
+    statements: tuple[Select[Any], ...] = (
+        rollups.steps2and3(level1), received, details, parts, marks)
+    _SPAN_STATEMENTS[interval_s] = statements
+    return statements
 
 
-_SPAN_STATEMENTS: dict[int, tuple[Select[Any], Select[Any], Select[Any]]] = {}
+_SPAN_STATEMENTS: dict[int, tuple[Select[Any], ...]] = {}
+_COMPILED: dict[tuple[int, str], Any] = {}
 
 
-def span_row(
-    conn: Connection, session_id: str, origin: int, interval_s: int, bucket: int
-) -> dict[str, Any] | None:
-    """One bucket of the session's series at ``interval_s`` (counted from ``origin``) as a
-    series_rollups row: steps 1-3 from the samples or, for whole minutes, the minute rollups
-    of its span, and the percentiles and (under a minute) score-input sums of its samples.
-    None when it has no measured sample."""
-    lo = origin + bucket * interval_s * 1000
-    values = {"session_id": session_id, "origin": origin, "lo": lo, "hi": lo + interval_s * 1000}
-    steps, received, details_query = _span_statements(interval_s)
-    row = conn.execute(steps, values).first()
-    if row is None:
-        return None
-    # PostgreSQL's sums and means of integers are numeric: stored as the float they are read as.
-    out = {k: float(v) if isinstance(v, Decimal) else v for k, v in row._mapping.items()}
-    out.pop("bucket")
-    out["received_ms"] = conn.execute(received, values).scalar()
+def span_rows(
+    conn: Connection, session_id: str, origin: int, interval_s: int, first: int, last: int
+) -> dict[int, dict[str, Any]]:
+    """Buckets ``first`` to ``last`` of the session's series at ``interval_s`` (counted
+    from ``origin``) as series_rollups rows, by bucket (those with measured samples): steps
+    1-3 from the samples or, for whole minutes, the minute rollups of their span, and the
+    percentiles and (under a minute) score-input sums of their samples."""
+    step = interval_s * 1000
+    values = {"session_id": session_id, "origin": origin, "lo": origin + first * step,
+              "hi": origin + (last + 1) * step}
+    steps, received, details, parts, marks = _span_statements(interval_s)
+    out: dict[int, dict[str, Any]] = {}
+    for step3 in conn.execute(steps, values):
+        # PostgreSQL's sums and means of integers are numeric: stored as the floats read.
+        out[int(step3.bucket)] = {
+            k: float(v) if isinstance(v, Decimal) else v for k, v in step3._mapping.items()
+            if k != "bucket"
+        }
+    if not out:
+        return out
+    newest = {int(minute): int(ms) for minute, ms in conn.execute(received, values)}
+    for bucket, kept in out.items():
+        kept["received_ms"] = max(
+            newest.get(m, 0)
+            for m in range(bucket * step // ROLLUP_BUCKET_MS,
+                           ((bucket + 1) * step - 1) // ROLLUP_BUCKET_MS + 1)
+        )
     if interval_s == _FINEST_S:
-        runs, inputs = _sample_runs(conn, details_query, values)
+        found = _sample_runs(conn, details, values)
     else:
-        runs, inputs = _part_runs(conn, session_id, origin, interval_s, bucket)
-    for (name, _), run in zip(SERIES_PERCENTILES, runs, strict=True):
-        out[f"{name}_p50"] = percentile(run, 50)
-        out[f"{name}_p95"] = percentile(run, 95)
-    out["runs"] = _encode(runs) if interval_s in _PART_S else None
-    out["score_inputs"] = (
-        orjson.dumps(inputs).decode() if interval_s * 1000 < ROLLUP_BUCKET_MS else None
-    )
+        found = _part_runs(conn, (session_id, origin), interval_s, (parts, marks), values)
+    for bucket, row in out.items():
+        runs, inputs = found.get(bucket) or ([[] for _ in SERIES_PERCENTILES], {})
+        for (name, _), run in zip(SERIES_PERCENTILES, runs, strict=True):
+            row[f"{name}_p50"] = percentile(run, 50)
+            row[f"{name}_p95"] = percentile(run, 95)
+        row["runs"] = _encode(runs) if interval_s in _PART_S else None
+        row["score_inputs"] = orjson.dumps(inputs).decode() if step < ROLLUP_BUCKET_MS else None
     return out
 
 
@@ -264,57 +291,66 @@ def span_row(
 _FINEST_S = 5
 _PART_S = (5, 60)
 InputSums = rollups.InputSums
+Runs = tuple[list[list[float]], InputSums]  # sorted values of each percentile, input sums
 
 
-def _sample_runs(
-    conn: Connection, query: Select[Any], values: dict[str, Any]
-) -> tuple[list[list[float]], InputSums]:
-    """The sorted values and score-input sums (math.fsum totals) of a 5-s bucket's samples."""
-    details = _plain_rows(conn, query, values)
-    runs = [
-        sorted(float(d[i]) for d in details if d[i] is not None)
-        for i in range(1, len(SERIES_PERCENTILES) + 1)
-    ]
-    inputs: dict[str, list[float]] = {}
-    for d in details:
-        for k, v in numeric_inputs(d[-1]):
-            inputs.setdefault(k, []).append(v)
-    return runs, {k: [math.fsum(vs), len(vs)] for k, vs in inputs.items()}
+def _part_of(interval_s: int) -> int:
+    """The interval whose runs a bucket at ``interval_s`` merges."""
+    return _FINEST_S if interval_s * 1000 <= ROLLUP_BUCKET_MS else ROLLUP_BUCKET_MS // 1000
+
+
+def _sample_runs(conn: Connection, query: Select[Any], values: dict[str, Any]
+                 ) -> dict[int, Runs]:
+    """Each 5-s bucket's sorted values and score-input sums (math.fsum totals)."""
+    by_bucket: dict[int, list[tuple[Any, ...]]] = {}
+    for d in _plain_rows(conn, query, values, keep=True):
+        by_bucket.setdefault(int(d[0]), []).append(d)
+    out: dict[int, Runs] = {}
+    for bucket, details in by_bucket.items():
+        runs = [
+            sorted(float(d[i]) for d in details if d[i] is not None)
+            for i in range(1, len(SERIES_PERCENTILES) + 1)
+        ]
+        inputs: dict[str, list[float]] = {}
+        for d in details:
+            for k, v in numeric_inputs(d[-1]):
+                inputs.setdefault(k, []).append(v)
+        out[bucket] = (runs, {k: [math.fsum(vs), len(vs)] for k, vs in inputs.items()})
+    return out
 
 
 def _part_runs(
-    conn: Connection, session_id: str, origin: int, interval_s: int, bucket: int
-) -> tuple[list[list[float]], InputSums]:
-    """A bucket's sorted values and score-input sums, from its 5-s buckets (under a
-    minute, and minutes) or its minutes: stored ones as stored, pending ones computed."""
-    part_s = _FINEST_S if interval_s * 1000 <= ROLLUP_BUCKET_MS else ROLLUP_BUCKET_MS // 1000
-    first = bucket * interval_s // part_s
-    last = first + interval_s // part_s - 1
-    c = series_rollups.c
-    p = series_rollups_pending.c
-    pending = {int(b) for b in conn.execute(select(p.bucket).where(
-        p.session_id == session_id, p.interval_s == part_s, p.bucket.between(first, last)
-    )).scalars()}
+    conn: Connection,
+    session: tuple[str, int],
+    interval_s: int,
+    statements: tuple[Select[Any], Select[Any]],
+    values: dict[str, Any],
+) -> dict[int, Runs]:
+    """The buckets' sorted values and score-input sums, merged from their 5-s buckets (under
+    a minute, and minutes) or their minutes: stored ones as stored, pending ones computed."""
+    part_s = _part_of(interval_s)
+    parts_query, marks_query = statements
+    pending = {int(b) for b in conn.execute(marks_query, values).scalars()}
     parts = [
-        (row.runs, row.score_inputs)
-        for row in conn.execute(select(c.bucket, c.runs, c.score_inputs).where(
-            c.session_id == session_id, c.interval_s == part_s, c.bucket.between(first, last)))
+        (int(row.bucket), row.runs, row.score_inputs)
+        for row in conn.execute(parts_query, values)
         if int(row.bucket) not in pending
     ]
-    for b in sorted(pending):
-        live = span_row(conn, session_id, origin, part_s, b)
-        if live is not None:
-            parts.append((live["runs"], live["score_inputs"]))
-    runs: list[list[float]] = [[] for _ in SERIES_PERCENTILES]
-    inputs: InputSums = {}
-    for blob, sums in parts:
-        for run, values in zip(runs, _decode(blob), strict=True):
-            run.extend(values)
+    if pending:
+        live = span_rows(conn, session[0], session[1], part_s, min(pending), max(pending))
+        parts += [(b, row["runs"], row["score_inputs"]) for b, row in live.items()
+                  if b in pending]
+    merged: dict[int, tuple[list[list[float]], InputSums]] = {}
+    for part, blob, sums in sorted(parts, key=lambda x: x[0]):
+        runs, inputs = merged.setdefault(
+            part * part_s // interval_s, ([[] for _ in SERIES_PERCENTILES], {}))
+        for run, found in zip(runs, _decode(blob), strict=True):
+            run.extend(found)
         for name, (total, count) in (orjson.loads(sums) if sums else {}).items():
             before = inputs.get(name)
             inputs[name] = [total, count] if before is None else [before[0] + total,
                                                                   before[1] + count]
-    return [sorted(run) for run in runs], inputs
+    return {b: ([sorted(run) for run in runs], inputs) for b, (runs, inputs) in merged.items()}
 
 
 def _encode(runs: list[list[float]]) -> bytes:
@@ -351,21 +387,20 @@ def stored_series(
         return None
     origin = int(found[0])
     p = series_rollups_pending.c
-    pending = set(conn.execute(
+    pending = {int(b) for b in conn.execute(
         select(p.bucket).where(p.session_id == session_id, p.interval_s == interval_s)
-    ).scalars())
+    ).scalars()}
     c = series_rollups.c
     rows: dict[int, Any] = {
         int(row.bucket): row._mapping
         for row in conn.execute(
             select(series_rollups).where(c.session_id == session_id, c.interval_s == interval_s)
         )
-        if row.bucket not in pending
+        if int(row.bucket) not in pending
     }
-    for bucket in pending:
-        live = span_row(conn, session_id, origin, interval_s, int(bucket))
-        if live is not None:
-            rows[int(bucket)] = live
+    if pending:
+        live = span_rows(conn, session_id, origin, interval_s, min(pending), max(pending))
+        rows.update((b, row) for b, row in live.items() if b in pending)
     offset = (origin - start_ms) // step
     return {b + offset: rows[b] for b in sorted(rows)}
 
@@ -387,7 +422,7 @@ def sample_details(
     means (``math.fsum``) do not depend on it.
     """
     query = _details_query(session_id, start_ms, interval_s, participant_id, with_inputs)
-    return _plain_rows(conn, query, {})
+    return _plain_rows(conn, query)
 
 
 def _details_query(
@@ -405,11 +440,19 @@ def _details_query(
     return _filtered(query, samples.c.participant_id, participant_id)
 
 
-def _plain_rows(conn: Connection, query: Select[Any], values: dict[str, Any]
-                ) -> list[tuple[Any, ...]]:
-    """The driver's plain tuples of ``query`` (``values``: its unset bind parameters)."""
-    compiled = query.compile(dialect=conn.dialect)
-    named = compiled.construct_params(values)
+def _plain_rows(
+    conn: Connection, query: Select[Any], values: dict[str, Any] | None = None,
+    *, keep: bool = False,
+) -> list[tuple[Any, ...]]:
+    """The driver's plain tuples of ``query`` (``values``: its unset bind parameters).
+    ``keep``: compile it once (a statement that lives as long as the process)."""
+    key = (id(query), conn.dialect.name)
+    compiled = _COMPILED.get(key) if keep else None
+    if compiled is None:
+        compiled = query.compile(dialect=conn.dialect)
+        if keep:
+            _COMPILED[key] = compiled
+    named = compiled.construct_params(values or {})
     params: Any = (
         tuple(named[name] for name in compiled.positiontup)
         if compiled.positiontup is not None

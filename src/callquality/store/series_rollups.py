@@ -1,17 +1,20 @@
 """Keeping ``series_rollups``: each session's series done, bucket by bucket, at every interval
-of SERIES_INTERVALS_S (store/series.py computes a bucket, ``span_row``, and reads them).
+of SERIES_INTERVALS_S (store/series.py computes buckets, ``span_rows``, and reads them).
 
 A bucket's row is written once, when a request brings data for a later bucket at the same
-interval (or late data for it), or when the session ends: until then it is the session's
-newest at that interval, which every request of the session adds to, and it is only marked
-pending (``series_rollups_pending``); the stats query computes a pending bucket when read.
-So a 5-s bucket of a 1,000-participant session is computed once, from its ~1,000 samples,
-instead of on each of the twenty requests that bring them.
+interval (or late data for it), or when the session ends: until then it is among the
+session's newest, which its requests add to, and it is only marked pending
+(``series_rollups_pending``); the stats query computes pending buckets when read. Under a
+minute, the newest are the buckets of the session's newest minute: they are written when
+the minute is, one statement per interval for the minute, so that a small session does not
+pay a few statements for every 5-s step, and a 1,000-participant one computes a bucket
+from its samples once instead of on each of the requests that bring them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -56,14 +59,22 @@ def add_samples_many(
         for interval_s in SERIES_INTERVALS_S:
             buckets = {step * _STEP_MS // (interval_s * 1000) for step in touched}
             before = pending.get((session_id, interval_s), set())
-            last = max(buckets | before)
-            rewrite += [(session_id, interval_s, b) for b in sorted((buckets | before) - {last})]
-            if last not in before:
-                newest.append({"session_id": session_id, "interval_s": interval_s,
-                               "bucket": last})
+            unit = _unit(interval_s)
+            last = max(b * interval_s // unit for b in buckets | before)
+            for b in sorted(buckets | before):
+                if b * interval_s // unit != last:
+                    rewrite.append((session_id, interval_s, b))
+                elif b not in before:
+                    newest.append({"session_id": session_id, "interval_s": interval_s,
+                                   "bucket": b})
     origins = {s: origin for s, (_, origin) in by_session.items()}
     _write(conn, rewrite, origins)
     bulk.insert_many(conn, series_rollups_pending, newest)
+
+
+def _unit(interval_s: int) -> int:
+    """The span (s) whose newest stays pending: a minute for buckets under one."""
+    return max(interval_s, 60)
 
 
 def flush_session(conn: Connection, session_id: str) -> None:
@@ -89,15 +100,22 @@ def _write(conn: Connection, keys: Sequence[tuple[str, int, int]], origins: Mapp
     for interval_s in SERIES_INTERVALS_S:
         these = [k for k in keys if k[1] == interval_s]
         rows = []
-        for session_id, _, bucket in these:
-            row = series.span_row(conn, session_id, origins[session_id], interval_s, bucket)
-            if row is not None:
-                rows.append({"session_id": session_id, "interval_s": interval_s,
-                             "bucket": bucket, **row})
+        for session_id in sorted({k[0] for k in these}):
+            buckets = [b for s, _, b in these if s == session_id]
+            found = series.span_rows(conn, session_id, origins[session_id], interval_s,
+                                     min(buckets), max(buckets))
+            rows += [{"session_id": session_id, "interval_s": interval_s, "bucket": b, **row}
+                     for b, row in found.items() if b in buckets]
         if rows:  # not bulk.insert_many: its JSON recordset does not carry the runs' bytes
-            insert = postgresql.insert if is_postgres(conn) else sqlite.insert
-            conn.execute(_replace(insert(series_rollups)), rows)
+            conn.execute(_insert(is_postgres(conn)), rows)
         bulk.delete_by_keys(conn, series_rollups_pending, _KEY, these)
+
+
+@cache
+def _insert(postgres: bool) -> Any:
+    """The series_rollups upsert, built once per backend."""
+    insert = postgresql.insert if postgres else sqlite.insert
+    return _replace(insert(series_rollups))
 
 
 def _replace(stmt: Any) -> Any:
