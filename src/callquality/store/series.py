@@ -313,8 +313,15 @@ def _sample_runs(conn: Connection, query: Select[Any], values: dict[str, Any]
         ]
         inputs: dict[str, list[float]] = {}
         for d in details:
-            for k, v in numeric_inputs(d[-1]):
-                inputs.setdefault(k, []).append(v)
+            if not d[-1]:
+                continue
+            for k, v in orjson.loads(d[-1]).items():
+                if type(v) is float or type(v) is int:  # as numeric_inputs, but per sample
+                    known = inputs.get(k)
+                    if known is None:
+                        inputs[k] = [float(v)]
+                    else:
+                        known.append(float(v))
         out[bucket] = (runs, {k: [math.fsum(vs), len(vs)] for k, vs in inputs.items()})
     return out
 
