@@ -114,3 +114,28 @@ def test_the_kept_series_are_the_series_of_the_samples(backend: str, end: bool) 
     assert set(kept) == {i for i in SERIES_INTERVALS_S if end or i <= 300}
     assert all(from_kept) and [len(s) for s in from_kept] == [len(s) for s in from_samples]
     _close(from_kept, from_samples)
+
+
+def test_retention_removes_the_kept_series_with_the_samples(backend: str) -> None:
+    engine = create_store_engine(backend)
+    migrate(engine)
+    room = f"room-{uuid.uuid4().hex[:8]}"
+    now = int(time.time() * 1000)
+    items = parse_items(_items(room)[:200], 1000)
+    (session_id,) = ingest(engine, Settings(), f"k-{uuid.uuid4().hex[:8]}", items,
+                           now).session_ids
+
+    def left() -> tuple[int, int]:
+        with read_transaction(engine) as conn:
+            return tuple(  # type: ignore[return-value]
+                len(conn.execute(select(t.c.bucket).where(t.c.session_id == session_id)).all())
+                for t in (series_rollups, series_rollups_pending)
+            )
+
+    before = left()
+    with write_transaction(engine) as conn:
+        writes.purge_samples_before(conn, now + 1)
+    after = left()
+    engine.dispose()
+    assert before[0] > 0 and before[1] > 0
+    assert after == (0, 0)
