@@ -401,7 +401,9 @@ def stored_series(
     rows: dict[int, Any] = {
         int(row.bucket): row._mapping
         for row in conn.execute(
-            select(series_rollups).where(c.session_id == session_id, c.interval_s == interval_s)
+            # Not the runs: an hour's 5-s or minute runs are every sample's values, 23 MB.
+            select(*(col for col in c if col.name != "runs")).where(
+                c.session_id == session_id, c.interval_s == interval_s)
         )
         if int(row.bucket) not in pending
     }
