@@ -13,13 +13,15 @@ from sqlalchemy import Connection
 
 from callquality.scoring.sample_score import SampleScore
 from callquality.store import series
+from callquality.store.schema import ROLLUP_BUCKET_MS
+from callquality.store.series import percentile as percentile  # also query/summary.py's
 
 
 class BucketValues:
     """Step 3 of one bucket: each measure summed and averaged over its participants."""
 
     def __init__(self, row: Any | None) -> None:
-        self.participants = int(row.participants) if row is not None else 0
+        self.participants = int(row["participants"]) if row is not None else 0
         self._row = row
 
     def sum(self, name: str) -> float | None:
@@ -31,25 +33,12 @@ class BucketValues:
         return self._get(f"{name}__avg")
 
     def _get(self, key: str) -> float | None:
-        value = getattr(self._row, key) if self._row is not None else None
+        value = self._row[key] if self._row is not None else None
         return None if value is None else float(value)
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Linear-interpolated percentile (numpy's default), q in 0..100."""
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +111,23 @@ def time_series(
     extended: bool = False,
 ) -> list[Bucket]:
     """The series of GET /v2/sessions/{id}/stats, one bucket per interval from the start."""
-    rows = series.bucket_rows(conn, session_id, start_ms, interval_s, participant_id)
+    stored = (
+        series.stored_series(conn, session_id, start_ms, interval_s)
+        if participant_id is None
+        else None
+    )
+    rows = (
+        stored
+        if stored is not None
+        else series.bucket_rows(conn, session_id, start_ms, interval_s, participant_id)
+    )
     if not rows:
         return []
-    details = (
-        _extended_details(conn, session_id, start_ms, interval_s, participant_id)
-        if extended
-        else {}
-    )
+    details: dict[int, dict[str, Any]] = {}
+    if extended and stored is not None:
+        details = _stored_details(conn, session_id, start_ms, interval_s, stored)
+    elif extended:
+        details = _extended_details(conn, session_id, start_ms, interval_s, participant_id)
     buckets = []
     for b in range(0, max(rows) + 1):
         values = BucketValues(rows.get(b))
@@ -175,6 +173,9 @@ def _percentiles(values: list[float]) -> Percentiles:
     return Percentiles(percentile(values, 50), percentile(values, 95))
 
 
+_NO_PERCENTILES = Percentiles(None, None)
+
+
 def _video_size(values: BucketValues, direction: str) -> VideoSize:
     return VideoSize(
         width=_round(values.mean(f"video_{direction}_width"), 0),
@@ -191,10 +192,10 @@ def _detail(values: BucketValues, details: dict[str, Any] | None) -> BucketDetai
         loss_pct_send_video=_loss_pct(values, "video", "send"),
         loss_pct_recv_audio=_loss_pct(values, "audio", "recv"),
         loss_pct_recv_video=_loss_pct(values, "video", "recv"),
-        audio_rtt_ms=_percentiles(details.get("audio_rtt", [])),
-        video_rtt_ms=_percentiles(details.get("video_rtt", [])),
-        audio_jitter_ms=_percentiles(details.get("audio_jitter", [])),
-        video_jitter_ms=_percentiles(details.get("video_jitter", [])),
+        audio_rtt_ms=details.get("audio_rtt", _NO_PERCENTILES),
+        video_rtt_ms=details.get("video_rtt", _NO_PERCENTILES),
+        audio_jitter_ms=details.get("audio_jitter", _NO_PERCENTILES),
+        video_jitter_ms=details.get("video_jitter", _NO_PERCENTILES),
         send_video=_video_size(values, "send"),
         recv_video=_video_size(values, "recv"),
         freeze_count=_int(values.sum("video_recv_freezes")),
@@ -211,7 +212,7 @@ def _extended_details(
     interval_s: int,
     participant_id: str | None,
 ) -> dict[int, dict[str, Any]]:
-    """Per bucket: every sample's RTT and jitter (for percentiles) and mean score inputs.
+    """Per bucket: the percentiles of every sample's RTT and jitter and mean score inputs.
 
     The inputs' means come from the session's minute sums (store/rollups.py) when its minutes
     nest in the buckets, else from every sample's inputs; either way the mean of each input
@@ -226,25 +227,64 @@ def _extended_details(
     rows = series.sample_details(
         conn, session_id, start_ms, interval_s, participant_id, with_inputs=sums is None
     )
+    values: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        d = out[int(row[0])]
+        d = values[int(row[0])]
         for key, v in zip(_DETAIL_KEYS, row[1:5], strict=True):
             if v is not None:
                 d[key].append(float(v))
-        if sums is None and row[5]:
-            for k, v in orjson.loads(row[5]).items():
-                if isinstance(v, int | float) and not isinstance(v, bool):
-                    inputs[int(row[0])][k].append(float(v))
+        if sums is None:
+            for k, v in series.numeric_inputs(row[5]):
+                inputs[int(row[0])][k].append(v)
+    for b, by_key in values.items():
+        out[b].update((key, _percentiles(vs)) for key, vs in by_key.items())
     if sums is None:
         for b, by_key in inputs.items():
             out[b]["score_inputs"] = _ordered(
                 {k: round(math.fsum(vs) / len(vs), 4) for k, vs in by_key.items()}
             )
     else:
-        for b, totals in sums.items():
-            out[b]["score_inputs"] = _ordered(
-                {k: round(total / count, 4) for k, (total, count) in totals.items() if count}
-            )
+        _add_input_means(out, sums)
+    return out
+
+
+def _add_input_means(
+    out: dict[int, dict[str, Any]], sums: dict[int, dict[str, tuple[float, int]]]
+) -> None:
+    """Each bucket's mean score inputs from their (total, count) sums, rounded as the
+    samples' means are."""
+    for b, totals in sums.items():
+        out[b]["score_inputs"] = _ordered(
+            {k: round(total / count, 4) for k, (total, count) in totals.items() if count}
+        )
+
+
+def _stored_details(
+    conn: Connection, session_id: str, start_ms: int, interval_s: int, rows: dict[int, Any]
+) -> dict[int, dict[str, Any]]:
+    """What ``_extended_details`` gives, from series_rollups rows: their percentiles, their
+    score-input sums under a minute, the minute sums (or samples) for whole minutes."""
+    out: dict[int, dict[str, Any]] = defaultdict(dict)
+    sums: dict[int, dict[str, tuple[float, int]]] = {}
+    for b, row in rows.items():
+        d = out[b]
+        for key in _DETAIL_KEYS:
+            if row[f"{key}_p50"] is not None:
+                d[key] = Percentiles(row[f"{key}_p50"], row[f"{key}_p95"])
+        if row["score_inputs"] is not None:
+            sums[b] = {k: (total, count) for k, (total, count)
+                       in orjson.loads(row["score_inputs"]).items()}
+    if interval_s * 1000 < ROLLUP_BUCKET_MS:
+        _add_input_means(out, sums)
+        return out
+    minute_sums = series.bucket_inputs(conn, session_id, start_ms, interval_s)
+    if minute_sums is not None:
+        _add_input_means(out, minute_sums)
+        return out
+    # A session without minute sums of its inputs: the samples' inputs, as before.
+    for b, detail in _extended_details(conn, session_id, start_ms, interval_s, None).items():
+        if "score_inputs" in detail:
+            out[b]["score_inputs"] = detail["score_inputs"]
     return out
 
 

@@ -101,6 +101,9 @@ sessions = Table(
     # 1: the session's score inputs are in score_input_rollups from its start; NULL: a session
     # created before revision 0014, whose extended series reads them from the samples.
     Column("input_rollups", Integer),
+    # 1: the session's series_rollups are kept from its start; NULL: a session created before
+    # revision 0016, whose series at other intervals than 60 s are computed when read.
+    Column("series_rollups", Integer),
     Index("ix_sessions_key_start", "api_key", "start_ms"),
     Index("ix_sessions_key_room", "api_key", "room_id", "start_ms"),
     info={"citus": BY_SESSION},
@@ -502,6 +505,55 @@ score_input_rollups = Table(
     Column("bucket", BigInteger, primary_key=True),
     Column("received_ms", BigInteger, nullable=False),  # newest sample's, for retention
     Column("sums", Text, nullable=False),
+    info={"citus": BY_SESSION},
+)
+
+# The intervals (s) whose session series are kept done, bucket by bucket, in series_rollups.
+SERIES_INTERVALS_S = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+# The extended series' percentiles kept per bucket: (name, samples column).
+SERIES_PERCENTILES: tuple[tuple[str, str], ...] = (
+    ("audio_rtt", "audio_send_rtt_ms"),
+    ("video_rtt", "video_send_rtt_ms"),
+    ("audio_jitter", "audio_recv_jitter_ms"),
+    ("video_jitter", "video_recv_jitter_ms"),
+)
+
+# Per (session, interval of SERIES_INTERVALS_S, bucket of that interval since the session's
+# rollup origin): the stats query's steps 1-3 done (the columns of session_rollups), the
+# extended series' percentiles of the bucket's samples (<name>_p50, <name>_p95) and, for
+# intervals under a minute, its score inputs summed ({"<input>": [total, count]}, the 5-s
+# totals by math.fsum, longer ones their sum). Written once a bucket is no longer the
+# session's newest at its interval (series_rollups_pending), or when the session ends: a
+# session's series at any of these intervals reads one row per bucket.
+series_rollups = Table(
+    "series_rollups",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("interval_s", Integer, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("received_ms", BigInteger, nullable=False),  # newest sample's, for retention
+    Column("participants", BigInteger, nullable=False),
+    *(
+        Column(f"{name}__{agg}", Float())
+        for name, _, _ in ROLLUP_MEASURES
+        for agg in ("sum", "avg")
+    ),
+    *(Column(f"{name}_{q}", Float()) for name, _ in SERIES_PERCENTILES for q in ("p50", "p95")),
+    Column("score_inputs", Text),
+    # Intervals 5 and 60: the bucket's values of each SERIES_PERCENTILES sorted, the longer
+    # buckets' percentiles merge them (store/series.py).
+    Column("runs", LargeBinary),
+    info={"citus": BY_SESSION},
+)
+
+# The buckets of series_rollups not written yet: a session's newest at each interval, which
+# the session's next requests add to; the stats query computes them when read.
+series_rollups_pending = Table(
+    "series_rollups_pending",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("interval_s", Integer, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
     info={"citus": BY_SESSION},
 )
 

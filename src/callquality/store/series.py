@@ -16,22 +16,45 @@ session reads ``session_rollups``, where all three steps are done already (its p
 minute computed from ``sample_rollups``). The extended series' score inputs of whole-minute
 buckets come from ``score_input_rollups``; its RTT and jitter percentiles need every sample's
 value, so they read the samples.
+
+At the intervals of SERIES_INTERVALS_S a session's series is kept done, bucket by bucket, in
+``series_rollups`` (store/series_rollups.py): ``span_row`` computes one bucket by the same
+steps from the samples or minute rollups of its span, and ``stored_series`` reads them.
 """
 
 from __future__ import annotations
 
+import math
+from array import array
+from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, case, func, select
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+)
 
 from callquality.store import rollups
 from callquality.store.schema import (
     ROLLUP_BUCKET_MS,
     ROLLUP_MEASURES,
+    SERIES_INTERVALS_S,
+    SERIES_PERCENTILES,
     sample_rollups,
     samples,
     score_input_rollups,
+    series_rollups,
+    series_rollups_pending,
     sessions,
 )
 
@@ -53,7 +76,7 @@ def _aggregate(name: str, column: str, how: str) -> ColumnElement[Any]:
     return func.avg(col).label(name)
 
 
-def bucket_expression(start_ms: int, interval_s: int) -> ColumnElement[Any]:
+def bucket_expression(start_ms: int | BindParameter[int], interval_s: int) -> ColumnElement[Any]:
     """The bucket index of a sample: whole intervals since the session's start."""
     # Floor division (SQLAlchemy renders it as integer division on both backends).
     return ((samples.c.timestamp_ms - start_ms) // (interval_s * 1000)).label("bucket")
@@ -72,8 +95,8 @@ def _rollup_origin(conn: Connection, session_id: str, start_ms: int, interval_s:
 
 
 def _level1(
-    session_id: str,
-    start_ms: int,
+    session_id: str | BindParameter[str],
+    start_ms: int | BindParameter[int],
     interval_s: int,
     participant_id: str | None,
     origin: int | None,
@@ -99,6 +122,34 @@ def _level1(
     return _filtered(query, samples.c.participant_id, participant_id)
 
 
+def _within(
+    query: Select[Any],
+    session_id: BindParameter[str],
+    origin: BindParameter[int],
+    lo: BindParameter[int],
+    hi: BindParameter[int],
+) -> Select[Any]:
+    """A samples query narrowed to timestamps [lo, hi) of the session. The samples' key leads
+    with the participant, so the span is found through the minute rollups: each (participant,
+    peer connection, minute) row of the span leads to one range of that key."""
+    r = sample_rollups.c
+    s = samples.c
+    minute_start = origin + r.bucket * ROLLUP_BUCKET_MS
+    joined = samples.join(sample_rollups, and_(
+        r.session_id == s.session_id,
+        r.participant_id == s.participant_id,
+        r.peer_connection_id == s.peer_connection_id,
+        s.timestamp_ms >= minute_start,
+        s.timestamp_ms < minute_start + ROLLUP_BUCKET_MS,
+    ))
+    return query.select_from(joined).where(
+        r.session_id == session_id,
+        r.bucket.between((lo - origin) // ROLLUP_BUCKET_MS, (hi - 1 - origin) // ROLLUP_BUCKET_MS),
+        s.timestamp_ms >= lo,
+        s.timestamp_ms < hi,
+    )
+
+
 def _filtered(query: Select[Any], column: Any, participant_id: str | None) -> Select[Any]:
     return query if participant_id is None else query.where(column == participant_id)
 
@@ -116,9 +167,251 @@ def bucket_rows(
     if origin is not None and interval_s * 1000 == ROLLUP_BUCKET_MS and participant_id is None:
         # Steps 1-3 are done already, one row per minute (store/rollups.py).
         offset = (origin - start_ms) // ROLLUP_BUCKET_MS
-        return {b + offset: row for b, row in rollups.session_minutes(conn, session_id).items()}
+        return {
+            b + offset: row._mapping
+            for b, row in rollups.session_minutes(conn, session_id).items()
+        }
     level1 = _level1(session_id, start_ms, interval_s, participant_id, origin)
-    return {int(row.bucket): row for row in conn.execute(rollups.steps2and3(level1))}
+    return {int(row.bucket): row._mapping for row in conn.execute(rollups.steps2and3(level1))}
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (numpy's default), q in 0..100."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def numeric_inputs(text: str | None) -> list[tuple[str, float]]:
+    """The numeric score inputs of a sample's score_inputs JSON (strings, None, bools left)."""
+    if not text:
+        return []
+    return [
+        (k, float(v))
+        for k, v in orjson.loads(text).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+
+
+def _span_statements(interval_s: int) -> tuple[Select[Any], ...]:
+    """The statements of the buckets at ``interval_s`` in a span of a session, built once:
+    steps 1-3, the minutes' newest received_ms, the samples' details, and the parts' stored
+    runs and pending marks (bind parameters session_id, origin, lo and hi)."""
+    found = _SPAN_STATEMENTS.get(interval_s)
+    if found is not None:
+        return found
+    session_id = bindparam("session_id", type_=String)
+    origin, lo, hi = (bindparam(n, type_=BigInteger) for n in ("origin", "lo", "hi"))
+    r = sample_rollups.c
+    minutes = r.bucket.between((lo - origin) // ROLLUP_BUCKET_MS,
+                               (hi - 1 - origin) // ROLLUP_BUCKET_MS)
+    if interval_s * 1000 % ROLLUP_BUCKET_MS == 0:
+        level1 = rollups.step1(session_id, r.bucket * ROLLUP_BUCKET_MS // (interval_s * 1000))
+        level1 = level1.where(minutes)
+    else:
+        level1 = _within(_level1(session_id, origin, interval_s, None, None),
+                         session_id, origin, lo, hi)
+    received = (
+        select(r.bucket, func.max(r.received_ms))
+        .where(r.session_id == session_id, minutes)
+        .group_by(r.bucket)
+    )
+    details = _within(_details_query(session_id, origin, interval_s, None, True),
+                      session_id, origin, lo, hi)
+    part_s = _part_of(interval_s)
+    first, last = (lo - origin) // (part_s * 1000), (hi - 1 - origin) // (part_s * 1000)
+    c = series_rollups.c
+    pending = series_rollups_pending.c
+    parts = select(c.bucket, c.runs, c.score_inputs).where(
+        c.session_id == session_id, c.interval_s == part_s, c.bucket.between(first, last))
+    marks = select(pending.bucket).where(
+        pending.session_id == session_id, pending.interval_s == part_s,
+        pending.bucket.between(first, last))
+    statements: tuple[Select[Any], ...] = (
+        rollups.steps2and3(level1), received, details, parts, marks)
+    _SPAN_STATEMENTS[interval_s] = statements
+    return statements
+
+
+_SPAN_STATEMENTS: dict[int, tuple[Select[Any], ...]] = {}
+_COMPILED: dict[tuple[int, str], Any] = {}
+
+
+def span_rows(
+    conn: Connection, session_id: str, origin: int, interval_s: int, first: int, last: int
+) -> dict[int, dict[str, Any]]:
+    """Buckets ``first`` to ``last`` of the session's series at ``interval_s`` (counted
+    from ``origin``) as series_rollups rows, by bucket (those with measured samples): steps
+    1-3 from the samples or, for whole minutes, the minute rollups of their span, and the
+    percentiles and (under a minute) score-input sums of their samples."""
+    step = interval_s * 1000
+    values = {"session_id": session_id, "origin": origin, "lo": origin + first * step,
+              "hi": origin + (last + 1) * step}
+    steps, received, details, parts, marks = _span_statements(interval_s)
+    out: dict[int, dict[str, Any]] = {}
+    for step3 in conn.execute(steps, values):
+        # PostgreSQL's sums and means of integers are numeric: stored as the floats read.
+        out[int(step3.bucket)] = {
+            k: float(v) if isinstance(v, Decimal) else v for k, v in step3._mapping.items()
+            if k != "bucket"
+        }
+    if not out:
+        return out
+    newest = {int(minute): int(ms) for minute, ms in conn.execute(received, values)}
+    for bucket, kept in out.items():
+        kept["received_ms"] = max(
+            newest.get(m, 0)
+            for m in range(bucket * step // ROLLUP_BUCKET_MS,
+                           ((bucket + 1) * step - 1) // ROLLUP_BUCKET_MS + 1)
+        )
+    if interval_s == _FINEST_S:
+        found = _sample_runs(conn, details, values)
+    else:
+        found = _part_runs(conn, (session_id, origin), interval_s, (parts, marks), values)
+    for bucket, row in out.items():
+        runs, inputs = found.get(bucket) or ([[] for _ in SERIES_PERCENTILES], {})
+        for (name, _), run in zip(SERIES_PERCENTILES, runs, strict=True):
+            row[f"{name}_p50"] = percentile(run, 50)
+            row[f"{name}_p95"] = percentile(run, 95)
+        row["runs"] = _encode(runs) if interval_s in _PART_S else None
+        row["score_inputs"] = orjson.dumps(inputs).decode() if step < ROLLUP_BUCKET_MS else None
+    return out
+
+
+# Percentiles take every value of a bucket. So the 5-s buckets keep their samples' values
+# sorted (``runs``), and so do the minutes, merged from theirs: a bucket under a minute
+# merges its 5-s runs, a longer one its minutes' (sorting concatenated sorted runs is a
+# merge). The samples' values are read once, for their 5-s bucket.
+_FINEST_S = 5
+_PART_S = (5, 60)
+InputSums = rollups.InputSums
+Runs = tuple[list[list[float]], InputSums]  # sorted values of each percentile, input sums
+
+
+def _part_of(interval_s: int) -> int:
+    """The interval whose runs a bucket at ``interval_s`` merges."""
+    return _FINEST_S if interval_s * 1000 <= ROLLUP_BUCKET_MS else ROLLUP_BUCKET_MS // 1000
+
+
+def _sample_runs(conn: Connection, query: Select[Any], values: dict[str, Any]
+                 ) -> dict[int, Runs]:
+    """Each 5-s bucket's sorted values and score-input sums (math.fsum totals)."""
+    by_bucket: dict[int, list[tuple[Any, ...]]] = {}
+    for d in _plain_rows(conn, query, values, keep=True):
+        by_bucket.setdefault(int(d[0]), []).append(d)
+    out: dict[int, Runs] = {}
+    for bucket, details in by_bucket.items():
+        runs = [
+            sorted(float(d[i]) for d in details if d[i] is not None)
+            for i in range(1, len(SERIES_PERCENTILES) + 1)
+        ]
+        inputs: dict[str, list[float]] = {}
+        for d in details:
+            if not d[-1]:
+                continue
+            for k, v in orjson.loads(d[-1]).items():
+                if type(v) is float or type(v) is int:  # as numeric_inputs, but per sample
+                    known = inputs.get(k)
+                    if known is None:
+                        inputs[k] = [float(v)]
+                    else:
+                        known.append(float(v))
+        out[bucket] = (runs, {k: [math.fsum(vs), len(vs)] for k, vs in inputs.items()})
+    return out
+
+
+def _part_runs(
+    conn: Connection,
+    session: tuple[str, int],
+    interval_s: int,
+    statements: tuple[Select[Any], Select[Any]],
+    values: dict[str, Any],
+) -> dict[int, Runs]:
+    """The buckets' sorted values and score-input sums, merged from their 5-s buckets (under
+    a minute, and minutes) or their minutes: stored ones as stored, pending ones computed."""
+    part_s = _part_of(interval_s)
+    parts_query, marks_query = statements
+    pending = {int(b) for b in conn.execute(marks_query, values).scalars()}
+    parts = [
+        (int(row.bucket), row.runs, row.score_inputs)
+        for row in conn.execute(parts_query, values)
+        if int(row.bucket) not in pending
+    ]
+    if pending:
+        live = span_rows(conn, session[0], session[1], part_s, min(pending), max(pending))
+        parts += [(b, row["runs"], row["score_inputs"]) for b, row in live.items()
+                  if b in pending]
+    merged: dict[int, tuple[list[list[float]], InputSums]] = {}
+    for part, blob, sums in sorted(parts, key=lambda x: x[0]):
+        runs, inputs = merged.setdefault(
+            part * part_s // interval_s, ([[] for _ in SERIES_PERCENTILES], {}))
+        for run, found in zip(runs, _decode(blob), strict=True):
+            run.extend(found)
+        for name, (total, count) in (orjson.loads(sums) if sums else {}).items():
+            before = inputs.get(name)
+            inputs[name] = [total, count] if before is None else [before[0] + total,
+                                                                  before[1] + count]
+    return {b: ([sorted(run) for run in runs], inputs) for b, (runs, inputs) in merged.items()}
+
+
+def _encode(runs: list[list[float]]) -> bytes:
+    """Sorted runs as bytes: their lengths (int64), then their values (float64)."""
+    return (array("q", [len(r) for r in runs]).tobytes()
+            + array("d", [v for r in runs for v in r]).tobytes())
+
+
+def _decode(blob: bytes) -> list[array[float]]:
+    counts = array("q")
+    counts.frombytes(blob[: 8 * len(SERIES_PERCENTILES)])
+    values = array("d")
+    values.frombytes(blob[8 * len(SERIES_PERCENTILES):])
+    out, at = [], 0
+    for n in counts:
+        out.append(values[at : at + n])
+        at += n
+    return out
+
+
+def stored_series(
+    conn: Connection, session_id: str, start_ms: int, interval_s: int
+) -> dict[int, Any] | None:
+    """Each bucket's series_rollups row (its pending ones computed now), by bucket since
+    ``start_ms``; None when the session keeps none at this interval from this start."""
+    if interval_s not in SERIES_INTERVALS_S:
+        return None
+    found = conn.execute(
+        select(sessions.c.rollup_origin_ms, sessions.c.series_rollups).where(
+            sessions.c.session_id == session_id)
+    ).first()
+    step = interval_s * 1000
+    if found is None or found[0] is None or not found[1] or (start_ms - int(found[0])) % step:
+        return None
+    origin = int(found[0])
+    p = series_rollups_pending.c
+    pending = {int(b) for b in conn.execute(
+        select(p.bucket).where(p.session_id == session_id, p.interval_s == interval_s)
+    ).scalars()}
+    c = series_rollups.c
+    rows: dict[int, Any] = {
+        int(row.bucket): row._mapping
+        for row in conn.execute(
+            # Not the runs: an hour's 5-s or minute runs are every sample's values, 23 MB.
+            select(*(col for col in c if col.name != "runs")).where(
+                c.session_id == session_id, c.interval_s == interval_s)
+        )
+        if int(row.bucket) not in pending
+    }
+    if pending:
+        live = span_rows(conn, session_id, origin, interval_s, min(pending), max(pending))
+        rows.update((b, row) for b, row in live.items() if b in pending)
+    offset = (origin - start_ms) // step
+    return {b + offset: rows[b] for b in sorted(rows)}
 
 
 def sample_details(
@@ -137,22 +430,42 @@ def sample_details(
     SQLAlchemy's rows cost more than the rest. No order: percentiles sort, and the inputs'
     means (``math.fsum``) do not depend on it.
     """
-    bucket = bucket_expression(start_ms, interval_s)
+    query = _details_query(session_id, start_ms, interval_s, participant_id, with_inputs)
+    return _plain_rows(conn, query)
+
+
+def _details_query(
+    session_id: str | BindParameter[str],
+    start_ms: int | BindParameter[int],
+    interval_s: int,
+    participant_id: str | None,
+    with_inputs: bool,
+) -> Select[Any]:
     query = select(
-        bucket,
-        samples.c.audio_send_rtt_ms,
-        samples.c.video_send_rtt_ms,
-        samples.c.audio_recv_jitter_ms,
-        samples.c.video_recv_jitter_ms,
+        bucket_expression(start_ms, interval_s),
+        *(samples.c[column] for _, column in SERIES_PERCENTILES),
         *((samples.c.score_inputs,) if with_inputs else ()),
     ).where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None))
-    if participant_id is not None:
-        query = query.where(samples.c.participant_id == participant_id)
-    compiled = query.compile(dialect=conn.dialect)
+    return _filtered(query, samples.c.participant_id, participant_id)
+
+
+def _plain_rows(
+    conn: Connection, query: Select[Any], values: dict[str, Any] | None = None,
+    *, keep: bool = False,
+) -> list[tuple[Any, ...]]:
+    """The driver's plain tuples of ``query`` (``values``: its unset bind parameters).
+    ``keep``: compile it once (a statement that lives as long as the process)."""
+    key = (id(query), conn.dialect.name)
+    compiled = _COMPILED.get(key) if keep else None
+    if compiled is None:
+        compiled = query.compile(dialect=conn.dialect)
+        if keep:
+            _COMPILED[key] = compiled
+    named = compiled.construct_params(values or {})
     params: Any = (
-        tuple(compiled.params[name] for name in compiled.positiontup)
+        tuple(named[name] for name in compiled.positiontup)
         if compiled.positiontup is not None
-        else compiled.params
+        else named
     )
     driver: Any = conn.connection.dbapi_connection
     cursor = driver.cursor()

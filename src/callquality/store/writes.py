@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
 from callquality.domain.session import Session
-from callquality.store import bulk, rollups
+from callquality.store import bulk, rollups, series_rollups
 from callquality.store.db import is_postgres
 from callquality.store.schema import (
     participant_intervals,
@@ -19,12 +19,14 @@ from callquality.store.schema import (
     sample_rollups,
     samples,
     score_input_rollups,
+    series_rollups_pending,
     session_rollups,
     session_rollups_pending,
     session_warnings,
     sessions,
     stream_states,
 )
+from callquality.store.schema import series_rollups as series_rows
 
 
 def lock_rooms(conn: Connection, api_key: str, room_ids: Sequence[str]) -> None:
@@ -115,10 +117,11 @@ def save_session_warnings(conn: Connection, session_id: str, warnings: Sequence[
 
 
 def end_session(conn: Connection, session_id: str, end_ms: int) -> None:
-    """Mark a session ended at ``end_ms``."""
+    """Mark a session ended at ``end_ms``, and write its pending series buckets."""
     conn.execute(
         update(sessions).where(sessions.c.session_id == session_id).values(end_ms=end_ms)
     )
+    series_rollups.flush_session(conn, session_id)
 
 
 def purge_samples_before(conn: Connection, cutoff_ms: int) -> int:
@@ -144,6 +147,11 @@ def purge_samples_before(conn: Connection, cutoff_ms: int) -> int:
         sample_rollups.c.bucket == session_rollups_pending.c.bucket,
     )
     conn.execute(delete(session_rollups_pending).where(~left.exists()))
+    conn.execute(delete(series_rows).where(series_rows.c.received_ms < cutoff_ms))
+    # Pending buckets of sessions with no participant rows left: nothing left to compute.
+    rest = select(sample_rollups.c.bucket).where(
+        sample_rollups.c.session_id == series_rollups_pending.c.session_id)
+    conn.execute(delete(series_rollups_pending).where(~rest.exists()))
     return purged
 
 
@@ -239,9 +247,9 @@ def insert_samples_many(
     for row in rows:
         if rollup_origins.get(row["session_id"]) is not None:
             by_session.setdefault(row["session_id"], []).append(row)
-    rollups.add_samples_many(
-        conn, {s: (r, int(rollup_origins[s] or 0)) for s, r in by_session.items()}
-    )
+    with_origins = {s: (r, int(rollup_origins[s] or 0)) for s, r in by_session.items()}
+    rollups.add_samples_many(conn, with_origins)
+    series_rollups.add_samples_many(conn, with_origins)
 
 
 def load_intervals_many(
@@ -306,8 +314,10 @@ def save_sessions_many(conn: Connection, rows: Iterable[Session]) -> None:
                  "custom_room_id": r.custom_room_id, "start_ms": r.start_ms,
                  "last_report_ms": r.last_report_ms, "end_ms": r.end_ms,
                  "rollup_origin_ms": r.rollup_origin_ms,
-                 # score_input_rollups from its first sample, when it has rollups at all
-                 "input_rollups": 1 if r.rollup_origin_ms is not None else None}
+                 # score_input_rollups and series_rollups from its first sample, when it has
+                 # rollups at all
+                 "input_rollups": 1 if r.rollup_origin_ms is not None else None,
+                 "series_rollups": 1 if r.rollup_origin_ms is not None else None}
                 for r in new
             ],
         )

@@ -1,0 +1,126 @@
+"""Keeping ``series_rollups``: each session's series done, bucket by bucket, at every interval
+of SERIES_INTERVALS_S (store/series.py computes buckets, ``span_rows``, and reads them).
+
+A bucket's row is written once, when a request brings data for a later bucket at the same
+interval (or late data for it), or when the session ends: until then it is among the
+session's newest, which its requests add to, and it is only marked pending
+(``series_rollups_pending``); the stats query computes pending buckets when read. Under a
+minute, the newest are the buckets of the session's newest minute: they are written when
+the minute is, one statement per interval for the minute, so that a small session does not
+pay a few statements for every 5-s step, and a 1,000-participant one computes a bucket
+from its samples once instead of on each of the requests that bring them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from callquality.store import bulk, series
+from callquality.store.db import is_postgres
+from callquality.store.schema import (
+    SERIES_INTERVALS_S,
+    series_rollups,
+    series_rollups_pending,
+    sessions,
+)
+
+_STEP_MS = 5000  # every interval of SERIES_INTERVALS_S is a multiple of it
+_KEY = ("session_id", "interval_s", "bucket")
+
+
+def add_samples_many(
+    conn: Connection, by_session: Mapping[str, tuple[Sequence[Mapping[str, Any]], int]]
+) -> None:
+    """Bring the series rollups up to newly stored sample rows: {session: (rows, origin)}."""
+    steps: dict[str, set[int]] = {}  # session -> its 5-s steps touched
+    for session_id, (rows, origin) in by_session.items():
+        touched = {
+            (row["timestamp_ms"] - origin) // _STEP_MS
+            for row in rows
+            if row["interval_ms"] is not None
+        }
+        if touched:
+            steps[session_id] = touched
+    if not steps:
+        return
+    pending: dict[tuple[str, int], set[int]] = {}
+    for session_id, interval_s, bucket in bulk.select_by_keys(
+        conn, series_rollups_pending, ("session_id",), [(s,) for s in sorted(steps)], _KEY
+    ):
+        pending.setdefault((session_id, int(interval_s)), set()).add(int(bucket))
+    rewrite: list[tuple[str, int, int]] = []
+    newest: list[dict[str, Any]] = []
+    for session_id, touched in steps.items():
+        for interval_s in SERIES_INTERVALS_S:
+            buckets = {step * _STEP_MS // (interval_s * 1000) for step in touched}
+            before = pending.get((session_id, interval_s), set())
+            unit = _unit(interval_s)
+            last = max(b * interval_s // unit for b in buckets | before)
+            for b in sorted(buckets | before):
+                if b * interval_s // unit != last:
+                    rewrite.append((session_id, interval_s, b))
+                elif b not in before:
+                    newest.append({"session_id": session_id, "interval_s": interval_s,
+                                   "bucket": b})
+    origins = {s: origin for s, (_, origin) in by_session.items()}
+    _write(conn, rewrite, origins)
+    bulk.insert_many(conn, series_rollups_pending, newest)
+
+
+def _unit(interval_s: int) -> int:
+    """The span (s) whose newest stays pending: a minute for buckets under one."""
+    return max(interval_s, 60)
+
+
+def flush_session(conn: Connection, session_id: str) -> None:
+    """Write every pending bucket of an ended session: its series reads stored rows only."""
+    origin = conn.execute(
+        select(sessions.c.rollup_origin_ms).where(sessions.c.session_id == session_id)
+    ).scalar()
+    p = series_rollups_pending.c
+    keys = [
+        (session_id, int(i), int(b))
+        for i, b in conn.execute(
+            select(p.interval_s, p.bucket).where(p.session_id == session_id)
+        )
+    ]
+    if origin is not None:
+        _write(conn, keys, {session_id: int(origin)})
+
+
+def _write(conn: Connection, keys: Sequence[tuple[str, int, int]], origins: Mapping[str, int]
+           ) -> None:
+    """Compute and store these buckets' rows, and clear their pending marks: the shorter
+    intervals first, whose sorted values the longer ones merge (store/series.py)."""
+    for interval_s in SERIES_INTERVALS_S:
+        these = [k for k in keys if k[1] == interval_s]
+        rows = []
+        for session_id in sorted({k[0] for k in these}):
+            buckets = [b for s, _, b in these if s == session_id]
+            found = series.span_rows(conn, session_id, origins[session_id], interval_s,
+                                     min(buckets), max(buckets))
+            rows += [{"session_id": session_id, "interval_s": interval_s, "bucket": b, **row}
+                     for b, row in found.items() if b in buckets]
+        if rows:  # not bulk.insert_many: its JSON recordset does not carry the runs' bytes
+            conn.execute(_insert(is_postgres(conn)), rows)
+        bulk.delete_by_keys(conn, series_rollups_pending, _KEY, these)
+
+
+@cache
+def _insert(postgres: bool) -> Any:
+    """The series_rollups upsert, built once per backend."""
+    insert = postgresql.insert if postgres else sqlite.insert
+    return _replace(insert(series_rollups))
+
+
+def _replace(stmt: Any) -> Any:
+    """ON CONFLICT of the series_rollups insert: the bucket's new row replaces the old."""
+    return stmt.on_conflict_do_update(
+        index_elements=list(_KEY),
+        set_={c.name: stmt.excluded[c.name] for c in series_rollups.c if c.name not in _KEY},
+    )

@@ -1,0 +1,141 @@
+"""The series kept per interval (series_rollups) answer what the samples answer, while the
+session runs (newest buckets computed when read) and once it has ended (all written)."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from support.items import T0, sample_item
+
+from callquality.api.ingest_models import parse_items
+from callquality.config import Settings
+from callquality.query.stats import time_series
+from callquality.service.ingest import ingest
+from callquality.store import writes
+from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
+from callquality.store.schema import (
+    SERIES_INTERVALS_S,
+    series_rollups,
+    series_rollups_pending,
+    sessions,
+)
+
+
+def _close(a: Any, b: Any, path: str = "") -> None:
+    if isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float | int):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (path, a, b)
+    else:
+        assert a == b, (path, a, b)
+
+
+def _items(room: str) -> list[dict[str, Any]]:
+    """Three participants over 7.5 minutes, one with two peer connections, one leaving for a
+    while, one whose video comes and goes; irregular timestamps and intervals."""
+    rng = random.Random(7)
+    items = []
+    for step in range(1, 90):
+        for p in ("alice", "bob", "carol"):
+            if p == "carol" and 20 < step < 45:
+                continue
+            kwargs: dict[str, Any] = dict(
+                audio_recv_lost=rng.randint(0, 9),
+                video_recv_lost=rng.randint(0, 30),
+                rtt_ms=rng.uniform(20, 300),
+                jitter_ms=rng.uniform(1, 40),
+                video_bitrate=rng.uniform(1e5, 2e6),
+                interval_ms=rng.choice((4000, 5000, 6000)),
+            )
+            item = sample_item(room, p, T0 + step * 5000 + rng.randint(0, 900), **kwargs)
+            if p == "bob" and step % 3 == 0:
+                item["sample"].pop("video")
+            items.append(item)
+            if p == "alice":
+                second = sample_item(room, p, T0 + step * 5000 + 7, **kwargs)
+                second["peerConnectionId"] = "screen"
+                items.append(second)
+    return items
+
+
+def _all_series(conn: Any, session_id: str, start_ms: int) -> list[Any]:
+    return [
+        [asdict(b) for b in time_series(conn, session_id, start_ms, interval_s=i,
+                                        extended=extended)]
+        for i in SERIES_INTERVALS_S
+        for extended in (False, True)
+    ]
+
+
+@pytest.mark.parametrize("end", [False, True], ids=["running", "ended"])
+def test_the_kept_series_are_the_series_of_the_samples(backend: str, end: bool) -> None:
+    engine = create_store_engine(backend)
+    migrate(engine)
+    room = f"room-{uuid.uuid4().hex[:8]}"
+    items = parse_items(_items(room), 1000)
+    key = f"k-{uuid.uuid4().hex[:8]}"
+    now = int(time.time() * 1000)
+    for start in range(0, len(items), 23):  # many requests: buckets close one by one
+        result = ingest(engine, Settings(), key, items[start : start + 23], now)
+    (session_id,) = result.session_ids
+    if end:
+        with write_transaction(engine) as conn:
+            writes.end_session(conn, session_id, T0 + 3_600_000)
+    with read_transaction(engine) as conn:
+        start_ms = writes.session_by_id(conn, session_id).start_ms  # type: ignore[union-attr]
+        pending = conn.execute(select(series_rollups_pending.c.interval_s).where(
+            series_rollups_pending.c.session_id == session_id)).scalars().all()
+        kept = conn.execute(select(series_rollups.c.interval_s).where(
+            series_rollups.c.session_id == session_id)).scalars().all()
+        from_kept = _all_series(conn, session_id, start_ms)
+    with write_transaction(engine) as conn:  # samples alone
+        conn.execute(update(sessions).where(sessions.c.session_id == session_id).values(
+            rollup_origin_ms=None, series_rollups=None))
+    with read_transaction(engine) as conn:
+        from_samples = _all_series(conn, session_id, start_ms)
+    engine.dispose()
+    # Running: the newest buckets of each interval are pending (those of the newest minute
+    # under a minute); ended: none is.
+    assert set(pending) == (set() if end else set(SERIES_INTERVALS_S))
+    # 7.5 minutes: a running session's buckets of 10 minutes and more are all its newest.
+    assert set(kept) == {i for i in SERIES_INTERVALS_S if end or i <= 300}
+    assert all(from_kept) and [len(s) for s in from_kept] == [len(s) for s in from_samples]
+    _close(from_kept, from_samples)
+
+
+def test_retention_removes_the_kept_series_with_the_samples(backend: str) -> None:
+    engine = create_store_engine(backend)
+    migrate(engine)
+    room = f"room-{uuid.uuid4().hex[:8]}"
+    now = int(time.time() * 1000)
+    items = parse_items(_items(room)[:200], 1000)
+    (session_id,) = ingest(engine, Settings(), f"k-{uuid.uuid4().hex[:8]}", items,
+                           now).session_ids
+
+    def left() -> tuple[int, int]:
+        with read_transaction(engine) as conn:
+            return tuple(  # type: ignore[return-value]
+                len(conn.execute(select(t.c.bucket).where(t.c.session_id == session_id)).all())
+                for t in (series_rollups, series_rollups_pending)
+            )
+
+    before = left()
+    with write_transaction(engine) as conn:
+        writes.purge_samples_before(conn, now + 1)
+    after = left()
+    engine.dispose()
+    assert before[0] > 0 and before[1] > 0
+    assert after == (0, 0)
