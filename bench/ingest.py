@@ -474,12 +474,15 @@ def main() -> None:
             shares = [people[i : i + per] for i in range(0, len(people), per)]
             watch.start()
             server_cpu_before = server.cpu_seconds()
+            workers_before = server.worker_cpu_seconds()
             with ProcessPoolExecutor(len(shares),
                                      mp_context=multiprocessing.get_context("fork")) as pool:
                 futures = [pool.submit(_proc, server.url, token, share, args, t0_ms, start_at)
                            for share in shares]
                 results = [f.result() for f in futures]
             server_cpu = server.cpu_seconds() - server_cpu_before
+            workers_after = server.worker_cpu_seconds()
+            worker_cpu = [workers_after[p] - workers_before.get(p, 0.0) for p in workers_after]
             watch.stop()
             peak_kb = server.peak_rss_kb()
         raw = raw_insert_rates(url, args.batch, args.raw_seconds)
@@ -517,6 +520,10 @@ def main() -> None:
                  f" + WAL writer, checkpointer... {background:.0f}; other databases' backends, "
                  f"not counted: {other:.0f}); server + PostgreSQL {both:.0f} µs")
     print(line + f"; load generator {generator_us:.0f} µs")
+    if len(worker_cpu) > 1:  # how evenly the workers shared the work (their CPU time)
+        shares = sorted((100 * c / max(sum(worker_cpu), 1e-9) for c in worker_cpu), reverse=True)
+        print("server workers' shares of their CPU time: "
+              + " / ".join(f"{s:.0f} %" for s in shares))
     rss = watch.rss_kb
     if rss:
         marks = sorted({min(4, len(rss) - 1), *range(59, len(rss), 60), len(rss) - 1})
