@@ -144,6 +144,18 @@ class Server:
         """CPU time used so far by the server and its workers."""
         return cpu_seconds(tree(self.process.pid))
 
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        """CPU time used so far by each of uvicorn's worker processes (spawned children)."""
+        workers = {}
+        for pid in tree(self.process.pid)[1:]:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"--multiprocessing-fork" in cmdline:  # not the resource tracker
+                workers[pid] = cpu_seconds([pid])
+        return workers
+
     def peak_rss_kb(self) -> int:
         """Peak resident memory (VmHWM) of the server and its workers, summed."""
         return sum(_status_kb(p, "VmHWM") for p in tree(self.process.pid))

@@ -523,6 +523,7 @@ def main() -> None:
         urls = [s.url for s in servers]
         watch.start()
         server_cpu_before = sum(s.cpu_seconds() for s in servers)
+        workers_before = {p: c for s in servers for p, c in s.worker_cpu_seconds().items()}
         if deployment is not None and lag is not None:
             roles_before = _log_cpu(deployment)
             lag.start()
@@ -532,6 +533,8 @@ def main() -> None:
                        for share in shares]
             results = [f.result() for f in futures]
         server_cpu = sum(s.cpu_seconds() for s in servers) - server_cpu_before
+        workers_after = {p: c for s in servers for p, c in s.worker_cpu_seconds().items()}
+        worker_cpu = [workers_after[p] - workers_before.get(p, 0.0) for p in workers_after]
         accepted = sum(r.accepted for r in results)
         if deployment is not None and lag is not None:
             sent_s = time.monotonic()
@@ -592,6 +595,11 @@ def main() -> None:
         if args.backend == "postgresql":
             line += f", {postgres}; server + PostgreSQL {server_us + ours + background:.0f} µs"
         print(line + f"; load generator {generator_us:.0f} µs")
+    if len(worker_cpu) > 1:  # how evenly the workers shared the work (their CPU time)
+        worker_shares = sorted((100 * c / max(sum(worker_cpu), 1e-9) for c in worker_cpu),
+                               reverse=True)
+        print("server workers' shares of their CPU time: "
+              + " / ".join(f"{s:.0f} %" for s in worker_shares))
     rss = watch.rss_kb
     if rss:
         marks = sorted({min(4, len(rss) - 1), *range(59, len(rss), 60), len(rss) - 1})

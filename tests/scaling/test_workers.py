@@ -42,3 +42,28 @@ def test_ingest_answers_close_a_connection_now_and_then_with_several_workers(
         assert closes[0]  # a worker's first ingest answer closes
         # twelve answers within a fraction of a second: at most a couple of closes a worker
         assert sum(closes) <= 6, closes
+
+
+def _worker_environ(proc_pid: int) -> list[dict[str, str]]:
+    """The environment of each of uvicorn's worker processes under ``proc_pid``."""
+    environs = []
+    for child in Path(f"/proc/{proc_pid}/task/{proc_pid}/children").read_text().split():
+        if b"--multiprocessing-fork" in Path(f"/proc/{child}/cmdline").read_bytes():
+            raw = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+            environs.append(dict(e.decode().split("=", 1) for e in raw if b"=" in e))
+    return environs
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "2"), ("4", "4")])
+def test_workers_run_with_two_malloc_arenas_unless_the_operator_says(
+    tmp_path: Path, given: str | None, expected: str
+) -> None:
+    """glibc's per-thread arenas let a worker's RSS creep up (docs/performance.md, memory):
+    `serve` starts its workers with MALLOC_ARENA_MAX=2, and keeps an operator's value."""
+    env = {} if given is None else {"MALLOC_ARENA_MAX": given}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MALLOC_ARENA_MAX", raising=False)
+        with serve_process(f"sqlite:///{tmp_path / 'cq.db'}", workers=2, env=env) as (_, proc):
+            environs = _worker_environ(proc.pid)
+    assert len(environs) == 2
+    assert [e.get("MALLOC_ARENA_MAX") for e in environs] == [expected, expected]
