@@ -228,7 +228,7 @@ def _extended_details(
     # One pass over the rows, plain dicts and lists: a participant's hour at 5 s is 720
     # buckets of one sample each, where per-row containers cost more than the values.
     values: dict[int, list[list[float]]] = {}
-    inputs: dict[int, dict[str, list[float]]] = {}
+    texts: dict[int, list[str]] = {}
     for row in rows:
         b = int(row[0])
         runs = values.get(b)
@@ -238,24 +238,34 @@ def _extended_details(
             if v is not None:
                 run.append(float(v))
         if sums is None and row[5]:
-            by_key = inputs.get(b)
-            if by_key is None:
-                by_key = inputs[b] = {}
-            series.add_numeric_inputs(by_key, row[5])
+            texts.setdefault(b, []).append(row[5])
     out: dict[int, dict[str, Any]] = defaultdict(dict)
     for b, runs in values.items():
         out[b].update(
             (key, _percentiles(run)) for key, run in zip(_DETAIL_KEYS, runs, strict=True) if run
         )
     if sums is None:
-        for b, by_key in inputs.items():
-            if by_key:
-                out[b]["score_inputs"] = _ordered(
-                    {k: round(math.fsum(vs) / len(vs), 4) for k, vs in by_key.items()}
-                )
+        for b, found in texts.items():
+            means = _input_means(found)
+            if means:
+                out[b]["score_inputs"] = _ordered(means)
     else:
         _add_input_means(out, sums)
     return out
+
+
+def _input_means(texts: list[str]) -> dict[str, float]:
+    """The mean of each numeric score input of a bucket's samples (their score_inputs JSON),
+    rounded to 4 digits: ``math.fsum`` of the values over their count. A bucket of one
+    sample (a participant's 5-s bucket) takes its values as they are, which is what fsum of
+    one value gives (``+ 0.0``: fsum makes -0.0 0.0), without a list per input."""
+    if len(texts) == 1:
+        return {k: round(float(v) + 0.0, 4) for k, v in orjson.loads(texts[0]).items()
+                if type(v) is float or type(v) is int}  # add_numeric_inputs' rule
+    by_key: dict[str, list[float]] = {}
+    for text in texts:
+        series.add_numeric_inputs(by_key, text)
+    return {k: round(math.fsum(vs) / len(vs), 4) for k, vs in by_key.items()}
 
 
 def _add_input_means(
