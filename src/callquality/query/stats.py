@@ -217,35 +217,55 @@ def _extended_details(
     The inputs' means come from the session's minute sums (store/rollups.py) when its minutes
     nest in the buckets, else from every sample's inputs; either way the mean of each input
     over the bucket's measured samples, in the inputs' own order."""
-    out: dict[int, dict[str, Any]] = defaultdict(lambda: defaultdict(list))
     sums = (
         series.bucket_inputs(conn, session_id, start_ms, interval_s)
         if participant_id is None
         else None
     )
-    inputs: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     rows = series.sample_details(
         conn, session_id, start_ms, interval_s, participant_id, with_inputs=sums is None
     )
-    values: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    # One pass over the rows, plain dicts and lists: a participant's hour at 5 s is 720
+    # buckets of one sample each, where per-row containers cost more than the values.
+    values: dict[int, list[list[float]]] = {}
+    texts: dict[int, list[str]] = {}
     for row in rows:
-        d = values[int(row[0])]
-        for key, v in zip(_DETAIL_KEYS, row[1:5], strict=True):
+        b = int(row[0])
+        runs = values.get(b)
+        if runs is None:
+            runs = values[b] = [[] for _ in _DETAIL_KEYS]
+        for run, v in zip(runs, row[1:5], strict=True):
             if v is not None:
-                d[key].append(float(v))
-        if sums is None:
-            for k, v in series.numeric_inputs(row[5]):
-                inputs[int(row[0])][k].append(v)
-    for b, by_key in values.items():
-        out[b].update((key, _percentiles(vs)) for key, vs in by_key.items())
+                run.append(float(v))
+        if sums is None and row[5]:
+            texts.setdefault(b, []).append(row[5])
+    out: dict[int, dict[str, Any]] = defaultdict(dict)
+    for b, runs in values.items():
+        out[b].update(
+            (key, _percentiles(run)) for key, run in zip(_DETAIL_KEYS, runs, strict=True) if run
+        )
     if sums is None:
-        for b, by_key in inputs.items():
-            out[b]["score_inputs"] = _ordered(
-                {k: round(math.fsum(vs) / len(vs), 4) for k, vs in by_key.items()}
-            )
+        for b, found in texts.items():
+            means = _input_means(found)
+            if means:
+                out[b]["score_inputs"] = _ordered(means)
     else:
         _add_input_means(out, sums)
     return out
+
+
+def _input_means(texts: list[str]) -> dict[str, float]:
+    """The mean of each numeric score input of a bucket's samples (their score_inputs JSON),
+    rounded to 4 digits: ``math.fsum`` of the values over their count. A bucket of one
+    sample (a participant's 5-s bucket) takes its values as they are, which is what fsum of
+    one value gives (``+ 0.0``: fsum makes -0.0 0.0), without a list per input."""
+    if len(texts) == 1:
+        return {k: round(float(v) + 0.0, 4) for k, v in orjson.loads(texts[0]).items()
+                if type(v) is float or type(v) is int}  # add_numeric_inputs' rule
+    by_key: dict[str, list[float]] = {}
+    for text in texts:
+        series.add_numeric_inputs(by_key, text)
+    return {k: round(math.fsum(vs) / len(vs), 4) for k, vs in by_key.items()}
 
 
 def _add_input_means(
@@ -293,5 +313,16 @@ _DETAIL_KEYS = ("audio_rtt", "video_rtt", "audio_jitter", "video_jitter")
 _INPUT_ORDER = {k: i for i, k in enumerate(SampleScore(None, None).inputs())}
 
 
+_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
 def _ordered(means: dict[str, float]) -> dict[str, float]:
-    return dict(sorted(means.items(), key=lambda kv: _INPUT_ORDER.get(kv[0], len(_INPUT_ORDER))))
+    """The means in the inputs' order (unknown names last, as found). The buckets of a
+    series mostly have the same names in the same order: each order is sorted once."""
+    names = tuple(means)
+    order = _ORDERS.get(names)
+    if order is None:
+        order = tuple(sorted(names, key=lambda k: _INPUT_ORDER.get(k, len(_INPUT_ORDER))))
+        if len(_ORDERS) < 1024:  # bounded: names come from clients' reports
+            _ORDERS[names] = order
+    return {k: means[k] for k in order}

@@ -188,15 +188,18 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def numeric_inputs(text: str | None) -> list[tuple[str, float]]:
-    """The numeric score inputs of a sample's score_inputs JSON (strings, None, bools left)."""
+def add_numeric_inputs(into: dict[str, list[float]], text: str | None) -> None:
+    """Append a sample's numeric score inputs (its score_inputs JSON; strings, None and bools
+    left) to ``into``'s list of each name, names in the order first seen."""
     if not text:
-        return []
-    return [
-        (k, float(v))
-        for k, v in orjson.loads(text).items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    ]
+        return
+    for k, v in orjson.loads(text).items():
+        if type(v) is float or type(v) is int:  # JSON's numbers (a bool is not an int here)
+            known = into.get(k)
+            if known is None:
+                into[k] = [float(v)]
+            else:
+                known.append(float(v))
 
 
 def _span_statements(interval_s: int) -> tuple[Select[Any], ...]:
@@ -313,15 +316,7 @@ def _sample_runs(conn: Connection, query: Select[Any], values: dict[str, Any]
         ]
         inputs: dict[str, list[float]] = {}
         for d in details:
-            if not d[-1]:
-                continue
-            for k, v in orjson.loads(d[-1]).items():
-                if type(v) is float or type(v) is int:  # as numeric_inputs, but per sample
-                    known = inputs.get(k)
-                    if known is None:
-                        inputs[k] = [float(v)]
-                    else:
-                        known.append(float(v))
+            add_numeric_inputs(inputs, d[-1])
         out[bucket] = (runs, {k: [math.fsum(vs), len(vs)] for k, vs in inputs.items()})
     return out
 
