@@ -1,14 +1,16 @@
 """Ingest replayed in one process: bench/ingest.py's batches through service.ingest, no HTTP.
 
     .venv/bin/python bench/replay_ingest.py [--backend sqlite|postgresql] [--participants 1000]
-        [--steps 6] [--full-reports]
+        [--steps 6] [--full-reports] [--warmup-steps 26] [--stored-samples 5000000]
 
 The same participants, rooms, reports and batches of 50 as bench/ingest.py, built first, then
 parsed (orjson, as the route does) and ingested one request after another in this process:
 first a warm-up (one room of other participants, ``--warmup-steps`` reports each: two minutes
 and more, so that every statement the ingest builds once per process, such as the series
 rollups' at each interval when a minute closes, is built before), then the first step (the
-streams' baselines) untimed, the rest timed. Printed: CPU per report of
+streams' baselines) untimed, the rest timed. ``--stored-samples N`` first fills the database
+with N samples of older sessions and their minute rollups (bench/ingest.py's), to compare
+ingest on a full database with an empty one. Printed: CPU per report of
 this process (on SQLite the database's work too) and, on PostgreSQL, of this database's
 backends. Counting instructions instead of time, which other work on the machine does not
 move (docs/performance.md, fourth pass): run it twice under callgrind and take the difference,
@@ -29,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from _common import cpu_seconds, database, postgres_pids
-from ingest import FIXTURE, STEP_MS, Participant, Reports, participants
+from ingest import FIXTURE, STEP_MS, Participant, Reports, participants, store_samples
 
 from callquality.api.ingest_models import parse_body
 from callquality.config import Settings
@@ -59,12 +61,16 @@ def main() -> None:
     parser.add_argument("--full-reports", action="store_true")
     parser.add_argument("--warmup-steps", type=int, default=26,
                         help="reports per participant of the warm-up room (0: none)")
+    parser.add_argument("--stored-samples", type=int, default=0)
     args = parser.parse_args()
     reports = Reports(FIXTURE, full=args.full_reports)
     people = participants(args.participants, 10, 0.2)
     with database(args.backend) as url:
         engine = create_store_engine(url)
         migrate(engine)
+        if args.stored_samples:
+            took = store_samples(url, args.stored_samples)
+            print(f"stored beforehand: {args.stored_samples:,} samples in {took:.0f} s")
         with write_transaction(engine) as conn:
             api_key, _ = create_api_key(conn, name="replay", now_ms=int(time.time() * 1000))
         settings = Settings()
