@@ -40,26 +40,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 724_113_001  # pg_advisory_lock key: one migrator at a time
 
 
-# Prepared statements kept per connection (the drivers' defaults: 128 for sqlite3, 100 for
-# psycopg). A request runs about 25 distinct statements and a minute's close as many more,
-# among them the series rollups' steps 1-3 at five intervals, each a few hundred aggregates
-# that take SQLite ~2 ms to prepare: with the defaults they were evicted between a
-# session's minute closes and prepared again every time (docs/performance.md, "series
-# rollups' ingest cost"). The distinct statements of the service stay under this.
-_PREPARED_STATEMENTS = 1024
-
-
 def create_store_engine(url: str) -> Engine:
-    """An engine tuned for this service: WAL and IMMEDIATE writes on SQLite, and room for
-    every statement it prepares (``_PREPARED_STATEMENTS``)."""
+    """An engine tuned for this service: WAL and IMMEDIATE writes on SQLite."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={"timeout": 30, "check_same_thread": False,
-                          "cached_statements": _PREPARED_STATEMENTS},
+            connect_args={"timeout": 30, "check_same_thread": False},
             hide_parameters=True,
         )
         _tune_sqlite(engine)
@@ -76,11 +65,6 @@ def create_store_engine(url: str) -> Engine:
         hide_parameters=True,
     )
     _quiet_postgres_log(engine)
-
-    @event.listens_for(engine, "connect")
-    def _prepared(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.prepared_max = _PREPARED_STATEMENTS
-
     return engine
 
 
