@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -227,7 +228,7 @@ def _span_statements(interval_s: int) -> tuple[Select[Any], ...]:
     )
     details = _within(_details_query(session_id, origin, interval_s, None, True),
                       session_id, origin, lo, hi)
-    part_s = _part_of(interval_s)
+    part_s = part_of(interval_s)
     first, last = (lo - origin) // (part_s * 1000), (hi - 1 - origin) // (part_s * 1000)
     c = series_rollups.c
     pending = series_rollups_pending.c
@@ -247,16 +248,21 @@ _COMPILED: dict[tuple[int, str], Any] = {}
 
 
 def span_rows(
-    conn: Connection, session_id: str, origin: int, interval_s: int, first: int, last: int
+    conn: Connection, session_id: str, origin: int, interval_s: int, first: int, last: int,
+    *, parts: dict[int, Runs] | None = None, runs_out: dict[int, Runs] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Buckets ``first`` to ``last`` of the session's series at ``interval_s`` (counted
     from ``origin``) as series_rollups rows, by bucket (those with measured samples): steps
     1-3 from the samples or, for whole minutes, the minute rollups of their span, and the
-    percentiles and (under a minute) score-input sums of their samples."""
+    percentiles and (under a minute) score-input sums of their samples.
+    ``parts``: every bucket of the span at the interval it merges (``part_of``), computed
+    just before by the caller (those with samples; the others have none), instead of
+    reading them back; ``runs_out`` receives the buckets' sorted values and input sums, to
+    be given as ``parts`` to a longer interval."""
     step = interval_s * 1000
     values = {"session_id": session_id, "origin": origin, "lo": origin + first * step,
               "hi": origin + (last + 1) * step}
-    steps, received, details, parts, marks = _span_statements(interval_s)
+    steps, received, details, parts_query, marks = _span_statements(interval_s)
     out: dict[int, dict[str, Any]] = {}
     for step3 in conn.execute(steps, values):
         # PostgreSQL's sums and means of integers are numeric: stored as the floats read.
@@ -275,8 +281,12 @@ def span_rows(
         )
     if interval_s == _FINEST_S:
         found = _sample_runs(conn, details, values)
+    elif parts is not None:
+        found = _merge(parts.items(), part_of(interval_s), interval_s)
     else:
-        found = _part_runs(conn, (session_id, origin), interval_s, (parts, marks), values)
+        found = _part_runs(conn, (session_id, origin), interval_s, (parts_query, marks), values)
+    if runs_out is not None:
+        runs_out.update(found)
     for bucket, row in out.items():
         runs, inputs = found.get(bucket) or ([[] for _ in SERIES_PERCENTILES], {})
         for (name, _), run in zip(SERIES_PERCENTILES, runs, strict=True):
@@ -297,7 +307,7 @@ InputSums = rollups.InputSums
 Runs = tuple[list[list[float]], InputSums]  # sorted values of each percentile, input sums
 
 
-def _part_of(interval_s: int) -> int:
+def part_of(interval_s: int) -> int:
     """The interval whose runs a bucket at ``interval_s`` merges."""
     return _FINEST_S if interval_s * 1000 <= ROLLUP_BUCKET_MS else ROLLUP_BUCKET_MS // 1000
 
@@ -330,7 +340,7 @@ def _part_runs(
 ) -> dict[int, Runs]:
     """The buckets' sorted values and score-input sums, merged from their 5-s buckets (under
     a minute, and minutes) or their minutes: stored ones as stored, pending ones computed."""
-    part_s = _part_of(interval_s)
+    part_s = part_of(interval_s)
     parts_query, marks_query = statements
     pending = {int(b) for b in conn.execute(marks_query, values).scalars()}
     parts = [
@@ -342,13 +352,24 @@ def _part_runs(
         live = span_rows(conn, session[0], session[1], part_s, min(pending), max(pending))
         parts += [(b, row["runs"], row["score_inputs"]) for b, row in live.items()
                   if b in pending]
+    return _merge(((part, (_decode(blob), orjson.loads(sums) if sums else {}))
+                   for part, blob, sums in parts), part_s, interval_s)
+
+
+def _merge(parts: Iterable[tuple[int, tuple[Sequence[Sequence[float]], InputSums]]],
+           part_s: int, interval_s: int) -> dict[int, Runs]:
+    """Buckets at ``interval_s`` from their parts at ``part_s``: the values merged sorted,
+    the input sums added in the parts' order. A minute's sums are not kept (its row has
+    none), so the buckets that merge minutes have none either."""
     merged: dict[int, tuple[list[list[float]], InputSums]] = {}
-    for part, blob, sums in sorted(parts, key=lambda x: x[0]):
+    for part, (part_runs, sums) in sorted(parts, key=lambda x: x[0]):
         runs, inputs = merged.setdefault(
             part * part_s // interval_s, ([[] for _ in SERIES_PERCENTILES], {}))
-        for run, found in zip(runs, _decode(blob), strict=True):
+        for run, found in zip(runs, part_runs, strict=True):
             run.extend(found)
-        for name, (total, count) in (orjson.loads(sums) if sums else {}).items():
+        if part_s * 1000 >= ROLLUP_BUCKET_MS:
+            continue
+        for name, (total, count) in sums.items():
             before = inputs.get(name)
             inputs[name] = [total, count] if before is None else [before[0] + total,
                                                                   before[1] + count]

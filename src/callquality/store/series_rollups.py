@@ -96,14 +96,26 @@ def flush_session(conn: Connection, session_id: str) -> None:
 def _write(conn: Connection, keys: Sequence[tuple[str, int, int]], origins: Mapping[str, int]
            ) -> None:
     """Compute and store these buckets' rows, and clear their pending marks: the shorter
-    intervals first, whose sorted values the longer ones merge (store/series.py)."""
+    intervals first, whose sorted values the longer ones merge (store/series.py). A longer
+    bucket whose parts were all computed here merges them as computed, without reading
+    back what was just written (a minute's close computes its 5-s buckets, then merges
+    them at 10, 15, 30 and 60 s)."""
+    computed: dict[tuple[str, int], tuple[set[int], dict[int, series.Runs]]] = {}
     for interval_s in SERIES_INTERVALS_S:
         these = [k for k in keys if k[1] == interval_s]
         rows = []
         for session_id in sorted({k[0] for k in these}):
             buckets = [b for s, _, b in these if s == session_id]
-            found = series.span_rows(conn, session_id, origins[session_id], interval_s,
-                                     min(buckets), max(buckets))
+            first, last = min(buckets), max(buckets)
+            part_s = series.part_of(interval_s)
+            done, part_runs = computed.get((session_id, part_s), (set(), {}))
+            span = range(first * interval_s // part_s, (last + 1) * interval_s // part_s)
+            runs_out: dict[int, series.Runs] = {}
+            computed[(session_id, interval_s)] = (set(range(first, last + 1)), runs_out)
+            found = series.span_rows(
+                conn, session_id, origins[session_id], interval_s, first, last,
+                parts=part_runs if interval_s != part_s and done.issuperset(span) else None,
+                runs_out=runs_out)
             rows += [{"session_id": session_id, "interval_s": interval_s, "bucket": b, **row}
                      for b, row in found.items() if b in buckets]
         if rows:  # not bulk.insert_many: its JSON recordset does not carry the runs' bytes
