@@ -107,7 +107,7 @@ def test_a_monitored_call_is_in_the_stats_and_on_the_dashboard_and_stops_at_clos
     board = new_page()
     board.goto(f"{server.url}/dashboard#token={crawler_token}")
     board.goto(f"{server.url}/dashboard#/sessions")  # the sessions list (#/ is the Overview)
-    board.click(f'tr[data-session="{session_id}"] a')
+    board.click(f'#sessions-body tr[data-session="{session_id}"] a')
     board.wait_for_function(  # a function, not a string: the dashboard's CSP forbids eval
         "() => document.querySelectorAll('#view-session .chart canvas').length >= 6 && "
         "document.querySelector('[data-chart=quality] .avg') !== null"

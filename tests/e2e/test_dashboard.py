@@ -199,7 +199,7 @@ def test_the_demo_session_on_a_phone(
     page = new_page(390, 844)
     _sign_in(page, sqlite_server.url, token)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.click(f'tr[data-session="{session_id}"] a')
+    page.click(f'#sessions-body tr[data-session="{session_id}"] a')
     _open_session(page)
     page.wait_for_function(  # the charts take the column's width
         "() => [...document.querySelectorAll('.chart canvas')]"
@@ -242,7 +242,7 @@ def test_the_session_page_makes_one_stats_request_and_its_card_and_legend_agree(
     page = new_page()
     _sign_in(page, sqlite_server.url, token)
     requests = _record_api_requests(page)
-    page.click(f'tr[data-session="{session_id}"] a')
+    page.click(f'#sessions-body tr[data-session="{session_id}"] a')
     _open_session(page)
     page.wait_for_timeout(500)
 
@@ -310,7 +310,7 @@ def test_the_likely_cause_follows_one_rule_on_the_card_and_in_the_rows(
 
     page = new_page()
     _sign_in(page, sqlite_server.url, token)
-    page.click(f'tr[data-session="{session_id}"] a')
+    page.click(f'#sessions-body tr[data-session="{session_id}"] a')
     page.wait_for_selector(SUMMARY)
     page.wait_for_function("() => [...document.querySelectorAll('#participants-body .p-cause')]"
                            ".every(e => e.textContent !== '–')")
@@ -379,7 +379,8 @@ def test_a_bad_session_id_shows_its_error_alone(
     token, session_id = demo
     page = new_page()
     _sign_in(page, sqlite_server.url, token)
-    page.click(f'tr[data-session="{session_id}"] a')  # a good session first: nothing of it stays
+    # A good session first: nothing of it stays.
+    page.click(f'#sessions-body tr[data-session="{session_id}"] a')
     _open_session(page)
     page.evaluate("location.hash = '#/sessions/no-such-session'")
     page.wait_for_selector("#session-error:not([hidden])")
@@ -396,7 +397,7 @@ def test_a_bad_session_id_shows_its_error_alone(
 
     # The good session again shows its page in full.
     page.click("#back-link")
-    page.click(f'tr[data-session="{session_id}"] a')
+    page.click(f'#sessions-body tr[data-session="{session_id}"] a')
     _open_session(page)
     assert page.is_hidden("#session-error") and page.is_visible("#participants-table")
     assert page.inner_text("#top-note") == "demo-room"
@@ -410,7 +411,7 @@ def test_only_the_status_line_and_the_errors_are_live_regions(
     _sign_in(page, sqlite_server.url, token)
     page.wait_for_function("() => /^\\d+ sessions?, page 1 of 1\\.$/"
                            ".test(document.querySelector('#status').textContent)")
-    page.click(f'tr[data-session="{session_id}"] a')
+    page.click(f'#sessions-body tr[data-session="{session_id}"] a')
     _open_session(page)
     live = page.eval_on_selector_all(
         "[aria-live], [role=status], [role=alert], [role=log]",
@@ -468,7 +469,7 @@ def test_the_participant_table_shows_each_ones_connection(
 
     page = new_page()
     _sign_in(page, sqlite_server.url, token)
-    page.click(f'tr[data-session="{session_id}"] a')
+    page.click(f'#sessions-body tr[data-session="{session_id}"] a')
     cell = '#participants-body tr[data-participant="sender"] .p-connection'
     page.wait_for_function(f"() => document.querySelector('{cell}')?.textContent.length > 1")
     assert page.inner_text(cell) == f"host ({connection['protocol']})" + (
