@@ -17,7 +17,8 @@ from support.items import T0, sample_item
 from callquality.api.ingest_models import parse_items
 from callquality.config import Settings
 from callquality.query.stats import time_series
-from callquality.service.ingest import ingest
+from callquality.service.ingest import _ingest, ingest, store_closed, write_closed
+from callquality.store import series_rollups as series_rollups_store
 from callquality.store import writes
 from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
 from callquality.store.schema import (
@@ -139,3 +140,56 @@ def test_retention_removes_the_kept_series_with_the_samples(backend: str) -> Non
     engine.dispose()
     assert before[0] > 0 and before[1] > 0
     assert after == (0, 0)
+
+
+def test_late_data_while_closed_buckets_are_computed_is_not_lost(backend: str) -> None:
+    """Closed buckets are computed outside the write lock (service/ingest.write_closed): a
+    sample stored for their span in between makes the store compute them again."""
+    engine = create_store_engine(backend)
+    migrate(engine)
+    room = f"room-{uuid.uuid4().hex[:8]}"
+    items = parse_items(_items(room), 1000)
+    key = f"k-{uuid.uuid4().hex[:8]}"
+    now = int(time.time() * 1000)
+    closed: Any = ([], {})
+    at = 0
+    while not closed[0] or at < 100:  # a request past the first few that closes buckets
+        with write_transaction(engine) as conn:
+            result = _ingest(conn, Settings(), key, items[at : at + 23], now, {}, defer=True)
+        at += 23
+        closed = result.closed
+        if not closed[0] or at < 100:
+            write_closed(engine, *closed)
+    keys, origins = closed
+    (session_id,) = result.session_ids
+    with read_transaction(engine) as conn:
+        computed = (series_rollups_store.span_counts(conn, keys, origins),
+                    series_rollups_store.compute(conn, keys, origins))
+    # A late participant's sample inside the first closed 5-s bucket, stored meanwhile.
+    first = min(b for _, i, b in keys if i == 5)
+    late_ts = origins[session_id] + first * 5000 + 2500
+    (late,) = parse_items([sample_item(room, "dave", late_ts, rtt_ms=900.0)], 1000)
+    assert ingest(engine, Settings(), key, [late], now).session_ids == (session_id,)
+    store_closed(engine, keys, origins, computed)
+    with read_transaction(engine) as conn:
+        stored = conn.execute(select(series_rollups.c.participants).where(
+            series_rollups.c.session_id == session_id, series_rollups.c.interval_s == 5,
+            series_rollups.c.bucket == first)).scalar_one()
+        left = conn.execute(select(series_rollups_pending.c.bucket).where(
+            series_rollups_pending.c.session_id == session_id,
+            series_rollups_pending.c.interval_s == 5,
+            series_rollups_pending.c.bucket == first)).all()
+    stale = next(r for r in computed[1] if r["interval_s"] == 5 and r["bucket"] == first)
+    for start in range(at, len(items), 23):
+        ingest(engine, Settings(), key, items[start : start + 23], now)
+    with read_transaction(engine) as conn:
+        start_ms = writes.session_by_id(conn, session_id).start_ms  # type: ignore[union-attr]
+        from_kept = _all_series(conn, session_id, start_ms)
+    with write_transaction(engine) as conn:  # samples alone
+        conn.execute(update(sessions).where(sessions.c.session_id == session_id).values(
+            rollup_origin_ms=None, series_rollups=None))
+    with read_transaction(engine) as conn:
+        from_samples = _all_series(conn, session_id, start_ms)
+    engine.dispose()
+    assert stored == stale["participants"] + 1 and left == []
+    _close(from_kept, from_samples)

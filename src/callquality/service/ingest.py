@@ -7,6 +7,7 @@ none is. Raw reports are turned into samples against the counter state stored fo
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -27,11 +28,12 @@ from callquality.ingest.report import ReportError, process_report
 from callquality.scoring import score_sample
 from callquality.service import events
 from callquality.service.clients import participant_clients
-from callquality.store import clients, outbox, summaries, writes
+from callquality.store import clients, outbox, series_rollups, summaries, writes
 from callquality.store.db import is_postgres, read_transaction, write_transaction
 from callquality.store.schema import DIRECTIONS, KINDS, stat_column
 
 _ATTEMPTS = 3
+_log = logging.getLogger("callquality.ingest")
 _Presence = dict[tuple[str, str], list[tuple[int, int]]]  # (session, participant) -> spans
 
 
@@ -45,6 +47,9 @@ class IngestResult:
     # ((session, participant), newest timestamp_ms) of each participant with new rows
     reported: tuple[tuple[tuple[str, str], int], ...] = ()
     rows: tuple[dict[str, Any], ...] = ()  # the samples rows stored (service/intervals.py)
+    # the series buckets closed by these rows, pending, and their sessions' rollup origins:
+    # written after the commit (``write_closed``), when the ingest deferred them
+    closed: tuple[series_rollups.Keys, dict[str, int]] = ([], {})
 
 
 def ingest(
@@ -65,11 +70,43 @@ def ingest(
     for attempt in range(_ATTEMPTS):
         try:
             with write_transaction(engine) as conn:
-                return _ingest(conn, settings, api_key, items, now_ms, plan)
+                result = _ingest(conn, settings, api_key, items, now_ms, plan, defer=True)
+            break
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
                 raise
-    raise AssertionError("unreachable")
+    write_closed(engine, *result.closed)
+    return result
+
+
+def write_closed(engine: Engine, keys: series_rollups.Keys, origins: dict[str, int]) -> None:
+    """Write the series buckets an ingest closed, after its commit: computed in a read
+    transaction, then stored in a short write transaction if their spans still hold the
+    same samples (computed again there if not). So the write lock is not held while they
+    are computed, the costliest step of a request that closes a minute. Until they are
+    stored they stay pending, which a read computes, and should this fail, the session's
+    next close (or its end) writes them: the request has succeeded either way."""
+    if not keys:
+        return
+    try:
+        with read_transaction(engine) as conn:
+            computed = (series_rollups.span_counts(conn, keys, origins),
+                        series_rollups.compute(conn, keys, origins))
+        store_closed(engine, keys, origins, computed)
+    except (StoreUnavailable, IntegrityError) as exc:
+        _log.warning("series buckets left pending, written at the next close: %s",
+                     type(exc).__name__)
+
+
+def store_closed(engine: Engine, keys: series_rollups.Keys, origins: dict[str, int],
+                 computed: tuple[dict[str, int], list[dict[str, Any]]]) -> None:
+    """Store closed buckets computed earlier ((each session's sample count in their span,
+    the rows)), or computed again now if their spans' samples changed since."""
+    counts, rows = computed
+    with write_transaction(engine) as conn:
+        if series_rollups.span_counts(conn, keys, origins) != counts:
+            rows = series_rollups.compute(conn, keys, origins)  # late data came in
+        series_rollups.store(conn, rows, keys)
 
 
 def ingest_in(
@@ -211,8 +248,12 @@ def _ingest(
     items: Sequence[IngestItem],
     now_ms: int,
     plan: _Plan,
+    *,
+    defer: bool = False,
 ) -> IngestResult:
-    """The write transaction: one set of statements for all the sessions of the request."""
+    """The write transaction: one set of statements for all the sessions of the request
+    (``defer``: the series buckets it closes are left pending, returned to be written after
+    the commit)."""
     by_session, session_rows = _assign_all(conn, settings, api_key, items, lock=True)
     stored = writes.existing_sample_keys_many(
         conn,
@@ -250,9 +291,8 @@ def _ingest(
         conn, api_key, {key: session_rows[key[0]].room_id for key in names}, now_ms
     )
     clients.save_many(conn, api_key, participant_clients(fresh_by_session), now_ms)
-    writes.insert_samples_many(
-        conn, rows, {s: session_rows[s].rollup_origin_ms for s in fresh_by_session}
-    )
+    origins = {s: session_rows[s].rollup_origin_ms for s in fresh_by_session}
+    closed = writes.insert_samples_many(conn, rows, origins, defer_series=defer)
     writes.save_states_many(conn, changed_states)
     before, after = _update_intervals(conn, settings, presence)
     writes.save_sessions_many(conn, session_rows.values())
@@ -261,8 +301,10 @@ def _ingest(
         session_rows.values(), names, before, after, now_ms=now_ms,
         idle_timeout_s=settings.idle_timeout_s,
     ))
-    return IngestResult(len(rows), duplicates, tuple(by_session), _last_reports(rows),
-                        tuple(rows))
+    return IngestResult(
+        len(rows), duplicates, tuple(by_session), _last_reports(rows), tuple(rows),
+        (closed, {s: int(origins[s] or 0) for s in {k[0] for k in closed}}),
+    )
 
 
 def _last_reports(rows: list[dict[str, Any]]) -> tuple[tuple[tuple[str, str], int], ...]:

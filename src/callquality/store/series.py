@@ -28,6 +28,7 @@ import math
 from array import array
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import orjson
@@ -250,6 +251,7 @@ _COMPILED: dict[tuple[int, str], Any] = {}
 def span_rows(
     conn: Connection, session_id: str, origin: int, interval_s: int, first: int, last: int,
     *, parts: dict[int, Runs] | None = None, runs_out: dict[int, Runs] | None = None,
+    known: tuple[set[int], dict[int, Runs]] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Buckets ``first`` to ``last`` of the session's series at ``interval_s`` (counted
     from ``origin``) as series_rollups rows, by bucket (those with measured samples): steps
@@ -258,7 +260,9 @@ def span_rows(
     ``parts``: every bucket of the span at the interval it merges (``part_of``), computed
     just before by the caller (those with samples; the others have none), instead of
     reading them back; ``runs_out`` receives the buckets' sorted values and input sums, to
-    be given as ``parts`` to a longer interval."""
+    be given as ``parts`` to a longer interval. ``known``: some buckets of the span at that
+    interval computed just before (their ``runs_out``: (the buckets, those with samples)),
+    taken as computed instead of stored or pending ones (the others are read)."""
     step = interval_s * 1000
     values = {"session_id": session_id, "origin": origin, "lo": origin + first * step,
               "hi": origin + (last + 1) * step}
@@ -284,7 +288,8 @@ def span_rows(
     elif parts is not None:
         found = _merge(parts.items(), part_of(interval_s), interval_s)
     else:
-        found = _part_runs(conn, (session_id, origin), interval_s, (parts_query, marks), values)
+        found = _part_runs(conn, (session_id, origin), interval_s, (parts_query, marks), values,
+                           known)
     if runs_out is not None:
         runs_out.update(found)
     for bucket, row in out.items():
@@ -295,6 +300,20 @@ def span_rows(
         row["runs"] = _encode(runs) if interval_s in _PART_S else None
         row["score_inputs"] = orjson.dumps(inputs).decode() if step < ROLLUP_BUCKET_MS else None
     return out
+
+
+def span_count(conn: Connection, session_id: str, origin: int, lo: int, hi: int) -> int:
+    """How many samples the session has with timestamps in [lo, hi) (``origin``: its
+    rollup origin)."""
+    return int(conn.execute(_span_count_statement(), {
+        "session_id": session_id, "origin": origin, "lo": lo, "hi": hi}).scalar_one())
+
+
+@cache
+def _span_count_statement() -> Select[Any]:
+    session_id = bindparam("session_id", type_=String)
+    origin, lo, hi = (bindparam(n, type_=BigInteger) for n in ("origin", "lo", "hi"))
+    return _within(select(func.count()), session_id, origin, lo, hi)
 
 
 # Percentiles take every value of a bucket. So the 5-s buckets keep their samples' values
@@ -337,23 +356,31 @@ def _part_runs(
     interval_s: int,
     statements: tuple[Select[Any], Select[Any]],
     values: dict[str, Any],
+    known: tuple[set[int], dict[int, Runs]] | None = None,
 ) -> dict[int, Runs]:
     """The buckets' sorted values and score-input sums, merged from their 5-s buckets (under
-    a minute, and minutes) or their minutes: stored ones as stored, pending ones computed."""
+    a minute, and minutes) or their minutes: ``known`` ones as given, stored ones as
+    stored, pending ones computed."""
     part_s = part_of(interval_s)
     parts_query, marks_query = statements
-    pending = {int(b) for b in conn.execute(marks_query, values).scalars()}
+    step = part_s * 1000
+    lo = (values["lo"] - values["origin"]) // step
+    hi = (values["hi"] - 1 - values["origin"]) // step
+    done, computed = known or (set(), {})
+    done = {b for b in done if lo <= b <= hi}
+    pending = {int(b) for b in conn.execute(marks_query, values).scalars()} - done
     parts = [
         (int(row.bucket), row.runs, row.score_inputs)
         for row in conn.execute(parts_query, values)
-        if int(row.bucket) not in pending
+        if int(row.bucket) not in pending and int(row.bucket) not in done
     ]
     if pending:
         live = span_rows(conn, session[0], session[1], part_s, min(pending), max(pending))
         parts += [(b, row["runs"], row["score_inputs"]) for b, row in live.items()
                   if b in pending]
-    return _merge(((part, (_decode(blob), orjson.loads(sums) if sums else {}))
-                   for part, blob, sums in parts), part_s, interval_s)
+    return _merge([*((part, (_decode(blob), orjson.loads(sums) if sums else {}))
+                     for part, blob, sums in parts),
+                   *((b, computed[b]) for b in done if b in computed)], part_s, interval_s)
 
 
 def _merge(parts: Iterable[tuple[int, tuple[Sequence[Sequence[float]], InputSums]]],

@@ -33,10 +33,19 @@ _STEP_MS = 5000  # every interval of SERIES_INTERVALS_S is a multiple of it
 _KEY = ("session_id", "interval_s", "bucket")
 
 
+Keys = list[tuple[str, int, int]]  # (session, interval_s, bucket) of series_rollups
+
+
 def add_samples_many(
-    conn: Connection, by_session: Mapping[str, tuple[Sequence[Mapping[str, Any]], int]]
-) -> None:
-    """Bring the series rollups up to newly stored sample rows: {session: (rows, origin)}."""
+    conn: Connection, by_session: Mapping[str, tuple[Sequence[Mapping[str, Any]], int]],
+    *, defer: bool = False,
+) -> Keys:
+    """Bring the series rollups up to newly stored sample rows: {session: (rows, origin)}.
+
+    The buckets done by these rows (those no longer among their session's newest) are
+    written here, or, with ``defer``, marked pending and returned, for the caller to write
+    after its commit (``span_counts``, ``compute`` and ``store``: outside the write lock).
+    """
     steps: dict[str, set[int]] = {}  # session -> its 5-s steps touched
     for session_id, (rows, origin) in by_session.items():
         touched = {
@@ -47,7 +56,7 @@ def add_samples_many(
         if touched:
             steps[session_id] = touched
     if not steps:
-        return
+        return []
     pending: dict[tuple[str, int], set[int]] = {}
     for session_id, interval_s, bucket in bulk.select_by_keys(
         conn, series_rollups_pending, ("session_id",), [(s,) for s in sorted(steps)], _KEY
@@ -67,9 +76,14 @@ def add_samples_many(
                 elif b not in before:
                     newest.append({"session_id": session_id, "interval_s": interval_s,
                                    "bucket": b})
-    origins = {s: origin for s, (_, origin) in by_session.items()}
-    _write(conn, rewrite, origins)
+    if defer:
+        # Pending until written: a read computes them, as it does the newest.
+        newest += [{"session_id": s, "interval_s": i, "bucket": b} for s, i, b in rewrite
+                   if b not in pending.get((s, i), ())]
+    else:
+        _write(conn, rewrite, {s: origin for s, (_, origin) in by_session.items()})
     bulk.insert_many(conn, series_rollups_pending, newest)
+    return rewrite if defer else []
 
 
 def _unit(interval_s: int) -> int:
@@ -95,15 +109,21 @@ def flush_session(conn: Connection, session_id: str) -> None:
 
 def _write(conn: Connection, keys: Sequence[tuple[str, int, int]], origins: Mapping[str, int]
            ) -> None:
-    """Compute and store these buckets' rows, and clear their pending marks: the shorter
-    intervals first, whose sorted values the longer ones merge (store/series.py). A longer
-    bucket whose parts were all computed here merges them as computed, without reading
-    back what was just written (a minute's close computes its 5-s buckets, then merges
-    them at 10, 15, 30 and 60 s)."""
+    """Compute and store these buckets' rows, and clear their pending marks."""
+    store(conn, compute(conn, keys, origins), keys)
+
+
+def compute(conn: Connection, keys: Sequence[tuple[str, int, int]], origins: Mapping[str, int]
+            ) -> list[dict[str, Any]]:
+    """These buckets' series_rollups rows (those with measured samples), computed from the
+    samples and rollups as this transaction sees them: the shorter intervals first, whose
+    sorted values the longer ones merge (store/series.py). A longer bucket whose parts were
+    all computed here merges them as computed, without reading back what was just written
+    (a minute's close computes its 5-s buckets, then merges them at 10, 15, 30 and 60 s)."""
     computed: dict[tuple[str, int], tuple[set[int], dict[int, series.Runs]]] = {}
+    rows: list[dict[str, Any]] = []
     for interval_s in SERIES_INTERVALS_S:
         these = [k for k in keys if k[1] == interval_s]
-        rows = []
         for session_id in sorted({k[0] for k in these}):
             buckets = [b for s, _, b in these if s == session_id]
             first, last = min(buckets), max(buckets)
@@ -112,15 +132,40 @@ def _write(conn: Connection, keys: Sequence[tuple[str, int, int]], origins: Mapp
             span = range(first * interval_s // part_s, (last + 1) * interval_s // part_s)
             runs_out: dict[int, series.Runs] = {}
             computed[(session_id, interval_s)] = (set(range(first, last + 1)), runs_out)
+            whole = interval_s != part_s and done.issuperset(span)
             found = series.span_rows(
                 conn, session_id, origins[session_id], interval_s, first, last,
-                parts=part_runs if interval_s != part_s and done.issuperset(span) else None,
-                runs_out=runs_out)
+                parts=part_runs if whole else None, runs_out=runs_out,
+                known=(done, part_runs) if done and not whole else None)
             rows += [{"session_id": session_id, "interval_s": interval_s, "bucket": b, **row}
                      for b, row in found.items() if b in buckets]
-        if rows:  # not bulk.insert_many: its JSON recordset does not carry the runs' bytes
-            conn.execute(_insert(is_postgres(conn)), rows)
-        bulk.delete_by_keys(conn, series_rollups_pending, _KEY, these)
+    return rows
+
+
+def store(conn: Connection, rows: Sequence[dict[str, Any]],
+          keys: Sequence[tuple[str, int, int]]) -> None:
+    """Store computed rows (``compute``) and clear the pending marks of their keys."""
+    if rows:  # not bulk.insert_many: its JSON recordset does not carry the runs' bytes
+        conn.execute(_insert(is_postgres(conn)), list(rows))
+    bulk.delete_by_keys(conn, series_rollups_pending, _KEY, list(keys))
+
+
+def span_counts(conn: Connection, keys: Sequence[tuple[str, int, int]],
+                origins: Mapping[str, int]) -> dict[str, int]:
+    """Each session's number of samples in the span of these buckets: samples are only
+    added (or purged when old), so the same count is the same samples, and rows computed
+    in an earlier transaction with it still hold."""
+    spans: dict[str, tuple[int, int]] = {}
+    for session_id, interval_s, bucket in keys:
+        origin, step = origins[session_id], interval_s * 1000
+        lo, hi = origin + bucket * step, origin + (bucket + 1) * step
+        before = spans.get(session_id)
+        spans[session_id] = (lo, hi) if before is None else (min(lo, before[0]),
+                                                             max(hi, before[1]))
+    return {
+        session_id: series.span_count(conn, session_id, origins[session_id], lo, hi)
+        for session_id, (lo, hi) in sorted(spans.items())
+    }
 
 
 @cache

@@ -233,15 +233,19 @@ def insert_samples_many(
     conn: Connection,
     rows: Sequence[dict[str, Any]],
     rollup_origins: Mapping[str, int | None],
-) -> None:
+    *,
+    defer_series: bool = False,
+) -> series_rollups.Keys:
     """Insert new sample rows of several sessions, and add them to the rollups of each
-    session that has them (``rollup_origins``: session -> its origin, or None).
+    session that has them (``rollup_origins``: session -> its origin, or None). With
+    ``defer_series``, the series buckets these rows close are returned, pending, for the
+    caller to write after its commit (store/series_rollups.py).
 
     The rows must not be stored yet (ingest checks under its lock): a row whose key exists
     raises IntegrityError, and nothing of the transaction is stored.
     """
     if not rows:
-        return
+        return []
     bulk.copy_rows(conn, samples, rows)
     by_session: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -249,7 +253,7 @@ def insert_samples_many(
             by_session.setdefault(row["session_id"], []).append(row)
     with_origins = {s: (r, int(rollup_origins[s] or 0)) for s, r in by_session.items()}
     rollups.add_samples_many(conn, with_origins)
-    series_rollups.add_samples_many(conn, with_origins)
+    return series_rollups.add_samples_many(conn, with_origins, defer=defer_series)
 
 
 def load_intervals_many(
