@@ -73,12 +73,15 @@ def _close(
     closed = [r.event_id for r in watched if r.session_id not in sessions]  # purged sessions
     ended: dict[str, tuple[Session, int]] = {}
     ongoing: dict[str, Session] = {}
+    spans_of: dict[str, dict[str, Any]] = defaultdict(dict)  # session -> participant -> spans
+    for (s, p), v in intervals.items():
+        spans_of[s][p] = v
     for session_id, watching in by_session.items():
         session = sessions.get(session_id)
         if session is None:
             continue
         end_ms = ended_now.get(session_id, session.ended_at(now_ms, settings.idle_timeout_s))
-        spans = {p: v for (s, p), v in intervals.items() if s == session_id}
+        spans = spans_of.get(session_id, {})
         made, done = events.closing_events(
             session, watching, spans, {p: names.get((session_id, p)) for p in spans},
             ended_ms=end_ms, now_ms=now_ms, participant_gap_s=settings.participant_gap_s,
