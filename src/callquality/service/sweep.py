@@ -29,28 +29,48 @@ from callquality.store.db import read_transaction, write_transaction
 _BATCH = 5000
 
 
-def run(engine: Engine, settings: Settings, now_ms: int) -> int:
-    """One sweep; the events it wrote. It looks in a read transaction first and takes the
-    write lock only when there is something to write (then looks again under it)."""
+def run(engine: Engine, settings: Settings, now_ms: int, *, batch: int = _BATCH) -> int:
+    """One sweep; the events it wrote. It reads every watched event, light rows, and looks
+    at them whole sessions at a time (about ``batch`` events), each in a read transaction
+    first, taking the write lock only when there is something to write (then looking at
+    those sessions again under it)."""
     with read_transaction(engine) as conn:
-        if not _close(conn, settings, now_ms, outbox.watched(conn, _BATCH), {}, dry=True):
-            return 0
-    with write_transaction(engine) as conn:
-        if not outbox.try_sweep_lock(conn):
-            return 0
-        return _close(conn, settings, now_ms, outbox.watched(conn, _BATCH), {})
+        rows = outbox.watched(conn)
+    written = 0
+    for chunk in _by_sessions(rows, batch):
+        with read_transaction(engine) as conn:
+            if not _close(conn, settings, now_ms, chunk, {}, dry=True):
+                continue
+        ids = [r.session_id for r in chunk]
+        with write_transaction(engine) as conn:
+            if not outbox.try_sweep_lock(conn):
+                return written
+            written += _close(conn, settings, now_ms, outbox.watched_of_sessions(conn, ids), {})
+    return written
+
+
+def _by_sessions(rows: list[outbox.WatchedRow], size: int) -> list[list[outbox.WatchedRow]]:
+    """Rows (by session) cut into chunks of about ``size``, never inside a session."""
+    chunks: list[list[outbox.WatchedRow]] = []
+    chunk: list[outbox.WatchedRow] = []
+    for row in rows:
+        if len(chunk) >= size and row.session_id != chunk[-1].session_id:
+            chunks.append(chunk)
+            chunk = []
+        chunk.append(row)
+    return [*chunks, chunk] if chunk else chunks
 
 
 def on_session_end(
     conn: Connection, settings: Settings, session: Session, end_ms: int, now_ms: int
 ) -> int:
     """The events of a session ended explicitly, in the transaction that ends it."""
-    return _close(conn, settings, now_ms, outbox.watched_of_session(conn, session.session_id),
+    return _close(conn, settings, now_ms, outbox.watched_of_sessions(conn, [session.session_id]),
                   {session.session_id: end_ms})
 
 
 def _close(
-    conn: Connection, settings: Settings, now_ms: int, watched: list[outbox.StoredEvent],
+    conn: Connection, settings: Settings, now_ms: int, watched: list[outbox.WatchedRow],
     ended_now: dict[str, int], *, dry: bool = False,
 ) -> int:
     """Write the events the watched ones call for (``dry``: only count them and the watched

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, delete, exists, func, select, text, update
 
 from callquality.domain.session import Session
 from callquality.store import bulk
@@ -101,22 +101,43 @@ def events_by_id(conn: Connection, event_ids: Iterable[int]) -> dict[int, Stored
     return {int(r.event_id): _event(r) for r in rows}
 
 
-def watched(conn: Connection, limit: int) -> list[StoredEvent]:
-    """Started sessions and joined participants whose end the sweep has not seen yet."""
-    rows = conn.execute(
-        select(events).where(events.c.watch == 1).order_by(events.c.event_id).limit(limit)
-    )
-    return [_event(r) for r in rows]
+@dataclass(frozen=True, slots=True)
+class WatchedRow:
+    """What the sweep reads of a watched event."""
+
+    event_id: int
+    session_id: str | None
+    participant_id: str | None
+    webhook_type: str
+    span_start_ms: int | None
 
 
-def watched_of_session(conn: Connection, session_id: str) -> list[StoredEvent]:
-    """The watched events of one session."""
+_WATCHED_COLUMNS = (events.c.event_id, events.c.session_id, events.c.participant_id,
+                    events.c.webhook_type, events.c.span_start_ms)
+
+
+def watched(conn: Connection) -> list[WatchedRow]:
+    """Started sessions and joined participants whose end the sweep has not seen yet, by
+    session, each session's in event order."""
     rows = conn.execute(
-        select(events)
-        .where(events.c.session_id == session_id, events.c.watch == 1)
-        .order_by(events.c.event_id)
+        select(*_WATCHED_COLUMNS).where(events.c.watch == 1)
+        .order_by(events.c.session_id, events.c.event_id)
     )
-    return [_event(r) for r in rows]
+    return [WatchedRow(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def watched_of_sessions(conn: Connection, session_ids: Sequence[str | None]
+                        ) -> list[WatchedRow]:
+    """The watched events of some sessions (None: those of no session), as ``watched``."""
+    ids = sorted({s for s in session_ids if s is not None})
+    where: ColumnElement[bool] = events.c.session_id.in_(ids)
+    if None in session_ids:
+        where = where | events.c.session_id.is_(None)
+    rows = conn.execute(
+        select(*_WATCHED_COLUMNS).where(events.c.watch == 1, where)
+        .order_by(events.c.session_id, events.c.event_id)
+    )
+    return [WatchedRow(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def unwatch(conn: Connection, event_ids: Sequence[int]) -> None:
