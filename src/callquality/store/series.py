@@ -252,6 +252,7 @@ def span_rows(
     conn: Connection, session_id: str, origin: int, interval_s: int, first: int, last: int,
     *, parts: dict[int, Runs] | None = None, runs_out: dict[int, Runs] | None = None,
     known: tuple[set[int], dict[int, Runs]] | None = None,
+    received_memo: dict[tuple[int, int], dict[int, int]] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Buckets ``first`` to ``last`` of the session's series at ``interval_s`` (counted
     from ``origin``) as series_rollups rows, by bucket (those with measured samples): steps
@@ -262,7 +263,9 @@ def span_rows(
     reading them back; ``runs_out`` receives the buckets' sorted values and input sums, to
     be given as ``parts`` to a longer interval. ``known``: some buckets of the span at that
     interval computed just before (their ``runs_out``: (the buckets, those with samples)),
-    taken as computed instead of stored or pending ones (the others are read)."""
+    taken as computed instead of stored or pending ones (the others are read).
+    ``received_memo``: the minutes' newest received_ms by span of minutes, read once for the
+    intervals of one transaction that share a span (a minute's 5, 10, 15, 30 and 60 s)."""
     step = interval_s * 1000
     values = {"session_id": session_id, "origin": origin, "lo": origin + first * step,
               "hi": origin + (last + 1) * step}
@@ -276,7 +279,12 @@ def span_rows(
         }
     if not out:
         return out
-    newest = {int(minute): int(ms) for minute, ms in conn.execute(received, values)}
+    minutes = ((first * step) // ROLLUP_BUCKET_MS, ((last + 1) * step - 1) // ROLLUP_BUCKET_MS)
+    newest = received_memo.get(minutes) if received_memo is not None else None
+    if newest is None:
+        newest = {int(minute): int(ms) for minute, ms in conn.execute(received, values)}
+        if received_memo is not None:
+            received_memo[minutes] = newest
     for bucket, kept in out.items():
         kept["received_ms"] = max(
             newest.get(m, 0)

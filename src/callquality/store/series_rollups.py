@@ -121,6 +121,7 @@ def compute(conn: Connection, keys: Sequence[tuple[str, int, int]], origins: Map
     all computed here merges them as computed, without reading back what was just written
     (a minute's close computes its 5-s buckets, then merges them at 10, 15, 30 and 60 s)."""
     computed: dict[tuple[str, int], tuple[set[int], dict[int, series.Runs]]] = {}
+    received: dict[str, dict[tuple[int, int], dict[int, int]]] = {}  # session -> memo
     rows: list[dict[str, Any]] = []
     for interval_s in SERIES_INTERVALS_S:
         these = [k for k in keys if k[1] == interval_s]
@@ -136,7 +137,8 @@ def compute(conn: Connection, keys: Sequence[tuple[str, int, int]], origins: Map
             found = series.span_rows(
                 conn, session_id, origins[session_id], interval_s, first, last,
                 parts=part_runs if whole else None, runs_out=runs_out,
-                known=(done, part_runs) if done and not whole else None)
+                known=(done, part_runs) if done and not whole else None,
+                received_memo=received.setdefault(session_id, {}))
             rows += [{"session_id": session_id, "interval_s": interval_s, "bucket": b, **row}
                      for b, row in found.items() if b in buckets]
     return rows
