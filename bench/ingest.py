@@ -13,14 +13,10 @@ certificates, 31 objects, ~13 KB, as collector.js with fields 'all' and other se
 its counters advanced at the rates the fixture itself shows, and for one participant in five
 a loss of 1-8 % (packetsLost rising in inbound-rtp and remote-inbound-rtp). Participants sit
 in rooms of --room-size; an SFU-side collector posts --batch participants' reports per
-request. Room r's session began r mod 12 steps before the run (report time), so that the
-sessions are at every phase of their minute, as on a server that has been running a while:
-a step closes the minute of one session in 12; --aligned starts them all with the run (then
-every session closes its minute in the same step). --speedup S compresses time: report
-timestamps still advance 5 s per step, but a step takes 5/S s of wall clock. --max sends as
-fast as the server answers (closed loop, --concurrency requests in flight per process).
---stored-samples N first fills the database with N samples (and their minute rollups) of
-other, week-old sessions.
+request. --speedup S compresses time: report timestamps still advance 5 s per step, but a
+step takes 5/S s of wall clock. --max sends as fast as the server answers (closed loop,
+--concurrency requests in flight per process). --stored-samples N first fills the database
+with N samples (and their minute rollups) of other, week-old sessions.
 
 Printed: reports/s accepted (wall clock), acknowledge latency p50/p99 (request sent -> 202),
 errors by status, the CPU time per accepted report of the server (its processes), of
@@ -176,15 +172,6 @@ def participants(n: int, room_size: int, loss_share: float, seed: int = 7) -> li
     return out
 
 
-def room_offset_ms(p: Participant, args: argparse.Namespace) -> int:
-    """How long before the run the participant's room (its session) began, in report time:
-    room r began r mod 12 steps earlier, so the sessions are at every phase of their
-    minute, as on a server that has been running for a while, and a step closes the minute
-    of one session in 12 (with ``--aligned``, every session began with the run, and closes
-    its minutes in the same step as all the others)."""
-    return 0 if args.aligned else int(p.room_id.rsplit("-", 1)[1]) % 12 * STEP_MS
-
-
 async def _run(urls: list[str], token: str, people: list[Participant],
                args: argparse.Namespace, t0_ms: int, start_at: float) -> Result:
     """Send ``people``'s reports; batch j always to ``urls[j % len(urls)]`` (as a load
@@ -236,8 +223,7 @@ async def _run(urls: list[str], token: str, people: list[Participant],
                     slots.release()
                     break
                 parts = [
-                    reports.item(p.room_id, p.participant_id,
-                                 t0_ms - room_offset_ms(p, args) + step * STEP_MS,
+                    reports.item(p.room_id, p.participant_id, t0_ms + step * STEP_MS,
                                  step * STEP_MS + p.phase_ms, p.loss)
                     for p in batch
                 ]
@@ -472,9 +458,6 @@ def main() -> None:
     parser.add_argument("--full-reports", action="store_true",
                         help="send whole reports (but certificates), as collector.js does with "
                              "fields 'all' and other senders do; default: the fields read")
-    parser.add_argument("--aligned", action="store_true",
-                        help="every room's session begins with the run (the sessions then "
-                        "close their minutes in the same step); default: at every phase")
     parser.add_argument("--stored-samples", type=int, default=0,
                         help="samples already stored (other sessions) before the run")
     log_mode = parser.add_argument_group("log mode (INGEST_LOG; PostgreSQL)")
@@ -503,9 +486,7 @@ def main() -> None:
           + f", generator processes: {args.procs}, batch: {args.batch}, participants: "
           f"{args.participants}, duration: {args.duration:.0f} s, "
           + ("closed loop (--max)" if args.max else
-             f"offered: {offered:.0f} reports/s (speedup {args.speedup:g})")
-          + (", sessions aligned (--aligned)" if args.aligned else
-             ", sessions at every phase of their minute"))
+             f"offered: {offered:.0f} reports/s (speedup {args.speedup:g})"))
     print(f"reports: {'full (all but certificates)' if args.full_reports else 'the fields read'}"
           f", {len(sample):,} bytes of JSON per item")
     with database(args.backend) as url, ExitStack() as stack:
