@@ -17,7 +17,8 @@ from support.items import T0, sample_item
 from callquality.api.ingest_models import parse_items
 from callquality.config import Settings
 from callquality.query.stats import time_series
-from callquality.service.ingest import _ingest, ingest, store_closed, write_closed
+from callquality.service.ingest import _ingest, ingest
+from callquality.service.series_closer import Closed, SeriesCloser, store_closed, write_closed
 from callquality.store import series_rollups as series_rollups_store
 from callquality.store import writes
 from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
@@ -82,15 +83,22 @@ def _all_series(conn: Any, session_id: str, start_ms: int) -> list[Any]:
 
 
 @pytest.mark.parametrize("end", [False, True], ids=["running", "ended"])
-def test_the_kept_series_are_the_series_of_the_samples(backend: str, end: bool) -> None:
+@pytest.mark.parametrize("thread", [False, True], ids=["closed-inline", "closer-thread"])
+def test_the_kept_series_are_the_series_of_the_samples(
+    backend: str, end: bool, thread: bool
+) -> None:
     engine = create_store_engine(backend)
     migrate(engine)
     room = f"room-{uuid.uuid4().hex[:8]}"
     items = parse_items(_items(room), 1000)
     key = f"k-{uuid.uuid4().hex[:8]}"
     now = int(time.time() * 1000)
+    closer = SeriesCloser(engine) if thread else None
     for start in range(0, len(items), 23):  # many requests: buckets close one by one
-        result = ingest(engine, Settings(), key, items[start : start + 23], now)
+        result = ingest(engine, Settings(), key, items[start : start + 23], now, closer)
+    if closer is not None:
+        assert closer.drain()
+        closer.stop()
     (session_id,) = result.session_ids
     if end:
         with write_transaction(engine) as conn:
@@ -143,7 +151,7 @@ def test_retention_removes_the_kept_series_with_the_samples(backend: str) -> Non
 
 
 def test_late_data_while_closed_buckets_are_computed_is_not_lost(backend: str) -> None:
-    """Closed buckets are computed outside the write lock (service/ingest.write_closed): a
+    """Closed buckets are computed outside the write lock (service/series_closer.py): a
     sample stored for their span in between makes the store compute them again."""
     engine = create_store_engine(backend)
     migrate(engine)
@@ -151,16 +159,16 @@ def test_late_data_while_closed_buckets_are_computed_is_not_lost(backend: str) -
     items = parse_items(_items(room), 1000)
     key = f"k-{uuid.uuid4().hex[:8]}"
     now = int(time.time() * 1000)
-    closed: Any = ([], {})
+    closed = Closed()
     at = 0
-    while not closed[0] or at < 100:  # a request past the first few that closes buckets
+    while not closed.keys or at < 100:  # a request past the first few that closes buckets
         with write_transaction(engine) as conn:
             result = _ingest(conn, Settings(), key, items[at : at + 23], now, {}, defer=True)
         at += 23
         closed = result.closed
-        if not closed[0] or at < 100:
-            write_closed(engine, *closed)
-    keys, origins = closed
+        if not closed.keys or at < 100:
+            write_closed(engine, closed)
+    keys, origins = closed.keys, closed.origins
     (session_id,) = result.session_ids
     with read_transaction(engine) as conn:
         computed = (series_rollups_store.span_counts(conn, keys, origins),
@@ -170,7 +178,7 @@ def test_late_data_while_closed_buckets_are_computed_is_not_lost(backend: str) -
     late_ts = origins[session_id] + first * 5000 + 2500
     (late,) = parse_items([sample_item(room, "dave", late_ts, rtt_ms=900.0)], 1000)
     assert ingest(engine, Settings(), key, [late], now).session_ids == (session_id,)
-    store_closed(engine, keys, origins, computed)
+    store_closed(engine, closed, computed)
     with read_transaction(engine) as conn:
         stored = conn.execute(select(series_rollups.c.participants).where(
             series_rollups.c.session_id == session_id, series_rollups.c.interval_s == 5,

@@ -112,6 +112,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             deliveries.start()
         yield
         purger.cancel()
+        await run_in_threadpool(application.state.cq.series_closer.stop)
         if deliveries is not None:
             await run_in_threadpool(deliveries.stop)
         if ingest_log is not None:

@@ -13,6 +13,7 @@ from callquality.api.ratelimit import RateLimiter
 from callquality.config import Settings
 from callquality.service.alerts import RuleCache
 from callquality.service.ingestlog import IngestLog
+from callquality.service.series_closer import SeriesCloser
 
 # With several workers, an ingest answer closes its connection at most this often per worker.
 _REBALANCE_S = 0.2
@@ -40,6 +41,8 @@ class AppState:
             min_burst=settings.max_batch_items,
         )
         self.alert_rules = RuleCache(engine)
+        # the series buckets ingest closes, written after the answer (service/series_closer)
+        self.series_closer = SeriesCloser(engine)
         self.started = time.time()
         self.last_close = -math.inf  # when an ingest answer last closed its connection
         self.ingest_log: IngestLog | None = (

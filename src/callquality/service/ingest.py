@@ -7,10 +7,9 @@ none is. Raw reports are turned into samples against the counter state stored fo
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -28,12 +27,12 @@ from callquality.ingest.report import ReportError, process_report
 from callquality.scoring import score_sample
 from callquality.service import events
 from callquality.service.clients import participant_clients
-from callquality.store import clients, outbox, series_rollups, summaries, writes
+from callquality.service.series_closer import Closed, SeriesCloser, write_closed
+from callquality.store import clients, outbox, summaries, writes
 from callquality.store.db import is_postgres, read_transaction, write_transaction
 from callquality.store.schema import DIRECTIONS, KINDS, stat_column
 
 _ATTEMPTS = 3
-_log = logging.getLogger("callquality.ingest")
 _Presence = dict[tuple[str, str], list[tuple[int, int]]]  # (session, participant) -> spans
 
 
@@ -47,13 +46,14 @@ class IngestResult:
     # ((session, participant), newest timestamp_ms) of each participant with new rows
     reported: tuple[tuple[tuple[str, str], int], ...] = ()
     rows: tuple[dict[str, Any], ...] = ()  # the samples rows stored (service/intervals.py)
-    # the series buckets closed by these rows, pending, and their sessions' rollup origins:
-    # written after the commit (``write_closed``), when the ingest deferred them
-    closed: tuple[series_rollups.Keys, dict[str, int]] = ([], {})
+    # the series buckets closed by these rows, pending: written after the commit
+    # (service/series_closer.py), when the ingest deferred them
+    closed: Closed = field(default_factory=Closed)
 
 
 def ingest(
-    engine: Engine, settings: Settings, api_key: str, items: Sequence[IngestItem], now_ms: int
+    engine: Engine, settings: Settings, api_key: str, items: Sequence[IngestItem], now_ms: int,
+    closer: SeriesCloser | None = None,
 ) -> IngestResult:
     """Store a batch atomically; retried when a concurrent writer created the same row.
 
@@ -63,6 +63,8 @@ def ingest(
     stream whose state is still the one it was derived from, with the same items, keeps its
     derivation; any other is derived again there (optimistic concurrency). So the write lock
     is held for the statements alone, and two workers use both cores (SQLite only, below).
+    The series buckets it closes are written after the commit (service/series_closer.py):
+    by ``closer``'s thread, after the answer, or else here.
     """
     # SQLite only for now: on PostgreSQL it showed no gain in the one pair of runs made
     # (docs/performance.md); the test failure first blamed on it also occurs without it.
@@ -75,38 +77,11 @@ def ingest(
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
                 raise
-    write_closed(engine, *result.closed)
+    if closer is not None:
+        closer.submit(result.closed)
+    else:
+        write_closed(engine, result.closed)
     return result
-
-
-def write_closed(engine: Engine, keys: series_rollups.Keys, origins: dict[str, int]) -> None:
-    """Write the series buckets an ingest closed, after its commit: computed in a read
-    transaction, then stored in a short write transaction if their spans still hold the
-    same samples (computed again there if not). So the write lock is not held while they
-    are computed, the costliest step of a request that closes a minute. Until they are
-    stored they stay pending, which a read computes, and should this fail, the session's
-    next close (or its end) writes them: the request has succeeded either way."""
-    if not keys:
-        return
-    try:
-        with read_transaction(engine) as conn:
-            computed = (series_rollups.span_counts(conn, keys, origins),
-                        series_rollups.compute(conn, keys, origins))
-        store_closed(engine, keys, origins, computed)
-    except (StoreUnavailable, IntegrityError) as exc:
-        _log.warning("series buckets left pending, written at the next close: %s",
-                     type(exc).__name__)
-
-
-def store_closed(engine: Engine, keys: series_rollups.Keys, origins: dict[str, int],
-                 computed: tuple[dict[str, int], list[dict[str, Any]]]) -> None:
-    """Store closed buckets computed earlier ((each session's sample count in their span,
-    the rows)), or computed again now if their spans' samples changed since."""
-    counts, rows = computed
-    with write_transaction(engine) as conn:
-        if series_rollups.span_counts(conn, keys, origins) != counts:
-            rows = series_rollups.compute(conn, keys, origins)  # late data came in
-        series_rollups.store(conn, rows, keys)
 
 
 def ingest_in(
@@ -303,7 +278,8 @@ def _ingest(
     ))
     return IngestResult(
         len(rows), duplicates, tuple(by_session), _last_reports(rows), tuple(rows),
-        (closed, {s: int(origins[s] or 0) for s in {k[0] for k in closed}}),
+        Closed(closed, {s: int(origins[s] or 0) for s in {k[0] for k in closed}},
+               {s: (api_key, session_rows[s].room_id) for s in {k[0] for k in closed}}),
     )
 
 

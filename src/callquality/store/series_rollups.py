@@ -70,12 +70,18 @@ def add_samples_many(
             before = pending.get((session_id, interval_s), set())
             unit = _unit(interval_s)
             last = max(b * interval_s // unit for b in buckets | before)
+            # An earlier request brought this unit's first data: it closed the unit before,
+            # whose buckets are being written (deferred), unless left over since (a close
+            # that failed: two units old).
+            closed_earlier = any(b * interval_s // unit == last for b in before)
             for b in sorted(buckets | before):
-                if b * interval_s // unit != last:
+                of = b * interval_s // unit
+                if of == last:
+                    if b not in before:
+                        newest.append({"session_id": session_id, "interval_s": interval_s,
+                                       "bucket": b})
+                elif not (closed_earlier and b in before and of == last - 1):
                     rewrite.append((session_id, interval_s, b))
-                elif b not in before:
-                    newest.append({"session_id": session_id, "interval_s": interval_s,
-                                   "bucket": b})
     if defer:
         # Pending until written: a read computes them, as it does the newest.
         newest += [{"session_id": s, "interval_s": i, "bucket": b} for s, i, b in rewrite

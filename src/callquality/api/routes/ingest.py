@@ -93,7 +93,7 @@ async def post_stats(request: Request) -> Any:
         accepted, duplicates = published.accepted, published.duplicates
     else:
         result = await run_in_threadpool(
-            ingest, app.engine, app.settings, caller.api_key, items, now
+            ingest, app.engine, app.settings, caller.api_key, items, now, app.series_closer
         )
         accepted, duplicates, session_ids = (
             result.accepted, result.duplicates, result.session_ids
