@@ -34,6 +34,9 @@ from callquality.store import series_rollups, writes
 from callquality.store.db import is_postgres, read_transaction, write_transaction
 
 _log = logging.getLogger("callquality.ingest")
+# Requests' closes written in one pair of transactions at most: their rows are held in memory
+# between the two (a minute's close of a 10-participant session is ~25 rows of ~5 KB).
+_MAX_BATCH = 16
 
 
 @dataclass(slots=True)
@@ -85,7 +88,7 @@ def store_closed(engine: Engine, closed: Closed,
 
 class SeriesCloser:
     """A thread that writes the buckets ingests close (``submit``), as soon as it can, the
-    closes of every request waiting together in one pair of transactions."""
+    closes of the requests waiting (up to ``_MAX_BATCH``) in one pair of transactions."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -128,7 +131,7 @@ class SeriesCloser:
             if first is None:
                 return
             batch, taken = Closed(), [first]
-            while True:  # what else waits, in one go
+            while len(taken) < _MAX_BATCH:  # what else waits, in one go
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:

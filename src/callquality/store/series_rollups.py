@@ -9,6 +9,12 @@ minute, the newest are the buckets of the session's newest minute: they are writ
 the minute is, one statement per interval for the minute, so that a small session does not
 pay a few statements for every 5-s step, and a 1,000-participant one computes a bucket
 from its samples once instead of on each of the requests that bring them.
+
+The request that brings a session's first data of a new unit (the minute, or the bucket at
+a minute and more) closes the unit before: in its transaction, or, deferred, by marking the
+buckets pending and returning them, to be written after its commit
+(service/series_closer.py). Later requests of the same unit leave those to it; a pending
+bucket two units old was left by a close that failed, and the next request closes it again.
 """
 
 from __future__ import annotations
