@@ -7,6 +7,7 @@ on samples with two peer connections, gaps, irregular intervals and changing vid
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 from conftest import FIXTURES
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from support.items import T0, sample_item
 from support.server import RunningServer
 
@@ -26,10 +27,11 @@ from callquality.api.render import (
 )
 from callquality.query.resolution import resolution_usage
 from callquality.query.sessions import participant_names
-from callquality.query.stats import participant_series, time_series
+from callquality.query.stats import _input_means, participant_series, time_series
 from callquality.store import writes
 from callquality.store.db import read_transaction, write_transaction
-from callquality.store.schema import sessions
+from callquality.store.schema import samples, sessions
+from callquality.store.series import add_numeric_inputs
 
 INTERVALS = (5, 7, 10, 15, 30, 45, 60, 120, 300, 3600)
 DUMPS = ("webrtc-internals/chrome144-two-pcs.json", "rtcstats/google-standard-stats-sfu.rtcstats",
@@ -162,3 +164,31 @@ def test_a_participant_without_samples_has_an_empty_series(server: RunningServer
         found = participant_series(conn, session_id, session.start_ms, interval_s=5,
                                    participant_id="nobody", extended=True)
     assert participant_stats_json(found, True) == ([], [])
+
+
+def _means_as_before(texts: list[str]) -> dict[str, float]:
+    """The score inputs' means as the series computed them before (one rule for any
+    number of samples): every numeric input's fsum over its count, to 4 digits."""
+    by_key: dict[str, list[float]] = {}
+    for text in texts:
+        add_numeric_inputs(by_key, text)
+    return {k: round(math.fsum(vs) / len(vs), 4) for k, vs in by_key.items()}
+
+
+def test_the_score_input_means_are_those_of_fsum_and_round(server: RunningServer) -> None:
+    session_id = _post(server, _irregular_items("participant-series-inputs"))
+    with read_transaction(server.engine) as conn:  # type: ignore[arg-type]
+        texts = [t for t in conn.execute(select(samples.c.score_inputs).where(
+            samples.c.session_id == session_id)).scalars() if t]
+    assert len(texts) > 300
+    edges = [
+        '{"a": -0.0, "b": 0, "c": 3, "d": true, "e": null, "f": "opus", "g": 1e20, "h": -1e-5}',
+        '{"a": 0.00005, "b": 0.00015, "c": 2.5e-05, "g": 123456.78905, "h": -2.00005}',
+        '{"c": -0.0, "a": 7.0, "z": 1.23456789}',
+    ]
+    rng = random.Random(5)
+    groups = [[t] for t in texts + edges] + [edges, edges[:2]]
+    groups += [rng.sample(texts + edges, rng.randint(2, 12)) for _ in range(300)]
+    for group in groups:
+        found, expected = _input_means(group), _means_as_before(group)
+        assert orjson.dumps(found) == orjson.dumps(expected), group

@@ -257,16 +257,33 @@ def _extended_details(
 
 def _input_means(texts: list[str]) -> dict[str, float]:
     """The mean of each numeric score input of a bucket's samples (their score_inputs JSON),
-    rounded to 4 digits: ``math.fsum`` of the values over their count. A bucket of one
-    sample (a participant's 5-s bucket) takes its values as they are, which is what fsum of
-    one value gives (``+ 0.0``: fsum makes -0.0 0.0), without a list per input."""
+    rounded to 4 digits: ``math.fsum`` of the values over their count, names in the order
+    first seen (``series.add_numeric_inputs``' rule; fsum takes the ints as floats). A
+    bucket of one sample (a participant's 5-s bucket) takes its values as they are."""
     if len(texts) == 1:
-        return {k: round(float(v) + 0.0, 4) for k, v in orjson.loads(texts[0]).items()
-                if type(v) is float or type(v) is int}  # add_numeric_inputs' rule
+        return _sample_inputs(texts[0])
     by_key: dict[str, list[float]] = {}
     for text in texts:
-        series.add_numeric_inputs(by_key, text)
-    return {k: round(math.fsum(vs) / len(vs), 4) for k, vs in by_key.items()}
+        for k, v in orjson.loads(text).items():
+            if type(v) is float or type(v) is int:  # a bool is not an int here
+                known = by_key.get(k)
+                if known is None:
+                    by_key[k] = [v]
+                else:
+                    known.append(v)
+    return {k: x if (x := math.fsum(vs) / len(vs)).is_integer() else round(x, 4)
+            for k, vs in by_key.items()}
+
+
+def _sample_inputs(text: str) -> dict[str, float]:
+    """``_input_means`` of one sample: its numeric inputs as fsum gives one value (``+ 0.0``:
+    fsum makes -0.0 0.0), rounded to 4 digits, a whole number being its own rounding
+    (``round`` is the slow part)."""
+    return {
+        k: x if (x := v + 0.0).is_integer() else round(x, 4)
+        for k, v in orjson.loads(text).items()
+        if type(v) is float or type(v) is int
+    }
 
 
 def _add_input_means(
@@ -518,17 +535,7 @@ def _participant_details(
             else:
                 percentiles += (percentile(run, 50), percentile(run, 95))
         found = texts.get(b)
-        means = _sample_inputs(found[0]) if found and len(found) == 1 else (
-            _input_means(found) if found else {})
+        means = _input_means(found) if found else {}
         out[b] = (tuple(percentiles), _ordered(means) if means else {})
     return out
 
-
-def _sample_inputs(text: str) -> dict[str, float]:
-    """``_input_means`` of one sample: its numeric inputs, ``+ 0.0`` (as fsum gives them) and
-    rounded to 4 digits, a whole number being its own rounding."""
-    return {
-        k: x if (x := v + 0.0).is_integer() else round(x, 4)
-        for k, v in orjson.loads(text).items()
-        if type(v) is float or type(v) is int
-    }
