@@ -25,9 +25,10 @@ from callquality.api.render import (
     participant_stats_json,
     resolution_usage_json,
 )
+from callquality.query.participant_series import participant_series
 from callquality.query.resolution import resolution_usage
 from callquality.query.sessions import participant_names
-from callquality.query.stats import _input_means, participant_series, time_series
+from callquality.query.stats import input_means, time_series
 from callquality.store import writes
 from callquality.store.db import read_transaction, write_transaction
 from callquality.store.schema import samples, sessions
@@ -190,5 +191,5 @@ def test_the_score_input_means_are_those_of_fsum_and_round(server: RunningServer
     groups = [[t] for t in texts + edges] + [edges, edges[:2]]
     groups += [rng.sample(texts + edges, rng.randint(2, 12)) for _ in range(300)]
     for group in groups:
-        found, expected = _input_means(group), _means_as_before(group)
+        found, expected = input_means(group), _means_as_before(group)
         assert orjson.dumps(found) == orjson.dumps(expected), group

@@ -16,16 +16,11 @@ from callquality.domain.client import EMPTY, ClientInfo
 from callquality.domain.session_ids import public_session_id
 from callquality.domain.timefmt import iso_ms
 from callquality.query.analytics import Group, group_start_ms
+from callquality.query.participant_series import ParticipantSeries
 from callquality.query.resolution import LINES
 from callquality.query.rooms import RoomView
 from callquality.query.sessions import Page, ParticipantView, Scores, SessionView
-from callquality.query.stats import (
-    Bucket,
-    BucketDetail,
-    ParticipantSeries,
-    Percentiles,
-    VideoSize,
-)
+from callquality.query.stats import Bucket, BucketDetail, Percentiles, VideoSize
 
 UNKNOWN = "unknown"  # VideoSDK's own placeholder in ``location`` and ``network``
 
@@ -245,7 +240,7 @@ def participant_stats_json(found: ParticipantSeries, extended: bool) -> tuple[
     list[dict[str, Any]], list[dict[str, Any]]
 ]:
     """``stats`` and ``resolutionUsage`` of a participant's series: what ``bucket_json`` and
-    ``resolution_usage_json`` write, from its buckets' tuples (query/stats.py
+    ``resolution_usage_json`` write, from its buckets' tuples (query/participant_series.py
     PLAIN_FIELDS / EXTENDED_FIELDS, unpacked in that order)."""
     stats: list[dict[str, Any]] = []
     usage: list[dict[str, Any]] = []

@@ -29,7 +29,9 @@ def resolution_usage(
     conn: Connection, session_id: str, start_ms: int, *, interval_s: int, participant_id: str
 ) -> dict[int, dict[int, float]]:
     """{bucket start ms: {lines: share of the bucket's received-video time}}, buckets that
-    had received video only; shares sum to 1 (rounded to 3 decimals)."""
+    had received video only; shares sum to 1 (rounded to 3 decimals). The API reads
+    ``bucket_shares`` (the same from the scan the series makes anyway); this is the
+    statement of its own that tests/query compares it with."""
     bucket = bucket_expression(start_ms, interval_s)
     height = samples.c.video_recv_height
     rows = conn.execute(

@@ -30,7 +30,8 @@ from callquality.domain.session import Session
 from callquality.domain.session_ids import public_session_id
 from callquality.query import sessions as q_sessions
 from callquality.query import summary
-from callquality.query.stats import participant_series, time_series
+from callquality.query.participant_series import participant_series
+from callquality.query.stats import time_series
 from callquality.store import clients
 from callquality.store.db import read_transaction
 from callquality.tokens import Claims
