@@ -114,6 +114,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         # What start-up made lives as long as the process: out of the collector's full
         # passes, which otherwise walk it all every few large answers (a participant's
         # extended series made one a 40 ms pause every ~6 requests; docs/performance.md).
+        # Collected first, so that no garbage of start-up is kept for good.
+        gc.collect()
         gc.freeze()
         yield
         purger.cancel()
