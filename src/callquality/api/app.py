@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -110,6 +111,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         deliveries = DeliveryWorker(eng, settings) if settings.webhook_delivery else None
         if deliveries is not None:
             deliveries.start()
+        # What start-up made lives as long as the process: out of the collector's full
+        # passes, which otherwise walk it all every few large answers (a participant's
+        # extended series made one a 40 ms pause every ~6 requests; docs/performance.md).
+        # Collected first, so that no garbage of start-up is kept for good.
+        gc.collect()
+        gc.freeze()
         yield
         purger.cancel()
         await run_in_threadpool(application.state.cq.series_closer.stop)

@@ -16,6 +16,7 @@ from callquality.domain.client import EMPTY, ClientInfo
 from callquality.domain.session_ids import public_session_id
 from callquality.domain.timefmt import iso_ms
 from callquality.query.analytics import Group, group_start_ms
+from callquality.query.participant_series import ParticipantSeries
 from callquality.query.resolution import LINES
 from callquality.query.rooms import RoomView
 from callquality.query.sessions import Page, ParticipantView, Scores, SessionView
@@ -233,6 +234,80 @@ def bucket_json(b: Bucket) -> dict[str, Any]:
     if b.detail is not None:
         entry.update(_detail_json(b.detail))
     return entry
+
+
+def participant_stats_json(found: ParticipantSeries, extended: bool) -> tuple[
+    list[dict[str, Any]], list[dict[str, Any]]
+]:
+    """``stats`` and ``resolutionUsage`` of a participant's series: what ``bucket_json`` and
+    ``resolution_usage_json`` write, from its buckets' tuples (query/participant_series.py
+    PLAIN_FIELDS / EXTENDED_FIELDS, unpacked in that order)."""
+    stats: list[dict[str, Any]] = []
+    usage: list[dict[str, Any]] = []
+    for bucket, shares in zip(found.buckets, found.shares, strict=True):
+        time = iso_ms(bucket[0])
+        stats.append(_extended_entry(time, bucket) if extended else _plain_entry(time, bucket))
+        if shares is None:
+            usage.append({"180": None, "360": None, "720": None, "1080": None, "1440": None,
+                          "2160": None, "time": time})
+        else:
+            s180, s360, s720, s1080, s1440, s2160 = shares  # resolution.LINES
+            usage.append({"180": s180, "360": s360, "720": s720, "1080": s1080,
+                          "1440": s1440, "2160": s2160, "time": time})
+    return stats, usage
+
+
+def _plain_entry(time: str, bucket: tuple[Any, ...]) -> dict[str, Any]:
+    _, ral, rvl, sal, svl, a_rtt, v_rtt, a_jit, v_jit, sab, svb, rab, rvb, mos, vq = bucket
+    return {
+        "time": time,
+        "recvAudioPacketLost": ral,
+        "recvVideoPacketLost": rvl,
+        "sendAudioPacketLost": sal,
+        "sendVideoPacketLost": svl,
+        "averageAudioRtt": a_rtt,
+        "averageVideoRtt": v_rtt,
+        "averageAudioJitter": a_jit,
+        "averageVideoJitter": v_jit,
+        "averageSendAudioBitrate": sab,
+        "averageSendVideoBitrate": svb,
+        "averageRecvAudioBitrate": rab,
+        "averageRecvVideoBitrate": rvb,
+        "qualityScore": {"audio": mos, "video": vq},
+    }
+
+
+def _extended_entry(time: str, bucket: tuple[Any, ...]) -> dict[str, Any]:
+    (_, ral, rvl, sal, svl, a_rtt, v_rtt, a_jit, v_jit, sab, svb, rab, rvb, mos, vq,
+     participants, lsa, lsv, lra, lrv, ar50, ar95, vr50, vr95, aj50, aj95, vj50, vj95,
+     sw, sh, sfr, rw, rh, rfr, freezes, freeze_ms, concealed, inputs) = bucket
+    return {
+        "time": time,
+        "recvAudioPacketLost": ral,
+        "recvVideoPacketLost": rvl,
+        "sendAudioPacketLost": sal,
+        "sendVideoPacketLost": svl,
+        "averageAudioRtt": a_rtt,
+        "averageVideoRtt": v_rtt,
+        "averageAudioJitter": a_jit,
+        "averageVideoJitter": v_jit,
+        "averageSendAudioBitrate": sab,
+        "averageSendVideoBitrate": svb,
+        "averageRecvAudioBitrate": rab,
+        "averageRecvVideoBitrate": rvb,
+        "qualityScore": {"audio": mos, "video": vq},
+        "participants": participants,
+        "packetLossPercent": {
+            "sendAudio": lsa, "sendVideo": lsv, "recvAudio": lra, "recvVideo": lrv,
+        },
+        "rttMs": {"audio": {"p50": ar50, "p95": ar95}, "video": {"p50": vr50, "p95": vr95}},
+        "jitterMs": {"audio": {"p50": aj50, "p95": aj95}, "video": {"p50": vj50, "p95": vj95}},
+        "sendVideo": {"width": sw, "height": sh, "frameRate": sfr},
+        "recvVideo": {"width": rw, "height": rh, "frameRate": rfr},
+        "freezes": {"count": freezes, "durationMs": freeze_ms},
+        "audioConcealedRatio": concealed,
+        "scoreInputs": inputs,
+    }
 
 
 def _percentiles_json(p: Percentiles) -> dict[str, float | None]:

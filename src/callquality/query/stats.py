@@ -110,7 +110,9 @@ def time_series(
     participant_id: str | None = None,
     extended: bool = False,
 ) -> list[Bucket]:
-    """The series of GET /v2/sessions/{id}/stats, one bucket per interval from the start."""
+    """The series of GET /v2/sessions/{id}/stats, one bucket per interval from the start
+    (of one participant too: the API's is query/participant_series.py's, the
+    same values as flat tuples, compared with this in tests/query)."""
     stored = (
         series.stored_series(conn, session_id, start_ms, interval_s)
         if participant_id is None
@@ -246,26 +248,43 @@ def _extended_details(
         )
     if sums is None:
         for b, found in texts.items():
-            means = _input_means(found)
+            means = input_means(found)
             if means:
-                out[b]["score_inputs"] = _ordered(means)
+                out[b]["score_inputs"] = ordered_inputs(means)
     else:
         _add_input_means(out, sums)
     return out
 
 
-def _input_means(texts: list[str]) -> dict[str, float]:
+def input_means(texts: list[str]) -> dict[str, float]:
     """The mean of each numeric score input of a bucket's samples (their score_inputs JSON),
-    rounded to 4 digits: ``math.fsum`` of the values over their count. A bucket of one
-    sample (a participant's 5-s bucket) takes its values as they are, which is what fsum of
-    one value gives (``+ 0.0``: fsum makes -0.0 0.0), without a list per input."""
+    rounded to 4 digits: ``math.fsum`` of the values over their count, names in the order
+    first seen (``series.add_numeric_inputs``' rule; fsum takes the ints as floats). A
+    bucket of one sample (a participant's 5-s bucket) takes its values as they are."""
     if len(texts) == 1:
-        return {k: round(float(v) + 0.0, 4) for k, v in orjson.loads(texts[0]).items()
-                if type(v) is float or type(v) is int}  # add_numeric_inputs' rule
+        return _sample_inputs(texts[0])
     by_key: dict[str, list[float]] = {}
     for text in texts:
-        series.add_numeric_inputs(by_key, text)
-    return {k: round(math.fsum(vs) / len(vs), 4) for k, vs in by_key.items()}
+        for k, v in orjson.loads(text).items():
+            if type(v) is float or type(v) is int:  # a bool is not an int here
+                known = by_key.get(k)
+                if known is None:
+                    by_key[k] = [v]
+                else:
+                    known.append(v)
+    return {k: x if (x := math.fsum(vs) / len(vs)).is_integer() else round(x, 4)
+            for k, vs in by_key.items()}
+
+
+def _sample_inputs(text: str) -> dict[str, float]:
+    """``input_means`` of one sample: its numeric inputs as fsum gives one value (``+ 0.0``:
+    fsum makes -0.0 0.0), rounded to 4 digits, a whole number being its own rounding
+    (``round`` is the slow part)."""
+    return {
+        k: x if (x := v + 0.0).is_integer() else round(x, 4)
+        for k, v in orjson.loads(text).items()
+        if type(v) is float or type(v) is int
+    }
 
 
 def _add_input_means(
@@ -274,7 +293,7 @@ def _add_input_means(
     """Each bucket's mean score inputs from their (total, count) sums, rounded as the
     samples' means are."""
     for b, totals in sums.items():
-        out[b]["score_inputs"] = _ordered(
+        out[b]["score_inputs"] = ordered_inputs(
             {k: round(total / count, 4) for k, (total, count) in totals.items() if count}
         )
 
@@ -313,16 +332,19 @@ _DETAIL_KEYS = ("audio_rtt", "video_rtt", "audio_jitter", "video_jitter")
 _INPUT_ORDER = {k: i for i, k in enumerate(SampleScore(None, None).inputs())}
 
 
-_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_ORDERS: dict[tuple[str, ...], tuple[str, ...] | None] = {}
 
 
-def _ordered(means: dict[str, float]) -> dict[str, float]:
+def ordered_inputs(means: dict[str, float]) -> dict[str, float]:
     """The means in the inputs' order (unknown names last, as found). The buckets of a
-    series mostly have the same names in the same order: each order is sorted once."""
+    series mostly have the same names in the same order: each order is sorted once, and
+    names found in order (as ingest writes them) are kept as they are (None)."""
     names = tuple(means)
-    order = _ORDERS.get(names)
-    if order is None:
+    order = _ORDERS.get(names, names)
+    if order is names:
         order = tuple(sorted(names, key=lambda k: _INPUT_ORDER.get(k, len(_INPUT_ORDER))))
+        if order == names:
+            order = None
         if len(_ORDERS) < 1024:  # bounded: names come from clients' reports
             _ORDERS[names] = order
-    return {k: means[k] for k in order}
+    return means if order is None else {k: means[k] for k in order}

@@ -254,15 +254,18 @@ def step1(
     session_id: str | BindParameter[str],
     bucket: ColumnElement[Any],
     participant_id: str | None = None,
+    *,
+    measures: Sequence[tuple[str, str, str]] = ROLLUP_MEASURES,
 ) -> Select[Any]:
-    """Step 1 from sample_rollups: per (bucket, participant, peer connection)."""
+    """Step 1 from sample_rollups: per (bucket, participant, peer connection); ``measures``:
+    those of ROLLUP_MEASURES to compute (a reader that needs fewer)."""
     r = sample_rollups.c
     query = (
         select(
             bucket.label("bucket"),
             r.participant_id,
             r.peer_connection_id,
-            *(_step1(name, how) for name, _, how in ROLLUP_MEASURES),
+            *(_step1(name, how) for name, _, how in measures),
         )
         .where(r.session_id == session_id)
         .group_by(bucket, r.participant_id, r.peer_connection_id)
@@ -270,11 +273,17 @@ def step1(
     return query if participant_id is None else query.where(r.participant_id == participant_id)
 
 
-def steps2and3(level1: Select[Any], *, by_session: bool = False) -> Select[Any]:
+def steps2and3(
+    level1: Select[Any],
+    *,
+    by_session: bool = False,
+    measures: Sequence[tuple[str, str, str]] = ROLLUP_MEASURES,
+) -> Select[Any]:
     """Steps 2 and 3: per participant, then per bucket (participants, sums and means).
 
     ``by_session``: ``level1`` also has ``session_id`` and ``received_ms`` columns, and the
-    result is per (session, bucket), with the newest ``received_ms``.
+    result is per (session, bucket), with the newest ``received_ms``. ``measures``: those of
+    ROLLUP_MEASURES that ``level1`` has (a reader that needs fewer).
     """
     l1 = level1.subquery("l1")
     keys = [l1.c.session_id, l1.c.bucket] if by_session else [l1.c.bucket]
@@ -286,7 +295,7 @@ def steps2and3(level1: Select[Any], *, by_session: bool = False) -> Select[Any]:
             *received,
             *(
                 (func.sum(l1.c[name]) if name in ADDITIVE else func.avg(l1.c[name])).label(name)
-                for name, _, _ in ROLLUP_MEASURES
+                for name, _, _ in measures
             ),
         )
         .group_by(*keys, l1.c.participant_id)
@@ -296,7 +305,7 @@ def steps2and3(level1: Select[Any], *, by_session: bool = False) -> Select[Any]:
     if by_session:
         columns.append(func.max(l2.c.received_ms).label("received_ms"))
     columns.append(func.count().label("participants"))
-    for name, _, _ in ROLLUP_MEASURES:
+    for name, _, _ in measures:
         columns += [
             func.sum(l2.c[name]).label(f"{name}__sum"),
             func.avg(l2.c[name]).label(f"{name}__avg"),

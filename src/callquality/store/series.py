@@ -550,3 +550,111 @@ def bucket_inputs(
             sums[name] = (total, count) if before is None else (before[0] + total,
                                                                 before[1] + count)
     return out
+
+
+# One participant's series (query/stats.py ``participant_series``): the same statements as
+# ``bucket_rows`` and ``sample_details`` give for a participant, built once with bind
+# parameters for the session, the participant, the start and the interval (the SQL the
+# driver sees is the same but for the parameters' names), compiled once per database, and
+# read as the driver's plain tuples.
+_PARTICIPANT_STATEMENTS: dict[tuple[bool, tuple[str, ...]], Select[Any]] = {}
+_PARTICIPANT_SAMPLES: dict[bool, Select[Any]] = {}
+
+
+def _participant_level1(
+    from_rollups: bool, measures: Sequence[tuple[str, str, str]]
+) -> Select[Any]:
+    """``_level1`` of one participant and ``measures`` (binds session_id, participant_id,
+    step_ms and start_ms, or offset_ms (origin - start) when from the minute rollups)."""
+    session_id = bindparam("session_id", type_=String)
+    participant_id = bindparam("participant_id", type_=String)
+    step = bindparam("step_ms", type_=BigInteger)
+    if from_rollups:
+        r = sample_rollups.c
+        offset = bindparam("offset_ms", type_=BigInteger)
+        level1 = rollups.step1(session_id, (r.bucket * ROLLUP_BUCKET_MS + offset) // step,
+                               measures=measures)
+        return level1.where(r.participant_id == participant_id)
+    bucket = ((samples.c.timestamp_ms - bindparam("start_ms", type_=BigInteger)) // step
+              ).label("bucket")
+    return (
+        select(
+            bucket,
+            samples.c.participant_id,
+            samples.c.peer_connection_id,
+            *(_aggregate(*m) for m in measures),
+        )
+        .where(samples.c.session_id == session_id, samples.c.interval_ms.is_not(None),
+               samples.c.participant_id == participant_id)
+        .group_by(bucket, samples.c.participant_id, samples.c.peer_connection_id)
+        .order_by(bucket, samples.c.participant_id, samples.c.peer_connection_id)
+    )
+
+
+def _participant_statement(from_rollups: bool, columns: tuple[str, ...]) -> Select[Any]:
+    """Steps 1-3 of one participant, of the measures that ``columns`` name only (each
+    column's aggregate is the same expression whatever else is computed beside it)."""
+    names = {column.split("__")[0] for column in columns}
+    measures = [m for m in _MEASURES if m[0] in names]
+    level1 = _participant_level1(from_rollups, measures)
+    step3 = rollups.steps2and3(level1, measures=measures).subquery("l3")
+    return select(step3.c.bucket, *(step3.c[name] for name in columns))
+
+
+def participant_rows(
+    conn: Connection,
+    session_id: str,
+    start_ms: int,
+    interval_s: int,
+    participant_id: str,
+    columns: tuple[str, ...],
+) -> dict[int, tuple[Any, ...]]:
+    """What ``bucket_rows`` gives for one participant, as plain tuples of ``columns`` (names
+    of its row: ``participants``, ``<measure>__sum``, ``<measure>__avg``), by bucket: the
+    same statement restricted to the measures of those columns."""
+    origin = _rollup_origin(conn, session_id, start_ms, interval_s)
+    key = (origin is not None, columns)
+    query = _PARTICIPANT_STATEMENTS.get(key)
+    keep = query is not None
+    if query is None:
+        query = _participant_statement(origin is not None, columns)
+        keep = len(_PARTICIPANT_STATEMENTS) < 64  # bounded: callers pass a few fixed tuples
+        if keep:
+            _PARTICIPANT_STATEMENTS[key] = query
+    values: dict[str, Any] = {"session_id": session_id, "participant_id": participant_id,
+                              "step_ms": interval_s * 1000}
+    if origin is None:
+        values["start_ms"] = start_ms
+    else:
+        values["offset_ms"] = origin - start_ms
+    return {int(row[0]): row[1:] for row in _plain_rows(conn, query, values, keep=keep)}
+
+
+def participant_samples(
+    conn: Connection,
+    session_id: str,
+    start_ms: int,
+    interval_s: int,
+    participant_id: str,
+    *,
+    details: bool,
+) -> list[tuple[Any, ...]]:
+    """Every measured sample of one participant as (bucket, interval_ms, video_recv_height)
+    and, with ``details``, what ``sample_details`` adds (the four percentile columns and the
+    score-inputs JSON): one scan for resolutionUsage and the extended series. No order."""
+    query = _PARTICIPANT_SAMPLES.get(details)
+    if query is None:
+        step = bindparam("step_ms", type_=BigInteger)
+        bucket = ((samples.c.timestamp_ms - bindparam("start_ms", type_=BigInteger)) // step
+                  ).label("bucket")
+        s = samples.c
+        query = _PARTICIPANT_SAMPLES[details] = select(
+            bucket, s.interval_ms, s.video_recv_height,
+            *((*(s[column] for _, column in SERIES_PERCENTILES), s.score_inputs)
+              if details else ()),
+        ).where(s.session_id == bindparam("session_id", type_=String),
+                s.participant_id == bindparam("participant_id", type_=String),
+                s.interval_ms.is_not(None))
+    return _plain_rows(conn, query, {
+        "session_id": session_id, "participant_id": participant_id, "start_ms": start_ms,
+        "step_ms": interval_s * 1000}, keep=True)

@@ -8,7 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
 from callquality.api.auth import check_scope, require_tenant_reader
-from callquality.api.render import bucket_json, client_json, csv_text, resolution_usage_json
+from callquality.api.render import (
+    bucket_json,
+    client_json,
+    csv_text,
+    participant_stats_json,
+)
 from callquality.api.responses import OrjsonResponse
 from callquality.api.routes._common import (
     CSV_OR_JSON,
@@ -25,7 +30,7 @@ from callquality.domain.session import Session
 from callquality.domain.session_ids import public_session_id
 from callquality.query import sessions as q_sessions
 from callquality.query import summary
-from callquality.query.resolution import resolution_usage
+from callquality.query.participant_series import participant_series
 from callquality.query.stats import time_series
 from callquality.store import clients
 from callquality.store.db import read_transaction
@@ -93,17 +98,19 @@ def _series(
             body["participantName"] = names[participant_id]
             known = clients.load_many(conn, [(session.session_id, participant_id)])
             body.update(client_json(known.get((session.session_id, participant_id), EMPTY)))
-            usage = resolution_usage(
+            found = participant_series(
                 conn, session.session_id, session.start_ms, interval_s=interval,
-                participant_id=participant_id,
+                participant_id=participant_id, extended=extended,
             )
-        series = time_series(
-            conn, session.session_id, session.start_ms, interval_s=interval,
-            participant_id=participant_id, extended=extended,
-        )
-    body["stats"] = [bucket_json(b) for b in series]
+        else:
+            series = time_series(
+                conn, session.session_id, session.start_ms, interval_s=interval,
+                extended=extended,
+            )
     if participant_id is not None:
-        body["resolutionUsage"] = resolution_usage_json([b.start_ms for b in series], usage)
+        body["stats"], body["resolutionUsage"] = participant_stats_json(found, extended)
+    else:
+        body["stats"] = [bucket_json(b) for b in series]
     if format == "csv":
         return PlainTextResponse(
             csv_text(body["stats"]),
