@@ -38,7 +38,6 @@ _log = logging.getLogger("callquality.ingest")
 # Requests' closes written in one pair of transactions at most: their rows are held in memory
 # between the two (a minute's close of a 10-participant session is ~25 rows of ~5 KB).
 _MAX_BATCH = 16
-_PAUSE = 2.0  # when closes queue up, the pause after a batch, per second it took
 
 
 @dataclass(slots=True)
@@ -155,7 +154,7 @@ class SeriesCloser:
                 if not self._waiting:
                     self._idle.set()
             if not stop and not self._idle.is_set():
-                # At most a third of the time, when closes queue up (every session of a
-                # fleet that opened at once closes its minute in the same step): the
-                # requests keep the rest of the process's share of the GIL.
-                time.sleep(min(_PAUSE * (time.monotonic() - began), 2.0))
+                # At most half of the time, when closes queue up (every session of a fleet
+                # that opened at once closes its minute in the same step): the requests
+                # keep the rest of the process's share of the GIL.
+                time.sleep(min(time.monotonic() - began, 1.0))
