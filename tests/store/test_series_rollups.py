@@ -73,6 +73,15 @@ def _items(room: str) -> list[dict[str, Any]]:
     return items
 
 
+def _from_samples(engine: Any, session_id: str, start_ms: int) -> list[Any]:
+    """Every series of the session from its samples alone (its rollups turned off)."""
+    with write_transaction(engine) as conn:
+        conn.execute(update(sessions).where(sessions.c.session_id == session_id).values(
+            rollup_origin_ms=None, series_rollups=None))
+    with read_transaction(engine) as conn:
+        return _all_series(conn, session_id, start_ms)
+
+
 def _all_series(conn: Any, session_id: str, start_ms: int) -> list[Any]:
     return [
         [asdict(b) for b in time_series(conn, session_id, start_ms, interval_s=i,
@@ -110,11 +119,7 @@ def test_the_kept_series_are_the_series_of_the_samples(
         kept = conn.execute(select(series_rollups.c.interval_s).where(
             series_rollups.c.session_id == session_id)).scalars().all()
         from_kept = _all_series(conn, session_id, start_ms)
-    with write_transaction(engine) as conn:  # samples alone
-        conn.execute(update(sessions).where(sessions.c.session_id == session_id).values(
-            rollup_origin_ms=None, series_rollups=None))
-    with read_transaction(engine) as conn:
-        from_samples = _all_series(conn, session_id, start_ms)
+    from_samples = _from_samples(engine, session_id, start_ms)
     engine.dispose()
     # Running: the newest buckets of each interval are pending (those of the newest minute
     # under a minute); ended: none is.
@@ -193,11 +198,7 @@ def test_late_data_while_closed_buckets_are_computed_is_not_lost(backend: str) -
     with read_transaction(engine) as conn:
         start_ms = writes.session_by_id(conn, session_id).start_ms  # type: ignore[union-attr]
         from_kept = _all_series(conn, session_id, start_ms)
-    with write_transaction(engine) as conn:  # samples alone
-        conn.execute(update(sessions).where(sessions.c.session_id == session_id).values(
-            rollup_origin_ms=None, series_rollups=None))
-    with read_transaction(engine) as conn:
-        from_samples = _all_series(conn, session_id, start_ms)
+    from_samples = _from_samples(engine, session_id, start_ms)
     engine.dispose()
     assert stored == stale["participants"] + 1 and left == []
     _close(from_kept, from_samples)
