@@ -362,22 +362,38 @@ def store_samples(database_url: str, count: int) -> float:
 
     per_session = 10 * SESSION_STEPS
     minutes = SESSION_STEPS // 12
+
+    def session_id(n: str) -> str:
+        """Session ``n``'s id, 24 hex digits spread as new_session_id's random ones are, so
+        that the stored rows' keys interleave with the new sessions' in every index keyed
+        on the session, as in a real database (ids sorting apart from the new ones would
+        keep ingest's index inserts off the stored pages)."""
+        spread = f"(({n}) * 2654435761) % 4294967296"  # Knuth's multiplicative hash
+        if postgres:
+            return f"lpad(to_hex({spread}), 8, '0') || lpad(to_hex({n}), 16, '0')"
+        return f"printf('%08x%016x', {spread}, {n})"
+
+    timestamp = f"{t0} + ((g / 10) % {SESSION_STEPS}) * {STEP_MS}"
     fill("samples", count, {
-        "session_id": f"'stored-' || CAST(g / {per_session} AS TEXT)",
+        "session_id": session_id(f"g / {per_session}"),
         "participant_id": "'p' || CAST(g % 10 AS TEXT)",
         "peer_connection_id": "'default'",
-        "timestamp_ms": f"{t0} + ((g / 10) % {SESSION_STEPS}) * {STEP_MS}",
+        "timestamp_ms": timestamp,
+        "received_ms": timestamp,
     }, {c: v for c, v in template.items()
-        if c not in ("session_id", "participant_id", "peer_connection_id", "timestamp_ms")})
+        if c not in ("session_id", "participant_id", "peer_connection_id", "timestamp_ms",
+                     "received_ms")})
     fill(sample_rollups.name, count // 12, {
-        "session_id": f"'stored-' || CAST(g / {10 * minutes} AS TEXT)",
+        "session_id": session_id(f"g / {10 * minutes}"),
         "participant_id": "'p' || CAST(g % 10 AS TEXT)",
         "peer_connection_id": "'default'",
         "bucket": f"(g / 10) % {minutes}",
+        "received_ms": f"{t0} + ((g / 10) % {minutes} + 1) * 60000",
     }, {c: v for c, v in rollup.items()
-        if c not in ("session_id", "participant_id", "peer_connection_id", "bucket")})
+        if c not in ("session_id", "participant_id", "peer_connection_id", "bucket",
+                     "received_ms")})
     fill("sessions", -(-count // per_session), {
-        "session_id": "'stored-' || CAST(g AS TEXT)",
+        "session_id": session_id("g"),
     }, {"api_key": "stored", "room_id": "stored-room", "start_ms": t0,
         "last_report_ms": t0 + 3_600_000, "end_ms": t0 + 3_600_000, "rollup_origin_ms": t0})
     with engine.connect() as conn:
