@@ -14,7 +14,6 @@ import fcntl
 import os
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,42 +40,18 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 724_113_001  # pg_advisory_lock key: one migrator at a time
 
 
-# The page cache of a SQLite engine's writer connection (PRAGMA cache_size, in KiB; the
-# readers keep SQLite's default of 2,000 KiB). In WAL mode a connection's cache is emptied
-# whenever another connection has committed since its last transaction, so a pooled
-# connection that wrote last time finds its cache gone after its neighbours' commits: the
-# write path read again, page by page, the B-tree pages of the indexes it inserts into
-# (samples, sample_rollups: 4-6 levels once millions of rows are stored). One connection
-# per engine takes every write_transaction (they are serialized per process anyway,
-# _SqliteWriter), so its cache survives from one request to the next while this process is
-# the only writer; it grows to this size at most, which is what RSS pays per engine
-# (docs/performance.md, "5 million samples stored").
-SQLITE_WRITER_CACHE_KIB = 16_384
-
-# engine -> the engine of its writer connection (SQLite; engines of create_store_engine)
-_WRITERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-
-
 def create_store_engine(url: str) -> Engine:
-    """An engine tuned for this service: WAL and IMMEDIATE writes on SQLite, where writes go
-    through a connection of their own (``SQLITE_WRITER_CACHE_KIB``)."""
+    """An engine tuned for this service: WAL and IMMEDIATE writes on SQLite."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = _sqlite_engine(url)
-        database = engine.url.database or ""
-        if database not in ("", ":memory:") and "mode=memory" not in str(engine.url):
-            # pool_size 1: the writer; the overflow only for a write_transaction nested in
-            # another (which SQLite's lock refuses after busy_timeout, as before).
-            writer = _sqlite_engine(url, pool_size=1, max_overflow=5,
-                                    cache_kib=SQLITE_WRITER_CACHE_KIB)
-            _WRITERS[engine] = writer
-
-            @event.listens_for(engine, "engine_disposed")
-            def _dispose_writer(_engine: Engine) -> None:
-                writer.dispose()
-
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            hide_parameters=True,
+        )
+        _tune_sqlite(engine)
         return engine
     engine = create_engine(
         url,
@@ -163,24 +138,11 @@ def _reason(exc: BaseException | None, url: str) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
-def _sqlite_engine(url: str, *, cache_kib: int | None = None, **pool: Any) -> Engine:
-    engine = create_engine(
-        url,
-        connect_args={"timeout": 30, "check_same_thread": False},
-        hide_parameters=True,
-        **pool,
-    )
-    _tune_sqlite(engine, cache_kib)
-    return engine
-
-
-def _tune_sqlite(engine: Engine, cache_kib: int | None) -> None:
+def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        if cache_kib is not None:
-            cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")  # negative: KiB
         cursor.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a commit survives a crash of the process (SIGKILL); the last
         # commits may be lost on power loss (docs/scaling.md).
@@ -263,8 +225,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         # file beside the database, instead of polling SQLite's busy handler, whose growing
         # sleeps made the ack latency's long tail. The kernel drops the flock of a killed
         # process; the busy handler stays as the fallback for writers that do not take it.
-        writer = _WRITERS.get(engine, engine)
-        with _sqlite_writer(engine), wrap_errors(), writer.connect() as conn:
+        with _sqlite_writer(engine), wrap_errors(), engine.connect() as conn:
             conn = conn.execution_options(sqlite_immediate=True)
             with conn.begin():
                 yield conn
