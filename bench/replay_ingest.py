@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/replay_ingest.py [--backend sqlite|postgresql] [--participants 1000]
         [--steps 6] [--full-reports] [--warmup-steps 26] [--stored-samples 5000000]
+        [--database-url URL] [--threads 4] [--table-stats] [--statement-times]
+        [--explain FILE] [--vacuum] [--pragma NAME=VALUE]
 
 The same participants, rooms, reports and batches of 50 as bench/ingest.py, built first, then
 parsed (orjson, as the route does) and ingested one request after another in this process:
@@ -10,9 +12,17 @@ and more, so that every statement the ingest builds once per process, such as th
 rollups' at each interval when a minute closes, is built before), then the first step (the
 streams' baselines) untimed, the rest timed. ``--stored-samples N`` first fills the database
 with N samples of older sessions and their minute rollups (bench/ingest.py's), to compare
-ingest on a full database with an empty one. Printed: CPU per report of
-this process (on SQLite the database's work too) and, on PostgreSQL, of this database's
-backends. Counting instructions instead of time, which other work on the machine does not
+ingest on a full database with an empty one; ``--database-url`` ingests into a database of
+one's own instead, kept (fill one once, then repeat runs on it: a 5-million-sample SQLite
+file is 10.7 GB). Printed: CPU per report of this process (on SQLite the database's work
+too; its system part, and its read system calls: pages that SQLite's cache did not hold)
+and, on PostgreSQL, of this database's backends (and their read calls). For finding where
+a difference comes from: ``--statement-times`` (this process's CPU in each statement and
+commit), ``--table-stats`` (PostgreSQL: each table's scans and shared-buffer hits/reads in
+the timed part, autovacuum, the server's WAL, full-page images and checkpoints),
+``--explain`` (the plan of every statement, with its last parameters), ``--threads`` (the
+timed part in several threads, as a server's concurrent requests use several pooled
+connections). Counting instructions instead of time, which other work on the machine does not
 move (docs/performance.md, fourth pass): run it twice under callgrind and take the difference,
 so that start-up and the warm-up cancel out (both runs do the same), and what is left is
 the cost of the extra steps with every statement already built:
@@ -40,7 +50,6 @@ from sqlalchemy import create_engine, event, text
 from callquality.api.ingest_models import parse_body
 from callquality.config import Settings
 from callquality.service.ingest import ingest
-from callquality.store import db
 from callquality.store.db import create_store_engine, migrate, write_transaction
 from callquality.store.keys import create_api_key
 
@@ -102,7 +111,7 @@ def _table_stats(url: str) -> dict[str, tuple[int, ...]]:
         checkpoints = conn.execute(text(
             "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")).scalar_one()
     engine.dispose()
-    rows["(autovacuum workers now)"] = (0, 0, 0, int(autovacuum), 0, 0, 0, 0)
+    rows["(autovacuum workers)"] = (int(autovacuum),)
     # the whole server's (other databases' work included): records, full-page images, bytes
     rows["(WAL of the server)"] = (*(int(v) for v in wal), int(checkpoints), 0, 0, 0, 0)
     return rows
@@ -113,7 +122,10 @@ def _print_table_stats(before: dict[str, tuple[int, ...]], after: dict[str, tupl
     """What each table's statements did in the timed part, per report."""
     print("timed part, per report: seq scans, index scans, rows written, "
           "heap blocks hit/read, index blocks hit/read (autovacuum+autoanalyze runs)")
+    print(f"  autovacuum workers on this database at the end: {after['(autovacuum workers)'][0]}")
     for name in sorted(after):
+        if name == "(autovacuum workers)":
+            continue
         if name == "(WAL of the server)":
             records, fpi, size, checkpoints = (
                 a - b for a, b in zip(after[name][:4], before[name][:4], strict=True))
@@ -122,7 +134,7 @@ def _print_table_stats(before: dict[str, tuple[int, ...]], after: dict[str, tupl
                   f"{checkpoints} checkpoints")
             continue
         delta = [a - b for a, b in zip(after[name], before.get(name, (0,) * 8), strict=True)]
-        if not any(delta) and not name.startswith("("):
+        if not any(delta):
             continue
         seq, idx, written, auto, hh, hr, ih, ir = delta
         print(f"  {name:28} {seq / reports:6.3f} {idx / reports:7.2f} {written / reports:6.2f}"
@@ -185,9 +197,6 @@ def main() -> None:
                         help="ingest into this database, kept (one filled once by an earlier "
                              "--stored-samples run, for repeated runs), not a fresh one; "
                              "each run makes an API key of its own, so its sessions are new")
-    parser.add_argument("--writer-cache-kib", type=int,
-                        help="SQLite: the writer connection's page cache (default: "
-                             "store/db.py's SQLITE_WRITER_CACHE_KIB)")
     parser.add_argument("--statement-times", action="store_true",
                         help="print the CPU time of this process per report in each statement "
                              "of the timed part (the driver's call: on SQLite the database's "
@@ -202,8 +211,6 @@ def main() -> None:
     people = participants(args.participants, 10, 0.2)
     with (nullcontext(args.database_url) if args.database_url
           else database(args.backend)) as url:
-        if args.writer_cache_kib is not None:
-            db.SQLITE_WRITER_CACHE_KIB = args.writer_cache_kib
         engine = create_store_engine(url)
         if args.pragma:
             @event.listens_for(engine, "connect")
