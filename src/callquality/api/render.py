@@ -278,24 +278,10 @@ def _plain_entry(time: str, bucket: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _extended_entry(time: str, bucket: tuple[Any, ...]) -> dict[str, Any]:
-    (_, ral, rvl, sal, svl, a_rtt, v_rtt, a_jit, v_jit, sab, svb, rab, rvb, mos, vq,
-     participants, lsa, lsv, lra, lrv, ar50, ar95, vr50, vr95, aj50, aj95, vj50, vj95,
-     sw, sh, sfr, rw, rh, rfr, freezes, freeze_ms, concealed, inputs) = bucket
+    (participants, lsa, lsv, lra, lrv, ar50, ar95, vr50, vr95, aj50, aj95, vj50, vj95,
+     sw, sh, sfr, rw, rh, rfr, freezes, freeze_ms, concealed, inputs) = bucket[15:]
     return {
-        "time": time,
-        "recvAudioPacketLost": ral,
-        "recvVideoPacketLost": rvl,
-        "sendAudioPacketLost": sal,
-        "sendVideoPacketLost": svl,
-        "averageAudioRtt": a_rtt,
-        "averageVideoRtt": v_rtt,
-        "averageAudioJitter": a_jit,
-        "averageVideoJitter": v_jit,
-        "averageSendAudioBitrate": sab,
-        "averageSendVideoBitrate": svb,
-        "averageRecvAudioBitrate": rab,
-        "averageRecvVideoBitrate": rvb,
-        "qualityScore": {"audio": mos, "video": vq},
+        **_plain_entry(time, bucket[:15]),
         "participants": participants,
         "packetLossPercent": {
             "sendAudio": lsa, "sendVideo": lsv, "recvAudio": lra, "recvVideo": lrv,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from callquality.query.resolution import bucket_shares
-from callquality.query.stats import input_means, ordered_inputs, percentile
+from callquality.query.stats import bucket_values, input_means, ordered_inputs, percentile
 from callquality.store import series
 
 # The step-3 columns read (store/series.participant_rows), in the order unpacked below.
@@ -143,13 +143,7 @@ def _extended_bucket(
      sap, svp, rap, rvp, sw, sh, sfr, rw, rh, rfr, freezes, freeze_ms, concealed) = _floats(row)
     percentiles, inputs = details if details is not None else (_NO_PERCENTILES_8, {})
     return (
-        start,
-        None if ral is None else int(ral),
-        None if rvl is None else int(rvl),
-        None if sal is None else int(sal),
-        None if svl is None else int(svl),
-        a_rtt, v_rtt, a_jit, v_jit, sab, svb, rab, rvb,
-        _rounded(mos, 2), _rounded(vq, 2),
+        *_plain_bucket(start, row[:14]),
         int(row[14]),
         _pct(sal, sap), _pct(svl, svp), _pct(ral, rap), _pct(rvl, rvp),
         *percentiles,
@@ -168,22 +162,7 @@ def _participant_details(
     """``_extended_details`` of one participant from its samples' rows (store/series.py
     ``participant_samples``): per bucket, the p50 and p95 of each of _DETAIL_KEYS (None,
     None without values) and the mean score inputs ({} without any)."""
-    values: dict[int, list[list[float]]] = {}
-    texts: dict[int, list[str]] = {}
-    for row in rows:
-        b = int(row[0])
-        runs = values.get(b)
-        if runs is None:
-            runs = values[b] = [[], [], [], []]
-        for run, v in zip(runs, row[3:7], strict=True):
-            if v is not None:
-                run.append(float(v))
-        if row[7]:
-            found = texts.get(b)
-            if found is None:
-                texts[b] = [row[7]]
-            else:
-                found.append(row[7])
+    values, texts = bucket_values(rows, 3, 7)
     out = {}
     for b, runs in values.items():
         percentiles: list[float | None] = []

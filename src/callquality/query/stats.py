@@ -227,20 +227,7 @@ def _extended_details(
     rows = series.sample_details(
         conn, session_id, start_ms, interval_s, participant_id, with_inputs=sums is None
     )
-    # One pass over the rows, plain dicts and lists: a participant's hour at 5 s is 720
-    # buckets of one sample each, where per-row containers cost more than the values.
-    values: dict[int, list[list[float]]] = {}
-    texts: dict[int, list[str]] = {}
-    for row in rows:
-        b = int(row[0])
-        runs = values.get(b)
-        if runs is None:
-            runs = values[b] = [[] for _ in _DETAIL_KEYS]
-        for run, v in zip(runs, row[1:5], strict=True):
-            if v is not None:
-                run.append(float(v))
-        if sums is None and row[5]:
-            texts.setdefault(b, []).append(row[5])
+    values, texts = bucket_values(rows, 1, 5 if sums is None else None)
     out: dict[int, dict[str, Any]] = defaultdict(dict)
     for b, runs in values.items():
         out[b].update(
@@ -254,6 +241,35 @@ def _extended_details(
     else:
         _add_input_means(out, sums)
     return out
+
+
+def bucket_values(
+    rows: list[tuple[Any, ...]], first: int, text_at: int | None
+) -> tuple[dict[int, list[list[float]]], dict[int, list[str]]]:
+    """Sample rows (bucket first) by bucket: the values of each of _DETAIL_KEYS (columns
+    ``first`` on) as floats, Nones left out, and the score inputs' JSON texts (column
+    ``text_at``, when given; empty ones left out).
+
+    One pass over the rows, plain dicts and lists: a participant's hour at 5 s is 720
+    buckets of one sample each, where per-row containers cost more than the values."""
+    values: dict[int, list[list[float]]] = {}
+    texts: dict[int, list[str]] = {}
+    last = first + len(_DETAIL_KEYS)
+    for row in rows:
+        b = int(row[0])
+        runs = values.get(b)
+        if runs is None:
+            runs = values[b] = [[] for _ in _DETAIL_KEYS]
+        for run, v in zip(runs, row[first:last], strict=True):
+            if v is not None:
+                run.append(float(v))
+        if text_at is not None and row[text_at]:
+            found = texts.get(b)
+            if found is None:
+                texts[b] = [row[text_at]]
+            else:
+                found.append(row[text_at])
+    return values, texts
 
 
 def input_means(texts: list[str]) -> dict[str, float]:
