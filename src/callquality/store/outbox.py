@@ -119,9 +119,12 @@ _WATCHED_COLUMNS = (events.c.event_id, events.c.session_id, events.c.participant
 def watched(conn: Connection) -> list[WatchedRow]:
     """Started sessions and joined participants whose end the sweep has not seen yet, by
     session, each session's in event order."""
+    return _watched(conn, events.c.watch == 1)
+
+
+def _watched(conn: Connection, where: ColumnElement[bool]) -> list[WatchedRow]:
     rows = conn.execute(
-        select(*_WATCHED_COLUMNS).where(events.c.watch == 1)
-        .order_by(events.c.session_id, events.c.event_id)
+        select(*_WATCHED_COLUMNS).where(where).order_by(events.c.session_id, events.c.event_id)
     )
     return [WatchedRow(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
 
@@ -133,11 +136,7 @@ def watched_of_sessions(conn: Connection, session_ids: Sequence[str | None]
     where: ColumnElement[bool] = events.c.session_id.in_(ids)
     if None in session_ids:
         where = where | events.c.session_id.is_(None)
-    rows = conn.execute(
-        select(*_WATCHED_COLUMNS).where(events.c.watch == 1, where)
-        .order_by(events.c.session_id, events.c.event_id)
-    )
-    return [WatchedRow(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
+    return _watched(conn, (events.c.watch == 1) & where)
 
 
 def unwatch(conn: Connection, event_ids: Sequence[int]) -> None:
