@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--backend sqlite|postgresql] [--participants 2000]
         [--batch 50] [--duration 60] [--workers 1] [--procs 1] [--speedup 1] [--max]
-        [--full-reports] [--stored-samples 5000000]
+        [--full-reports] [--stored-samples 5000000] [--stagger]
     .venv/bin/python bench/ingest.py --log [--apis 2] [--processors 1] [--partitions 8]
         [--replicas 3] [--netns] [--drain-timeout 600] [the options above]
 
@@ -16,7 +16,11 @@ in rooms of --room-size; an SFU-side collector posts --batch participants' repor
 request. --speedup S compresses time: report timestamps still advance 5 s per step, but a
 step takes 5/S s of wall clock. --max sends as fast as the server answers (closed loop,
 --concurrency requests in flight per process). --stored-samples N first fills the database
-with N samples (and their minute rollups) of other, week-old sessions.
+with N samples (and their minute rollups) of other, week-old sessions. --stagger (not with
+--max): the rooms join over a first, untimed minute (room r at step r mod 12), as the rooms of
+a real fleet start at different times, so that each session's minute closes in a step of its
+own instead of all in the same one (by default every room starts in the first step: the
+worst case); the figures count the steps after it.
 
 Printed: reports/s accepted (wall clock), acknowledge latency p50/p99 (request sent -> 202),
 errors by status, the CPU time per accepted report of the server (its processes), of
@@ -148,6 +152,7 @@ class Participant:
     participant_id: str
     loss: float
     phase_ms: float  # where in the fixture's counter history this participant starts
+    join_step: int = 0  # --stagger: the step of its room's first report
 
 
 @dataclass
@@ -162,13 +167,18 @@ class Result:
     cpu_s: float = 0.0  # the generator process's own CPU time
 
 
-def participants(n: int, room_size: int, loss_share: float, seed: int = 7) -> list[Participant]:
+STAGGER_STEPS = 12  # --stagger: rooms join over a minute of 5-s steps
+
+
+def participants(n: int, room_size: int, loss_share: float, seed: int = 7,
+                 *, stagger: bool = False) -> list[Participant]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
         loss = rng.choice(LOSS_LEVELS) if rng.random() < loss_share else 0.0
-        out.append(Participant(f"room-{i // room_size:05d}", f"p{i:06d}", loss,
-                               rng.uniform(0, 60_000)))
+        room = i // room_size
+        out.append(Participant(f"room-{room:05d}", f"p{i:06d}", loss, rng.uniform(0, 60_000),
+                               room % STAGGER_STEPS if stagger else 0))
     return out
 
 
@@ -188,16 +198,18 @@ async def _run(urls: list[str], token: str, people: list[Participant],
         clients = [await stack.enter_async_context(httpx.AsyncClient(
             base_url=url, headers=headers, timeout=60, limits=limits)) for url in urls]
 
-        async def send(client: httpx.AsyncClient, body: bytes, n: int) -> None:
+        async def send(client: httpx.AsyncClient, body: bytes, n: int, timed: bool) -> None:
+            # The warm-up's answers (--stagger) are not counted: only their errors.
+            counted = result if timed else Result()
             try:
                 t = time.perf_counter()
                 response = await client.post("/v2/stats", content=body)
                 ms = (time.perf_counter() - t) * 1000
                 if response.status_code == 202:
                     answer = response.json()
-                    result.accepted += answer["accepted"]
-                    result.duplicates += answer["duplicates"]
-                    result.latencies_ms.append(ms)
+                    counted.accepted += answer["accepted"]
+                    counted.duplicates += answer["duplicates"]
+                    counted.latencies_ms.append(ms)
                 else:
                     result.errors[str(response.status_code)] += n
             except httpx.HTTPError as exc:
@@ -207,19 +219,25 @@ async def _run(urls: list[str], token: str, people: list[Participant],
 
         tasks: set[asyncio.Task[None]] = set()
         await asyncio.sleep(max(0.0, start_at - time.time()))
+        warmup = STAGGER_STEPS if args.stagger else 0
         began = time.perf_counter()
+        timed_from = began + warmup * period
         step = 0
-        while time.perf_counter() - began < args.duration:
-            for j, batch in enumerate(batches):
+        while time.perf_counter() - began < args.duration + warmup * period:
+            timed = step >= warmup
+            for j, whole_batch in enumerate(batches):
+                batch = whole_batch if timed else [p for p in whole_batch if p.join_step <= step]
+                if not batch:
+                    continue
                 due = began + step * period + j * period / len(batches)
                 if not args.max:
                     delay = due - time.perf_counter()
                     if delay > 0:
                         await asyncio.sleep(delay)
                 await slots.acquire()
-                if not args.max:
+                if not args.max and timed:
                     result.late_s = max(result.late_s, time.perf_counter() - due)
-                if time.perf_counter() - began >= args.duration:
+                if time.perf_counter() - began >= args.duration + warmup * period:
                     slots.release()
                     break
                 parts = [
@@ -228,14 +246,15 @@ async def _run(urls: list[str], token: str, people: list[Participant],
                     for p in batch
                 ]
                 body = b"[" + b",".join(parts) + b"]"
-                result.sent_items += len(batch)
+                if timed:
+                    result.sent_items += len(batch)
                 task = asyncio.create_task(
-                    send(clients[j % len(clients)], body, len(batch)))
+                    send(clients[j % len(clients)], body, len(batch), timed))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             step += 1
         await asyncio.gather(*tasks)
-        result.elapsed_s = time.perf_counter() - began
+        result.elapsed_s = time.perf_counter() - timed_from
     return result
 
 
@@ -476,6 +495,8 @@ def main() -> None:
                              "fields 'all' and other senders do; default: the fields read")
     parser.add_argument("--stored-samples", type=int, default=0,
                         help="samples already stored (other sessions) before the run")
+    parser.add_argument("--stagger", action="store_true",
+                        help="rooms join over an untimed first minute (not with --max)")
     log_mode = parser.add_argument_group("log mode (INGEST_LOG; PostgreSQL)")
     log_mode.add_argument("--log", action="store_true",
                           help="API processes publish to a 3-node JetStream cluster, "
@@ -491,6 +512,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.log:
         args.backend = "postgresql"
+    if args.stagger and args.max:
+        parser.error("--stagger: the warm-up minute is real time; not with --max")
 
     offered = args.participants / (STEP_MS / 1000) * args.speedup
     sample = Reports(FIXTURE, full=args.full_reports).item("room-00000", "p000000", 0, 0.0, 0.0)
@@ -502,7 +525,9 @@ def main() -> None:
           + f", generator processes: {args.procs}, batch: {args.batch}, participants: "
           f"{args.participants}, duration: {args.duration:.0f} s, "
           + ("closed loop (--max)" if args.max else
-             f"offered: {offered:.0f} reports/s (speedup {args.speedup:g})"))
+             f"offered: {offered:.0f} reports/s (speedup {args.speedup:g})")
+          + (f"; rooms join over {STAGGER_STEPS} untimed steps (--stagger)"
+             if args.stagger else ""))
     print(f"reports: {'full (all but certificates)' if args.full_reports else 'the fields read'}"
           f", {len(sample):,} bytes of JSON per item")
     with database(args.backend) as url, ExitStack() as stack:
@@ -516,7 +541,8 @@ def main() -> None:
             print(f"stored beforehand: {args.stored_samples:,} samples and their rollups "
                   f"({took:.0f} s)")
         token = make_token(api_key, secret, roles=("rtc",), ttl_s=24 * 3600)
-        people = participants(args.participants, args.room_size, args.loss_share)
+        people = participants(args.participants, args.room_size, args.loss_share,
+                              stagger=args.stagger)
         deployment = None
         if args.log:
             deployment = stack.enter_context(deploy(
@@ -537,16 +563,19 @@ def main() -> None:
         per = -(-per // args.room_size) * args.room_size
         shares = [people[i : i + per] for i in range(0, len(people), per)]
         urls = [s.url for s in servers]
-        watch.start()
-        server_cpu_before = sum(s.cpu_seconds() for s in servers)
-        workers_before = {p: c for s in servers for p, c in s.worker_cpu_seconds().items()}
-        if deployment is not None and lag is not None:
-            roles_before = _log_cpu(deployment)
-            lag.start()
         with ProcessPoolExecutor(len(shares),
                                  mp_context=multiprocessing.get_context("fork")) as pool:
             futures = [pool.submit(_proc, urls, token, share, args, t0_ms, start_at)
                        for share in shares]
+            if args.stagger:  # the figures start after the warm-up, as the senders' do
+                time.sleep(max(0.0, start_at + STAGGER_STEPS * STEP_MS / 1000 / args.speedup
+                               - time.time()))
+            watch.start()
+            server_cpu_before = sum(s.cpu_seconds() for s in servers)
+            workers_before = {p: c for s in servers for p, c in s.worker_cpu_seconds().items()}
+            if deployment is not None and lag is not None:
+                roles_before = _log_cpu(deployment)
+                lag.start()
             results = [f.result() for f in futures]
         server_cpu = sum(s.cpu_seconds() for s in servers) - server_cpu_before
         workers_after = {p: c for s in servers for p, c in s.worker_cpu_seconds().items()}
