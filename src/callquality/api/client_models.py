@@ -7,8 +7,10 @@ names the field (``items[0].client.userAgent``), as for the rest of the item.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 from callquality.domain.client import ClientInfo
@@ -72,11 +74,60 @@ class ClientIn(_Strict):
     )
 
 
-def _brands(items: list[BrandIn] | None) -> tuple[Brand, ...]:
+# The fast path's twins (api/ingest_models.py, ItemBytes): the same fields and constraints
+# as msgspec Structs. Their patterns end in \Z: re.search's ``$`` also matches before a
+# final newline, which pydantic's (Rust) regex does not.
+_PRINTABLE_B = r"\A[^\x00-\x1f\x7f]*\Z"
+_ShortB = Annotated[str, msgspec.Meta(max_length=64, pattern=_PRINTABLE_B)]
+_MediumB = Annotated[str, msgspec.Meta(max_length=128, pattern=_PRINTABLE_B)]
+
+
+class _Bytes(msgspec.Struct, forbid_unknown_fields=True, rename="camel", gc=False):
+    """Decoded from JSON only, so never part of a reference cycle: not tracked by the GC."""
+
+
+class BrandBytes(_Bytes):
+    brand: _ShortB
+    version: _ShortB
+
+
+class UserAgentDataBytes(_Bytes):
+    brands: Annotated[list[BrandBytes], msgspec.Meta(max_length=16)] | None = None
+    full_version_list: Annotated[list[BrandBytes], msgspec.Meta(max_length=16)] | None = None
+    mobile: bool | None = None
+    platform: _ShortB | None = None
+    platform_version: _ShortB | None = None
+    model: _MediumB | None = None
+    architecture: _ShortB | None = None
+    bitness: _ShortB | None = None
+    wow64: bool | None = None
+    ua_full_version: _ShortB | None = None
+    form_factors: Annotated[list[_ShortB], msgspec.Meta(max_length=16)] | None = None
+
+
+class ClientBytes(_Bytes):
+    user_agent: Annotated[
+        str, msgspec.Meta(max_length=MAX_USER_AGENT, pattern=_PRINTABLE_B)
+    ] | None = None
+    user_agent_data: UserAgentDataBytes | None = None
+    sdk_name: _ShortB | None = None
+    sdk_version: _ShortB | None = None
+    app_name: _MediumB | None = None
+    app_version: _ShortB | None = None
+    device_type: Annotated[str, msgspec.Meta(max_length=32, pattern=_PRINTABLE_B)] | None = None
+    device_model: _MediumB | None = None
+    os_name: _ShortB | None = None
+    os_version: _ShortB | None = None
+    network_type: Annotated[
+        str, msgspec.Meta(max_length=32, pattern=r"\A[A-Za-z0-9_.-]*\Z")
+    ] | None = None
+
+
+def _brands(items: Sequence[BrandIn | BrandBytes] | None) -> tuple[Brand, ...]:
     return tuple(Brand(b.brand, b.version) for b in items or ())
 
 
-def client_info(client: ClientIn | None) -> ClientInfo | None:
+def client_info(client: ClientIn | ClientBytes | None) -> ClientInfo | None:
     """What a ``client`` object says: client hints over the parsed user agent, and the
     fields the client names itself over both."""
     if client is None:

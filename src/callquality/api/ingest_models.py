@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from callquality.api.client_models import ClientIn, client_info
+from callquality.api.client_models import ClientBytes, ClientIn, client_info
 from callquality.domain.bounds import (
     BITRATE_MAX_BPS,
     COUNT_MAX,
@@ -137,28 +137,6 @@ class ItemIn(_ItemFields):
 _ITEMS = TypeAdapter(list[ItemIn])
 
 
-def _direction(d: DirectionIn | None) -> DirectionStats | None:
-    if d is None:
-        return None
-    return DirectionStats(**d.model_dump(by_alias=False))
-
-
-def _media(m: MediaIn | None) -> MediaStats | None:
-    if m is None or (m.send is None and m.recv is None):
-        return None
-    return MediaStats(send=_direction(m.send), recv=_direction(m.recv))
-
-
-def _sample(s: SampleIn) -> Sample:
-    return Sample(
-        interval_ms=s.interval_ms,
-        audio=_media(s.audio),
-        video=_media(s.video),
-        codec_audio=s.codec.audio if s.codec else None,
-        codec_video=s.codec.video if s.codec else None,
-    )
-
-
 def _location(loc: tuple[int | str, ...]) -> str:
     parts = list(loc)
     text = f"items[{parts.pop(0)}]" if parts and isinstance(parts[0], int) else "body"
@@ -197,31 +175,91 @@ def listed(errors: list[str]) -> str:
     return shown + (f" (and {more} more errors)" if more > 0 else "")
 
 
-class _ItemBytes(msgspec.Struct, forbid_unknown_fields=True):
-    """An item as decoded from the body's bytes: its report's stats typed (read_fields.py:
-    the fields read, checked; the rest skipped), its other fields left to ItemIn."""
-
-    roomId: Any = msgspec.UNSET
-    sessionId: Any = msgspec.UNSET
-    customRoomId: Any = msgspec.UNSET
-    participantId: Any = msgspec.UNSET
-    participantName: Any = msgspec.UNSET
-    peerConnectionId: Any = msgspec.UNSET
-    client: Any = msgspec.UNSET
-    timestamp: Any = msgspec.UNSET
-    report: REPORT | None | msgspec.UnsetType = msgspec.UNSET
-    sample: Any = msgspec.UNSET
+# The fast path (issue 19): the item as msgspec Structs, each the twin of the model above
+# with the same constraints, so that a body they decode from its bytes (its report's stats
+# typed too: read_fields.py) is valid as it stands and needs no pydantic pass. They are
+# stricter where that is simpler (snake_case names, which the models also accept): a body
+# they refuse is parsed as plain JSON and validated by the models, which name its error.
+# tests/api/test_fast_path.py holds the two to the same answers. Python's re.search reads
+# ``$`` as "at the end or before a final newline", pydantic's (Rust) regex as "at the end":
+# the Structs' patterns end in \Z.
 
 
-_BODY = msgspec.json.Decoder(list[_ItemBytes] | _ItemBytes)
+def search_pattern(pattern: str) -> str:
+    """A ``^...$`` pattern as re.search (msgspec) must spell it to match what Rust's does."""
+    assert pattern.startswith("^") and pattern.endswith("$")
+    return r"\A" + pattern[1:-1] + r"\Z"
 
 
-def _fields(item: _ItemBytes) -> dict[str, Any]:
-    return {
-        name: value
-        for name in item.__struct_fields__
-        if (value := getattr(item, name)) is not msgspec.UNSET
-    }
+_CountB = Annotated[int, msgspec.Meta(ge=0, le=COUNT_MAX - 1)]
+_PixelsB = Annotated[int, msgspec.Meta(ge=0, le=PIXELS_MAX)]
+_BitrateB = Annotated[float, msgspec.Meta(ge=0, le=BITRATE_MAX_BPS)]
+_DurationMsB = Annotated[float, msgspec.Meta(ge=0, le=DURATION_MAX_MS)]
+_FrameRateB = Annotated[float, msgspec.Meta(ge=0, le=FRAME_RATE_MAX)]
+_RatioB = Annotated[float, msgspec.Meta(ge=0, le=1)]
+_NameB = Annotated[str, msgspec.Meta(max_length=32)]
+_IdB = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=ID_MAX_LENGTH, pattern=search_pattern(ID_PATTERN))
+]
+
+
+class _Bytes(msgspec.Struct, forbid_unknown_fields=True, rename="camel", gc=False):
+    """Decoded from JSON only, so never part of a reference cycle: not tracked by the GC."""
+
+
+class DirectionBytes(_Bytes):
+    packets: _CountB | None = None
+    packets_lost: _CountB | None = None
+    bitrate_bps: _BitrateB | None = None
+    rtt_ms: _DurationMsB | None = None
+    jitter_ms: _DurationMsB | None = None
+    width: _PixelsB | None = None
+    height: _PixelsB | None = None
+    frame_rate: _FrameRateB | None = None
+    freeze_count: _CountB | None = None
+    freeze_duration_ms: _DurationMsB | None = None
+    concealed_ratio: _RatioB | None = None
+    quality_limitation_reason: _NameB | None = None
+    available_outgoing_bitrate_bps: _BitrateB | None = None
+
+
+class MediaBytes(_Bytes):
+    send: DirectionBytes | None = None
+    recv: DirectionBytes | None = None
+
+
+class CodecBytes(_Bytes):
+    audio: _NameB | None = None
+    video: _NameB | None = None
+
+
+class SampleBytes(_Bytes):
+    interval_ms: Annotated[int, msgspec.Meta(gt=0, le=int(DURATION_MAX_MS))]
+    audio: MediaBytes | None = None
+    video: MediaBytes | None = None
+    codec: CodecBytes | None = None
+
+
+class ItemBytes(_Bytes):
+    """ItemIn's twin; exactly one of report and sample is checked by parse_body."""
+
+    room_id: _IdB
+    participant_id: _IdB
+    timestamp: Annotated[float, msgspec.Meta(ge=MIN_TIMESTAMP_MS, le=MAX_TIMESTAMP_MS)]
+    session_id: Annotated[str, msgspec.Meta(pattern=search_pattern(SESSION_ID_PATTERN))] | None = (
+        None
+    )
+    custom_room_id: _IdB | None = None
+    participant_name: Annotated[
+        str, msgspec.Meta(max_length=ID_MAX_LENGTH, pattern=r"\A[^\x00]*\Z")
+    ] | None = None
+    peer_connection_id: _IdB | None = None
+    client: ClientBytes | None = None
+    report: REPORT | None = None
+    sample: SampleBytes | None = None
+
+
+_BODY = msgspec.json.Decoder(list[ItemBytes] | ItemBytes)
 
 
 def parse_body(
@@ -229,24 +267,85 @@ def parse_body(
 ) -> list[IngestItem]:
     """A request body's bytes (one item or a list, JSON) validated into items.
 
-    One pass decodes the bytes with each report's stats typed (issue 19); a body it
-    refuses (an unknown field, a stats type or number the reader would refuse or does not
-    know, JSON that is not) is parsed as plain JSON instead, and its error, if it has
-    one, named as always.
+    One pass decodes the bytes into the Structs above, which check what the models check
+    (issue 19); a body they refuse (an unknown field, a stats type or number the reader
+    would refuse or does not know, JSON that is not, anything invalid) is parsed as plain
+    JSON instead and validated by ``parse_items``, which names its error as always.
     """
-    body: Any
     try:
         decoded = _BODY.decode(raw)
-    except msgspec.DecodeError:
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(
-                f"body: not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
-            ) from exc
+    except msgspec.DecodeError:  # msgspec.ValidationError too
+        pass
     else:
-        body = [_fields(i) for i in decoded] if isinstance(decoded, list) else _fields(decoded)
+        items = decoded if isinstance(decoded, list) else [decoded]
+        if 0 < len(items) <= max_items and all(
+            (i.report is None) != (i.sample is None) for i in items
+        ):
+            _refuse_ahead([i.timestamp for i in items], latest_timestamp_ms)
+            return [_ingest_item(i, item) for i, item in enumerate(items)]
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"body: not valid JSON ({exc}); NaN and Infinity are not JSON, send null"
+        ) from exc
     return parse_items(body, max_items, latest_timestamp_ms=latest_timestamp_ms)
+
+
+def _refuse_ahead(timestamps: list[float], latest_timestamp_ms: float | None) -> None:
+    """InvalidInput for the items whose timestamp is past the newest accepted."""
+    if latest_timestamp_ms is None:
+        return
+    ahead = [
+        f"items[{i}].timestamp: {timestamp:.0f} is "
+        f"{(timestamp - latest_timestamp_ms) / 1000:.0f} s past the newest accepted "
+        "(the server's clock plus MAX_CLOCK_SKEW_S); send epoch milliseconds from a "
+        "synchronised clock"
+        for i, timestamp in enumerate(timestamps)
+        if timestamp > latest_timestamp_ms
+    ]
+    if ahead:
+        raise InvalidInput(listed(ahead))
+
+
+def _direction(d: DirectionIn | DirectionBytes | None) -> DirectionStats | None:
+    if d is None:
+        return None
+    if isinstance(d, DirectionBytes):
+        return DirectionStats(**msgspec.structs.asdict(d))
+    return DirectionStats(**d.model_dump(by_alias=False))
+
+
+def _media(m: MediaIn | MediaBytes | None) -> MediaStats | None:
+    if m is None or (m.send is None and m.recv is None):
+        return None
+    return MediaStats(send=_direction(m.send), recv=_direction(m.recv))
+
+
+def _sample(s: SampleIn | SampleBytes) -> Sample:
+    return Sample(
+        interval_ms=s.interval_ms,
+        audio=_media(s.audio),
+        video=_media(s.video),
+        codec_audio=s.codec.audio if s.codec else None,
+        codec_video=s.codec.video if s.codec else None,
+    )
+
+
+def _ingest_item(index: int, item: ItemIn | ItemBytes) -> IngestItem:
+    return IngestItem(
+        index=index,
+        room_id=item.room_id,
+        participant_id=item.participant_id,
+        timestamp_ms=round(item.timestamp),
+        peer_connection_id=item.peer_connection_id or DEFAULT_PEER_CONNECTION,
+        session_id=item.session_id,
+        custom_room_id=item.custom_room_id,
+        participant_name=item.participant_name,
+        report=item.report,
+        sample=_sample(item.sample) if item.sample is not None else None,
+        client=client_info(item.client),
+    )
 
 
 def parse_items(
@@ -271,33 +370,8 @@ def parse_items(
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         raise InvalidInput(listed([_explain(e) for e in errors])) from exc
-    if latest_timestamp_ms is not None:
-        ahead = [
-            f"items[{i}].timestamp: {item.timestamp:.0f} is "
-            f"{(item.timestamp - latest_timestamp_ms) / 1000:.0f} s past the newest accepted "
-            "(the server's clock plus MAX_CLOCK_SKEW_S); send epoch milliseconds from a "
-            "synchronised clock"
-            for i, item in enumerate(parsed)
-            if item.timestamp > latest_timestamp_ms
-        ]
-        if ahead:
-            raise InvalidInput(listed(ahead))
-    return [
-        IngestItem(
-            index=i,
-            room_id=item.room_id,
-            participant_id=item.participant_id,
-            timestamp_ms=round(item.timestamp),
-            peer_connection_id=item.peer_connection_id or DEFAULT_PEER_CONNECTION,
-            session_id=item.session_id,
-            custom_room_id=item.custom_room_id,
-            participant_name=item.participant_name,
-            report=item.report,
-            sample=_sample(item.sample) if item.sample is not None else None,
-            client=client_info(item.client),
-        )
-        for i, item in enumerate(parsed)
-    ]
+    _refuse_ahead([item.timestamp for item in parsed], latest_timestamp_ms)
+    return [_ingest_item(i, item) for i, item in enumerate(parsed)]
 
 
 # The OpenAPI side: the same fields, with the two payloads as two shapes of item and the

@@ -111,7 +111,11 @@ STATS_TYPES = (
 )
 
 
-class Stats(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+# gc=False: decoded from JSON (or converted from it), a stats object is never part of a
+# reference cycle, so the collector need not track the two dozen of each report.
+class Stats(
+    msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True, gc=False
+):
     """One stats object of a report, its fields as the reader reads them (None: absent)."""
 
     id: Annotated[str, msgspec.Meta(min_length=1)]
