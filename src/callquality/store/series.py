@@ -37,12 +37,14 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Float,
     Select,
     String,
     and_,
     bindparam,
     case,
     func,
+    literal_column,
     select,
 )
 from sqlalchemy.exc import DBAPIError
@@ -233,8 +235,8 @@ def _span_statements(interval_s: int) -> tuple[Select[Any], ...]:
         .where(r.session_id == session_id, minutes)
         .group_by(r.bucket)
     )
-    details = _within(_details_query(session_id, origin, interval_s, None, True),
-                      session_id, origin, lo, hi)
+    details = _within(_details_query(session_id, origin, interval_s, None, True).add_columns(
+        samples.c.participant_id, samples.c.peer_connection_id), session_id, origin, lo, hi)
     part_s = part_of(interval_s)
     first, last = (lo - origin) // (part_s * 1000), (hi - 1 - origin) // (part_s * 1000)
     c = series_rollups.c
@@ -246,8 +248,39 @@ def _span_statements(interval_s: int) -> tuple[Select[Any], ...]:
         pending.bucket.between(first, last))
     statements: tuple[Select[Any], ...] = (
         rollups.steps2and3(level1), received, details, parts, marks)
+    if interval_s == _FINEST_S:
+        single = _within(_single_level1(session_id, origin), session_id, origin, lo, hi)
+        statements += (rollups.steps2and3(single),)
     _SPAN_STATEMENTS[interval_s] = statements
     return statements
+
+
+def _single_level1(session_id: BindParameter[str], origin: BindParameter[int]) -> Select[Any]:
+    """SQLite's step 1 at 5 s when no (bucket, participant, peer connection) has more than one
+    sample, as one row per sample: what SQLite's aggregates give for one value (a REAL
+    sum or mean is 0.0 + x, a time-weighted mean (0.0 + x*w) / (w + 0.0), an INTEGER sum and
+    a maximum the value), without the GROUP BY's sort and aggregate calls (PostgreSQL's sum of
+    one value is x itself: it keeps the grouped statement)."""
+    s = samples.c
+    zero: ColumnElement[float] = literal_column("0.0", Float())
+
+    def one(name: str, column: str, how: str) -> ColumnElement[Any]:
+        col = s[column]
+        if how == "max" or (how == "sum" and not isinstance(col.type, Float)):
+            return col.label(name)
+        if how == "twavg":
+            weight = case((col.is_not(None), s.interval_ms), else_=None)
+            # The denominator an integer: rendered + 0.0, as in the grouped statement.
+            return ((col * s.interval_ms + zero) / weight).label(name)
+        return (col + zero).label(name)
+
+    bucket = bucket_expression(origin, _FINEST_S)
+    return (
+        select(bucket, s.participant_id, s.peer_connection_id, *(one(*m) for m in _MEASURES))
+        .where(s.session_id == session_id, s.interval_ms.is_not(None))
+        # The grouped statement's order: steps 2 and 3 add the same values in the same order.
+        .order_by(bucket, s.participant_id, s.peer_connection_id)
+    )
 
 
 _SPAN_STATEMENTS: dict[int, tuple[Select[Any], ...]] = {}
@@ -285,10 +318,16 @@ def span_rows(
     step = interval_s * 1000
     values = {"session_id": session_id, "origin": origin, "lo": origin + first * step,
               "hi": origin + (last + 1) * step}
-    steps, received, details, parts_query, marks = _span_statements(interval_s)
+    steps, received, details, parts_query, marks, *single = _span_statements(interval_s)
+    postgres = is_postgres(conn)
+    samples_found: list[tuple[Any, ...]] | None = None
+    if interval_s == _FINEST_S:
+        samples_found = _plain_rows(conn, details, values, keep=True)
+        if not postgres and len({d[-2:] + d[:1] for d in samples_found}) == len(samples_found):
+            steps = single[0]  # one sample per (bucket, participant, peer connection)
     names = _column_names(steps)[1:]
     out: dict[int, dict[str, Any]] = {}
-    if is_postgres(conn):
+    if postgres:
         for step3 in _plain_rows(conn, steps, values, keep=True):
             # PostgreSQL's sums and means of integers are numeric: stored as the floats read.
             out[int(step3[0])] = dict(zip(names, [
@@ -310,8 +349,8 @@ def span_rows(
             for m in range(bucket * step // ROLLUP_BUCKET_MS,
                            ((bucket + 1) * step - 1) // ROLLUP_BUCKET_MS + 1)
         )
-    if interval_s == _FINEST_S:
-        found = _sample_runs(conn, details, values)
+    if samples_found is not None:
+        found = _sample_runs(samples_found)
     elif parts is not None:
         found = _merge(parts.items(), part_of(interval_s), interval_s)
     else:
@@ -358,11 +397,11 @@ def part_of(interval_s: int) -> int:
     return _FINEST_S if interval_s * 1000 <= ROLLUP_BUCKET_MS else ROLLUP_BUCKET_MS // 1000
 
 
-def _sample_runs(conn: Connection, query: Select[Any], values: dict[str, Any]
-                 ) -> dict[int, Runs]:
-    """Each 5-s bucket's sorted values and score-input sums (math.fsum totals)."""
+def _sample_runs(details: Iterable[tuple[Any, ...]]) -> dict[int, Runs]:
+    """Each 5-s bucket's sorted values and score-input sums (math.fsum totals), from its
+    samples' details (bucket, the SERIES_PERCENTILES columns, score inputs, ...)."""
     by_bucket: dict[int, list[tuple[Any, ...]]] = {}
-    for d in _plain_rows(conn, query, values, keep=True):
+    for d in details:
         by_bucket.setdefault(int(d[0]), []).append(d)
     out: dict[int, Runs] = {}
     for bucket, details in by_bucket.items():
@@ -371,7 +410,7 @@ def _sample_runs(conn: Connection, query: Select[Any], values: dict[str, Any]
             sorted([float(v) for v in column if v is not None])
             for column in columns[1 : len(SERIES_PERCENTILES) + 1]
         ]
-        out[bucket] = (runs, input_sums(columns[-1]))
+        out[bucket] = (runs, input_sums(columns[len(SERIES_PERCENTILES) + 1]))
     return out
 
 
