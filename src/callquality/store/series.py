@@ -323,8 +323,9 @@ def span_rows(
     samples_found: list[tuple[Any, ...]] | None = None
     if interval_s == _FINEST_S:
         samples_found = _plain_rows(conn, details, values, keep=True)
-        if not postgres and len({d[-2:] + d[:1] for d in samples_found}) == len(samples_found):
-            steps = single[0]  # one sample per (bucket, participant, peer connection)
+        groups = {(d[0], d[-2], d[-1]) for d in samples_found}  # bucket, participant, pc
+        if not postgres and len(groups) == len(samples_found):
+            steps = single[0]  # one sample per group of step 1
     names = _column_names(steps)[1:]
     out: dict[int, dict[str, Any]] = {}
     if postgres:
@@ -404,8 +405,8 @@ def _sample_runs(details: Iterable[tuple[Any, ...]]) -> dict[int, Runs]:
     for d in details:
         by_bucket.setdefault(int(d[0]), []).append(d)
     out: dict[int, Runs] = {}
-    for bucket, details in by_bucket.items():
-        columns = list(zip(*details, strict=True))
+    for bucket, rows in by_bucket.items():
+        columns = list(zip(*rows, strict=True))
         runs = [
             sorted([float(v) for v in column if v is not None])
             for column in columns[1 : len(SERIES_PERCENTILES) + 1]
