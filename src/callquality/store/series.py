@@ -37,16 +37,20 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Float,
     Select,
     String,
     and_,
     bindparam,
     case,
     func,
+    literal_column,
     select,
 )
+from sqlalchemy.exc import DBAPIError
 
 from callquality.store import rollups
+from callquality.store.db import is_postgres
 from callquality.store.schema import (
     ROLLUP_BUCKET_MS,
     ROLLUP_MEASURES,
@@ -179,11 +183,15 @@ def bucket_rows(
 
 def percentile(values: list[float], q: float) -> float | None:
     """Linear-interpolated percentile (numpy's default), q in 0..100."""
-    if not values:
+    return sorted_percentile(sorted(values), q)
+
+
+def sorted_percentile(ordered: Sequence[float], q: float) -> float | None:
+    """``percentile`` of values already sorted (a bucket's runs), without sorting a copy."""
+    if not ordered:
         return None
-    if len(values) == 1:
-        return values[0]
-    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
     pos = (len(ordered) - 1) * q / 100
     low = math.floor(pos)
     high = min(low + 1, len(ordered) - 1)
@@ -227,8 +235,8 @@ def _span_statements(interval_s: int) -> tuple[Select[Any], ...]:
         .where(r.session_id == session_id, minutes)
         .group_by(r.bucket)
     )
-    details = _within(_details_query(session_id, origin, interval_s, None, True),
-                      session_id, origin, lo, hi)
+    details = _within(_details_query(session_id, origin, interval_s, None, True).add_columns(
+        samples.c.participant_id, samples.c.peer_connection_id), session_id, origin, lo, hi)
     part_s = part_of(interval_s)
     first, last = (lo - origin) // (part_s * 1000), (hi - 1 - origin) // (part_s * 1000)
     c = series_rollups.c
@@ -240,12 +248,53 @@ def _span_statements(interval_s: int) -> tuple[Select[Any], ...]:
         pending.bucket.between(first, last))
     statements: tuple[Select[Any], ...] = (
         rollups.steps2and3(level1), received, details, parts, marks)
+    if interval_s == _FINEST_S:
+        single = _within(_single_level1(session_id, origin), session_id, origin, lo, hi)
+        statements += (rollups.steps2and3(single),)
     _SPAN_STATEMENTS[interval_s] = statements
     return statements
 
 
+def _single_level1(session_id: BindParameter[str], origin: BindParameter[int]) -> Select[Any]:
+    """SQLite's step 1 at 5 s when no (bucket, participant, peer connection) has more than one
+    sample, as one row per sample: what SQLite's aggregates give for one value (a REAL
+    sum or mean is 0.0 + x, a time-weighted mean (0.0 + x*w) / (w + 0.0), an INTEGER sum and
+    a maximum the value), without the GROUP BY's sort and aggregate calls (PostgreSQL's sum of
+    one value is x itself: it keeps the grouped statement)."""
+    s = samples.c
+    zero: ColumnElement[float] = literal_column("0.0", Float())
+
+    def one(name: str, column: str, how: str) -> ColumnElement[Any]:
+        col = s[column]
+        if how == "max" or (how == "sum" and not isinstance(col.type, Float)):
+            return col.label(name)
+        if how == "twavg":
+            weight = case((col.is_not(None), s.interval_ms), else_=None)
+            # The denominator an integer: rendered + 0.0, as in the grouped statement.
+            return ((col * s.interval_ms + zero) / weight).label(name)
+        return (col + zero).label(name)
+
+    bucket = bucket_expression(origin, _FINEST_S)
+    return (
+        select(bucket, s.participant_id, s.peer_connection_id, *(one(*m) for m in _MEASURES))
+        .where(s.session_id == session_id, s.interval_ms.is_not(None))
+        # The grouped statement's order: steps 2 and 3 add the same values in the same order.
+        .order_by(bucket, s.participant_id, s.peer_connection_id)
+    )
+
+
 _SPAN_STATEMENTS: dict[int, tuple[Select[Any], ...]] = {}
 _COMPILED: dict[tuple[int, str], Any] = {}
+_NAMES: dict[int, tuple[str, ...]] = {}
+
+
+def _column_names(query: Select[Any]) -> tuple[str, ...]:
+    """The names of a statement's columns, in order (of one that lives as long as the
+    process: kept by its id)."""
+    found = _NAMES.get(id(query))
+    if found is None:
+        found = _NAMES[id(query)] = tuple(str(c.key) for c in query.selected_columns)
+    return found
 
 
 def span_rows(
@@ -269,14 +318,24 @@ def span_rows(
     step = interval_s * 1000
     values = {"session_id": session_id, "origin": origin, "lo": origin + first * step,
               "hi": origin + (last + 1) * step}
-    steps, received, details, parts_query, marks = _span_statements(interval_s)
+    steps, received, details, parts_query, marks, *single = _span_statements(interval_s)
+    postgres = is_postgres(conn)
+    samples_found: list[tuple[Any, ...]] | None = None
+    if interval_s == _FINEST_S:
+        samples_found = _plain_rows(conn, details, values, keep=True)
+        groups = {(d[0], d[-2], d[-1]) for d in samples_found}  # bucket, participant, pc
+        if not postgres and len(groups) == len(samples_found):
+            steps = single[0]  # one sample per group of step 1
+    names = _column_names(steps)[1:]
     out: dict[int, dict[str, Any]] = {}
-    for step3 in conn.execute(steps, values):
-        # PostgreSQL's sums and means of integers are numeric: stored as the floats read.
-        out[int(step3.bucket)] = {
-            k: float(v) if isinstance(v, Decimal) else v for k, v in step3._mapping.items()
-            if k != "bucket"
-        }
+    if postgres:
+        for step3 in _plain_rows(conn, steps, values, keep=True):
+            # PostgreSQL's sums and means of integers are numeric: stored as the floats read.
+            out[int(step3[0])] = dict(zip(names, [
+                float(v) if isinstance(v, Decimal) else v for v in step3[1:]], strict=True))
+    else:
+        for step3 in _plain_rows(conn, steps, values, keep=True):
+            out[int(step3[0])] = dict(zip(names, step3[1:], strict=True))
     if not out:
         return out
     minutes = ((first * step) // ROLLUP_BUCKET_MS, ((last + 1) * step - 1) // ROLLUP_BUCKET_MS)
@@ -291,8 +350,8 @@ def span_rows(
             for m in range(bucket * step // ROLLUP_BUCKET_MS,
                            ((bucket + 1) * step - 1) // ROLLUP_BUCKET_MS + 1)
         )
-    if interval_s == _FINEST_S:
-        found = _sample_runs(conn, details, values)
+    if samples_found is not None:
+        found = _sample_runs(samples_found)
     elif parts is not None:
         found = _merge(parts.items(), part_of(interval_s), interval_s)
     else:
@@ -303,8 +362,8 @@ def span_rows(
     for bucket, row in out.items():
         runs, inputs = found.get(bucket) or ([[] for _ in SERIES_PERCENTILES], {})
         for (name, _), run in zip(SERIES_PERCENTILES, runs, strict=True):
-            row[f"{name}_p50"] = percentile(run, 50)
-            row[f"{name}_p95"] = percentile(run, 95)
+            row[f"{name}_p50"] = sorted_percentile(run, 50)
+            row[f"{name}_p95"] = sorted_percentile(run, 95)
         row["runs"] = _encode(runs) if interval_s in _PART_S else None
         row["score_inputs"] = orjson.dumps(inputs).decode() if step < ROLLUP_BUCKET_MS else None
     return out
@@ -339,23 +398,50 @@ def part_of(interval_s: int) -> int:
     return _FINEST_S if interval_s * 1000 <= ROLLUP_BUCKET_MS else ROLLUP_BUCKET_MS // 1000
 
 
-def _sample_runs(conn: Connection, query: Select[Any], values: dict[str, Any]
-                 ) -> dict[int, Runs]:
-    """Each 5-s bucket's sorted values and score-input sums (math.fsum totals)."""
+def _sample_runs(details: Iterable[tuple[Any, ...]]) -> dict[int, Runs]:
+    """Each 5-s bucket's sorted values and score-input sums (math.fsum totals), from its
+    samples' details (bucket, the SERIES_PERCENTILES columns, score inputs, ...)."""
     by_bucket: dict[int, list[tuple[Any, ...]]] = {}
-    for d in _plain_rows(conn, query, values, keep=True):
+    for d in details:
         by_bucket.setdefault(int(d[0]), []).append(d)
     out: dict[int, Runs] = {}
-    for bucket, details in by_bucket.items():
+    for bucket, rows in by_bucket.items():
+        columns = list(zip(*rows, strict=True))
         runs = [
-            sorted(float(d[i]) for d in details if d[i] is not None)
-            for i in range(1, len(SERIES_PERCENTILES) + 1)
+            sorted([float(v) for v in column if v is not None])
+            for column in columns[1 : len(SERIES_PERCENTILES) + 1]
         ]
-        inputs: dict[str, list[float]] = {}
-        for d in details:
-            add_numeric_inputs(inputs, d[-1])
-        out[bucket] = (runs, {k: [math.fsum(vs), len(vs)] for k, vs in inputs.items()})
+        out[bucket] = (runs, input_sums(columns[len(SERIES_PERCENTILES) + 1]))
     return out
+
+
+_NUMBERS = frozenset((float, int))  # JSON's numbers (a bool is not an int here)
+
+
+def input_sums(texts: Sequence[str | None]) -> InputSums:
+    """The numeric score inputs of samples' score_inputs JSON summed, {name: [math.fsum
+    total, count]}, names in the order first seen: ``add_numeric_inputs``' totals (fsum
+    takes the ints as floats). A minute's close reads every sample's inputs: when the
+    samples name the same inputs in the same order, as one client's usually do, each
+    input's values are taken as a column, not one by one."""
+    found = [orjson.loads(text) for text in texts if text]
+    names = list(found[0]) if found else []
+    if not names or any(list(d) != names for d in found):
+        inputs: dict[str, list[float]] = {}
+        for text in texts:
+            add_numeric_inputs(inputs, text)
+        return {k: [math.fsum(vs), len(vs)] for k, vs in inputs.items()}
+    kept: list[tuple[int, int, str, Sequence[Any]]] = []  # (first seen, position, name, values)
+    columns = zip(*(d.values() for d in found), strict=True)  # one input's values each
+    for at, (name, column) in enumerate(zip(names, columns, strict=True)):
+        kinds = set(map(type, column))
+        if kinds <= _NUMBERS:
+            kept.append((0, at, name, column))
+        elif kinds & _NUMBERS:
+            numbers = [i for i, v in enumerate(column) if type(v) in _NUMBERS]
+            kept.append((numbers[0], at, name, [column[i] for i in numbers]))
+    kept.sort(key=lambda k: (k[0], k[1]))
+    return {name: [math.fsum(vs), len(vs)] for _, _, name, vs in kept}
 
 
 def _part_runs(
@@ -394,21 +480,28 @@ def _part_runs(
 def _merge(parts: Iterable[tuple[int, tuple[Sequence[Sequence[float]], InputSums]]],
            part_s: int, interval_s: int) -> dict[int, Runs]:
     """Buckets at ``interval_s`` from their parts at ``part_s``: the values merged sorted,
-    the input sums added in the parts' order. A minute's sums are not kept (its row has
-    none), so the buckets that merge minutes have none either."""
+    the input sums added in the parts' order. The rows of a minute and longer keep no sums
+    (nor do the minutes that longer buckets merge), so those buckets get none."""
+    keep_sums = interval_s * 1000 < ROLLUP_BUCKET_MS
     merged: dict[int, tuple[list[list[float]], InputSums]] = {}
     for part, (part_runs, sums) in sorted(parts, key=lambda x: x[0]):
         runs, inputs = merged.setdefault(
             part * part_s // interval_s, ([[] for _ in SERIES_PERCENTILES], {}))
         for run, found in zip(runs, part_runs, strict=True):
             run.extend(found)
-        if part_s * 1000 >= ROLLUP_BUCKET_MS:
+        if not keep_sums:
             continue
         for name, (total, count) in sums.items():
             before = inputs.get(name)
-            inputs[name] = [total, count] if before is None else [before[0] + total,
-                                                                  before[1] + count]
-    return {b: ([sorted(run) for run in runs], inputs) for b, (runs, inputs) in merged.items()}
+            if before is None:
+                inputs[name] = [total, count]  # a list of its own: added to in place
+            else:
+                before[0] += total
+                before[1] += count
+    for runs, _ in merged.values():
+        for run in runs:
+            run.sort()
+    return merged
 
 
 def _encode(runs: list[list[float]]) -> bytes:
@@ -520,9 +613,15 @@ def _plain_rows(
     )
     driver: Any = conn.connection.dbapi_connection
     cursor = driver.cursor()
+    sql = str(compiled)
     try:
-        cursor.execute(str(compiled), params)
+        cursor.execute(sql, params)
         return list(cursor.fetchall())
+    except conn.dialect.loaded_dbapi.Error as exc:
+        # As SQLAlchemy would raise it, so that db.wrap_errors tells an outage (or SQLite's
+        # SUM() beyond 64 bits) from the rest.
+        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from exc
     finally:
         cursor.close()
 
