@@ -93,6 +93,9 @@ def codec_profile(codec: str | None) -> CodecProfile:
     """The profile for a codec name (mimeType subtype, any case); unknown or None → Opus."""
     if codec is None:
         return OPUS
+    profile = _BY_NAME.get(codec)  # the usual case: a name already in its normal form
+    if profile is not None:
+        return profile
     key = codec.strip().lower().removeprefix("audio/").replace(".", "").replace("-", "")
     return _BY_NAME.get(key, OPUS)
 
@@ -113,7 +116,9 @@ def effective_loss_pct(loss_pct: float, concealed_ratio: float | None) -> float:
     return 100.0 * concealed_ratio
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as ingest's RtpStream: one is built for every scored interval, and a frozen
+# dataclass's __init__ costs three to four times as much. Nothing changes it once built.
+@dataclass(slots=True)
 class AudioScore:
     """An E-model result with the inputs and intermediates it came from."""
 
