@@ -169,10 +169,16 @@ def audio_score(
     burst_ratio: float | None = None,
 ) -> AudioScore:
     """E-model MOS of one interval on its codec's band; unknown delay, jitter or loss count as 0."""
-    _check("rtt_ms", rtt_ms)
-    _check("jitter_ms", jitter_ms)
-    _check("loss_pct", loss_pct, 100.0)
-    _check("concealed_ratio", concealed_ratio, 1.0)
+    if not (  # the usual case in one test (False for NaN); anything else is judged by _check
+        (rtt_ms is None or 0.0 <= rtt_ms < math.inf)
+        and (jitter_ms is None or 0.0 <= jitter_ms < math.inf)
+        and (loss_pct is None or 0.0 <= loss_pct <= 100.0)
+        and (concealed_ratio is None or 0.0 <= concealed_ratio <= 1.0)
+    ):
+        _check("rtt_ms", rtt_ms)
+        _check("jitter_ms", jitter_ms)
+        _check("loss_pct", loss_pct, 100.0)
+        _check("concealed_ratio", concealed_ratio, 1.0)
     if burst_ratio is not None and (not math.isfinite(burst_ratio) or burst_ratio <= 0.0):
         raise ScoringInputError(f"burst_ratio must be a finite number > 0, got {burst_ratio!r}")
     profile = codec_profile(codec)
@@ -188,28 +194,29 @@ def audio_score(
                                     ppl_pct=ppl, burst_ratio=burst)
     )
     top = BAND_TOP_R[profile.band]
+    # Positional, in the order of its fields: keywords double the cost of this call.
     return AudioScore(
-        mos=terms.mos,
-        r=min(max(terms.r, 0.0), top),
-        r_fullband=min(max(fullband.r, 0.0), emodel.FULLBAND_RO),
-        r_zero_delay=min(max(terms.r_zero_delay, 0.0), top),
-        codec=profile.name,
-        band=profile.band,
-        band_upper_hz=BAND_UPPER_HZ[profile.band],
-        rtt_ms=rtt_ms,
-        jitter_ms=jitter_ms,
-        loss_pct=loss_pct,
-        concealed_ratio=concealed_ratio,
-        burst_ratio=burst,
-        ppl=ppl,
-        jitter_buffer_ms=jb_ms,
-        codec_delay_ms=profile.codec_delay_ms,
-        ta_ms=ta_ms,
-        idte=terms.idte,
-        idle=terms.idle,
-        idd=terms.idd,
-        id=terms.id,
-        ie=profile.ie,
-        bpl=profile.bpl,
-        ie_eff=terms.ie_eff,
+        terms.mos,
+        min(max(terms.r, 0.0), top),  # r
+        min(max(fullband.r, 0.0), emodel.FULLBAND_RO),  # r_fullband
+        min(max(terms.r_zero_delay, 0.0), top),  # r_zero_delay
+        profile.name,  # codec
+        profile.band,
+        BAND_UPPER_HZ[profile.band],  # band_upper_hz
+        rtt_ms,
+        jitter_ms,
+        loss_pct,
+        concealed_ratio,
+        burst,  # burst_ratio
+        ppl,
+        jb_ms,  # jitter_buffer_ms
+        profile.codec_delay_ms,
+        ta_ms,
+        terms.idte,
+        terms.idle,
+        terms.idd,
+        terms.id,
+        profile.ie,
+        profile.bpl,
+        terms.ie_eff,
     )
