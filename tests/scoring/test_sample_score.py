@@ -117,8 +117,12 @@ def test_inputs_have_the_same_keys_when_nothing_was_scored() -> None:
     empty = score_sample(Sample(interval_ms=5000)).inputs()
     full = score_sample(_sample(audio=MediaStats(recv=RECV_AUDIO),
                                 video=MediaStats(recv=RECV_VIDEO))).inputs()
-    assert empty.keys() == full.keys()
+    audio_only = score_sample(_sample(audio=MediaStats(recv=RECV_AUDIO))).inputs()
+    video_only = score_sample(_sample(video=MediaStats(recv=RECV_VIDEO))).inputs()
+    assert list(empty) == list(full) == list(audio_only) == list(video_only)  # in one order
     assert all(v is None for v in empty.values())
+    assert audio_only["audio_mos"] is not None and audio_only["video_vq"] is None
+    assert video_only["video_vq"] is not None and video_only["audio_mos"] is None
 
 
 def test_received_audio_on_which_no_stream_carried_speech_is_muted_not_scored() -> None:

@@ -59,13 +59,7 @@ def build_sample(interval_ms: int, deltas: list[StreamDelta], parsed: ParsedRepo
         recv = _recv(kind, inbound, groups.get((kind, REMOTE_OUTBOUND), []), parsed)
         media[kind] = MediaStats(send, recv) if send or recv else None
         codecs[kind] = _codec(kind, out, inbound, deltas)
-    return Sample(
-        interval_ms=interval_ms,
-        audio=media["audio"],
-        video=media["video"],
-        codec_audio=codecs["audio"],
-        codec_video=codecs["video"],
-    )
+    return Sample(interval_ms, media["audio"], media["video"], codecs["audio"], codecs["video"])
 
 
 def _send(
@@ -86,18 +80,23 @@ def _send(
     else:
         width = height = fps = reason = None
         muted_ratio = _microphone_muted(out)
+    # Positional, in the order of DirectionStats' fields: keywords cost a third more.
     return DirectionStats(
-        packets=_count(out, "packetsSent"),
-        packets_lost=_count(remote, "packetsLost"),
-        bitrate_bps=_bits(out, "bytesSent"),
-        rtt_ms=rtt_s * 1000.0 if rtt_s is not None else None,
-        jitter_ms=_mean_ms(remote, "jitter"),
-        width=width,
-        height=height,
-        frame_rate=fps,
-        quality_limitation_reason=reason,
-        available_outgoing_bitrate_bps=parsed.available_outgoing_bitrate_bps if out else None,
-        muted_ratio=muted_ratio,
+        _count(out, "packetsSent"),  # packets
+        _count(remote, "packetsLost"),  # packets_lost
+        _bits(out, "bytesSent"),  # bitrate_bps
+        rtt_s * 1000.0 if rtt_s is not None else None,  # rtt_ms
+        _mean_ms(remote, "jitter"),  # jitter_ms
+        width,
+        height,
+        fps,  # frame_rate
+        None,  # freeze_count
+        None,  # freeze_duration_ms
+        None,  # concealed_ratio
+        None,  # silent_concealed_ratio
+        muted_ratio,
+        reason,  # quality_limitation_reason
+        parsed.available_outgoing_bitrate_bps if out else None,
     )
 
 
@@ -127,20 +126,22 @@ def _recv(
     else:
         width = height = fps = freeze_count = freeze_ms = None
         concealed_ratio, silent_ratio, muted_ratio = _concealment(inbound)
-    return DirectionStats(
-        packets=_count(inbound, "packetsReceived"),
-        packets_lost=_count(inbound, "packetsLost"),
-        bitrate_bps=bitrate,
-        rtt_ms=rtt_s * 1000.0 if rtt_s is not None else None,
-        jitter_ms=_mean_ms(inbound, "jitter"),
-        width=width,
-        height=height,
-        frame_rate=fps,
-        freeze_count=freeze_count,
-        freeze_duration_ms=freeze_ms,
-        concealed_ratio=concealed_ratio,
-        silent_concealed_ratio=silent_ratio,
-        muted_ratio=muted_ratio,
+    return DirectionStats(  # positional, as in _send
+        _count(inbound, "packetsReceived"),  # packets
+        _count(inbound, "packetsLost"),  # packets_lost
+        bitrate,  # bitrate_bps
+        rtt_s * 1000.0 if rtt_s is not None else None,  # rtt_ms
+        _mean_ms(inbound, "jitter"),  # jitter_ms
+        width,
+        height,
+        fps,  # frame_rate
+        freeze_count,
+        freeze_ms,  # freeze_duration_ms
+        concealed_ratio,
+        silent_ratio,  # silent_concealed_ratio
+        muted_ratio,
+        None,  # quality_limitation_reason
+        None,  # available_outgoing_bitrate_bps
     )
 
 
@@ -234,13 +235,13 @@ def _concealment(
     received_total = audible = silent_total = muted = 0.0
     known = False
     for d in inbound:
-        received = d.delta("totalSamplesReceived")
-        concealed = d.delta("concealedSamples")
+        received = d.deltas.get("totalSamplesReceived")
+        concealed = d.deltas.get("concealedSamples")
         if not received or concealed is None:
             continue
         known = True
         received_total += received
-        silent = d.delta("silentConcealedSamples")
+        silent = d.deltas.get("silentConcealedSamples")
         if silent is None:
             audible += concealed
             continue
@@ -254,8 +255,8 @@ def _concealment(
         ):
             muted += received
         elif share is not None and share < DTX_PACKET_SHARE:
-            packets = d.delta("packetsReceived") or 0.0
-            lost = d.delta("packetsLost") or 0.0
+            packets = d.deltas.get("packetsReceived") or 0.0
+            lost = d.deltas.get("packetsLost") or 0.0
             audible += received * lost / (packets + lost) if packets + lost > 0 else 0.0
         else:
             audible += concealed - silent
@@ -270,8 +271,8 @@ def _concealment(
 
 def _silent_payload(d: StreamDelta) -> bool:
     """Whether the stream's packets carried silence frames only (≤ 8 bytes each on average)."""
-    packets = d.delta("packetsReceived")
-    payload = d.delta("bytesReceived")
+    packets = d.deltas.get("packetsReceived")
+    payload = d.deltas.get("bytesReceived")
     if not packets or payload is None:
         return False
     return payload <= SILENT_PAYLOAD_BYTES * packets
@@ -279,12 +280,12 @@ def _silent_payload(d: StreamDelta) -> bool:
 
 def _packet_share(d: StreamDelta) -> float | None:
     """Packets received or lost over the packets of one per 20 ms of the audio received."""
-    duration_s = d.delta("totalSamplesDuration")
+    duration_s = d.deltas.get("totalSamplesDuration")
     if duration_s is None:
         duration_s = d.dt_s
     if not duration_s:
         return None
-    packets = (d.delta("packetsReceived") or 0.0) + (d.delta("packetsLost") or 0.0)
+    packets = (d.deltas.get("packetsReceived") or 0.0) + (d.deltas.get("packetsLost") or 0.0)
     return packets / (duration_s * 1000.0 / PACKET_MS)
 
 
@@ -307,25 +308,35 @@ def _codec(
 
 def _sum(ds: list[StreamDelta], counter: str) -> float | None:
     """The streams' total delta of a counter, if any of them knows it."""
-    known = []
+    total: float = 0  # from 0 and in order, as sum() adds
+    known = False
     for d in ds:
         if (v := d.deltas.get(counter)) is not None:
-            known.append(v)
-    return sum(known) if known else None
+            total += v
+            known = True
+    return total if known else None
 
 
 def _count(ds: list[StreamDelta], counter: str) -> int | None:
-    total = _sum(ds, counter)
-    return round(total) if total is not None else None
+    """The streams' total delta of a counter, rounded, if any of them knows it."""
+    total: float = 0  # as _sum
+    known = False
+    for d in ds:
+        if (v := d.deltas.get(counter)) is not None:
+            total += v
+            known = True
+    return round(total) if known else None
 
 
 def _bits(ds: list[StreamDelta], bytes_counter: str) -> float | None:
     """The streams' total bitrate from a byte counter, if any of them has a rate."""
-    rates = []
+    total: float = 0  # as _sum
+    known = False
     for d in ds:
-        if (r := d.rate(bytes_counter)) is not None:
-            rates.append(r)
-    return sum(rates) * 8.0 if rates else None
+        if (v := d.deltas.get(bytes_counter)) is not None and d.dt_s is not None:
+            total += v / d.dt_s  # StreamDelta.rate
+            known = True
+    return total * 8.0 if known else None
 
 
 def _mean_ms(ds: list[StreamDelta], name: str) -> float | None:

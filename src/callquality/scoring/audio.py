@@ -93,6 +93,9 @@ def codec_profile(codec: str | None) -> CodecProfile:
     """The profile for a codec name (mimeType subtype, any case); unknown or None → Opus."""
     if codec is None:
         return OPUS
+    profile = _BY_NAME.get(codec)  # the usual case: a name already in its normal form
+    if profile is not None:
+        return profile
     key = codec.strip().lower().removeprefix("audio/").replace(".", "").replace("-", "")
     return _BY_NAME.get(key, OPUS)
 
@@ -113,7 +116,9 @@ def effective_loss_pct(loss_pct: float, concealed_ratio: float | None) -> float:
     return 100.0 * concealed_ratio
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as ingest's RtpStream: one is built for every scored interval, and a frozen
+# dataclass's __init__ costs three to four times as much. Nothing changes it once built.
+@dataclass(slots=True)
 class AudioScore:
     """An E-model result with the inputs and intermediates it came from."""
 
@@ -164,10 +169,16 @@ def audio_score(
     burst_ratio: float | None = None,
 ) -> AudioScore:
     """E-model MOS of one interval on its codec's band; unknown delay, jitter or loss count as 0."""
-    _check("rtt_ms", rtt_ms)
-    _check("jitter_ms", jitter_ms)
-    _check("loss_pct", loss_pct, 100.0)
-    _check("concealed_ratio", concealed_ratio, 1.0)
+    if not (  # the usual case in one test (False for NaN); anything else is judged by _check
+        (rtt_ms is None or 0.0 <= rtt_ms < math.inf)
+        and (jitter_ms is None or 0.0 <= jitter_ms < math.inf)
+        and (loss_pct is None or 0.0 <= loss_pct <= 100.0)
+        and (concealed_ratio is None or 0.0 <= concealed_ratio <= 1.0)
+    ):
+        _check("rtt_ms", rtt_ms)
+        _check("jitter_ms", jitter_ms)
+        _check("loss_pct", loss_pct, 100.0)
+        _check("concealed_ratio", concealed_ratio, 1.0)
     if burst_ratio is not None and (not math.isfinite(burst_ratio) or burst_ratio <= 0.0):
         raise ScoringInputError(f"burst_ratio must be a finite number > 0, got {burst_ratio!r}")
     profile = codec_profile(codec)
@@ -183,28 +194,29 @@ def audio_score(
                                     ppl_pct=ppl, burst_ratio=burst)
     )
     top = BAND_TOP_R[profile.band]
+    # Positional, in the order of its fields: keywords double the cost of this call.
     return AudioScore(
-        mos=terms.mos,
-        r=min(max(terms.r, 0.0), top),
-        r_fullband=min(max(fullband.r, 0.0), emodel.FULLBAND_RO),
-        r_zero_delay=min(max(terms.r_zero_delay, 0.0), top),
-        codec=profile.name,
-        band=profile.band,
-        band_upper_hz=BAND_UPPER_HZ[profile.band],
-        rtt_ms=rtt_ms,
-        jitter_ms=jitter_ms,
-        loss_pct=loss_pct,
-        concealed_ratio=concealed_ratio,
-        burst_ratio=burst,
-        ppl=ppl,
-        jitter_buffer_ms=jb_ms,
-        codec_delay_ms=profile.codec_delay_ms,
-        ta_ms=ta_ms,
-        idte=terms.idte,
-        idle=terms.idle,
-        idd=terms.idd,
-        id=terms.id,
-        ie=profile.ie,
-        bpl=profile.bpl,
-        ie_eff=terms.ie_eff,
+        terms.mos,
+        min(max(terms.r, 0.0), top),  # r
+        min(max(fullband.r, 0.0), emodel.FULLBAND_RO),  # r_fullband
+        min(max(terms.r_zero_delay, 0.0), top),  # r_zero_delay
+        profile.name,  # codec
+        profile.band,
+        BAND_UPPER_HZ[profile.band],  # band_upper_hz
+        rtt_ms,
+        jitter_ms,
+        loss_pct,
+        concealed_ratio,
+        burst,  # burst_ratio
+        ppl,
+        jb_ms,  # jitter_buffer_ms
+        profile.codec_delay_ms,
+        ta_ms,
+        terms.idte,
+        terms.idle,
+        terms.idd,
+        terms.id,
+        profile.ie,
+        profile.bpl,
+        terms.ie_eff,
     )

@@ -221,7 +221,9 @@ DEFAULT_IDLE = listener_echo_idle()
 DEFAULT_R = DEFAULT_RO - DEFAULT_IS - DEFAULT_IDLE + ADVANTAGE_A
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as ingest's RtpStream: one is built for every scored interval, and a frozen
+# dataclass's __init__ costs three to four times as much. Nothing changes it once built.
+@dataclass(slots=True)
 class ImpairmentTerms:
     """The call-dependent terms of one R computation, on its band's scale."""
 
@@ -236,6 +238,13 @@ class ImpairmentTerms:
 
 
 def _check_rating_inputs(ta_ms: float, ppl_pct: float, bpl: float, burst_ratio: float) -> None:
+    # The usual case in one test (a comparison is False for NaN, and an infinity fails it);
+    # anything else is judged, and refused, below.
+    if (
+        0.0 <= ta_ms < math.inf and 0.0 <= ppl_pct < math.inf
+        and 0.0 < bpl < math.inf and 0.0 < burst_ratio < math.inf
+    ):
+        return
     for name, value in (("ta_ms", ta_ms), ("ppl_pct", ppl_pct), ("bpl", bpl),
                         ("burst_ratio", burst_ratio)):
         if not math.isfinite(value) or value < 0.0:
@@ -264,6 +273,12 @@ def rating(*, ta_ms: float, ie: float, bpl: float, ppl_pct: float,
     )
 
 
+# Ro,WB − Idle at Tr = 0, of R at zero delay: a constant of the defaults, as DEFAULT_R is of
+# the narrowband ones (computed once, in the order the rating did per call).
+_WIDEBAND_IDLE_ZERO = listener_echo_idle(0.0, WIDEBAND_RO)
+_WIDEBAND_RO_LESS_IDLE_ZERO = WIDEBAND_RO - _WIDEBAND_IDLE_ZERO
+
+
 def wideband_rating(*, ta_ms: float, ie: float, bpl: float, ppl_pct: float,
                     burst_ratio: float = 1.0) -> ImpairmentTerms:
     """Wideband (G.107.1) R and MOS: R = 129 − 0 − Id,WB − Ie,eff,WB + A."""
@@ -274,7 +289,7 @@ def wideband_rating(*, ta_ms: float, ie: float, bpl: float, ppl_pct: float,
     ie_eff = effective_equipment_impairment(ie=ie, bpl=bpl, ppl_pct=ppl_pct,
                                             burst_ratio=burst_ratio)  # eq. 7-15
     r = WIDEBAND_RO - (idte + idle + idd) - ie_eff + ADVANTAGE_A  # eq. 7-1, Is,WB = 0
-    r0 = WIDEBAND_RO - listener_echo_idle(0.0, WIDEBAND_RO) - ie_eff + ADVANTAGE_A
+    r0 = _WIDEBAND_RO_LESS_IDLE_ZERO - ie_eff + ADVANTAGE_A
     return ImpairmentTerms(
         idte=idte, idle=idle, idd=idd, id=idte + idle + idd, ie_eff=ie_eff, r=r,
         r_zero_delay=r0, mos=wideband_r_to_mos(r),
@@ -285,6 +300,7 @@ def wideband_rating(*, ta_ms: float, ie: float, bpl: float, ppl_pct: float,
 # wideband ones (G.107.1, the nearest published wider-band model) scaled from the wideband to
 # the fullband scale, 1.48/1.29, the ratio G.107.2 applies to Idd (docs/models.md).
 FULLBAND_ECHO_SCALE = FULLBAND_SCALE / WIDEBAND_SCALE
+_FULLBAND_RO_LESS_IDLE_ZERO = FULLBAND_RO - FULLBAND_ECHO_SCALE * _WIDEBAND_IDLE_ZERO
 
 
 def fullband_rating(*, ta_ms: float, ie: float, bpl: float, ppl_pct: float,
@@ -294,11 +310,12 @@ def fullband_rating(*, ta_ms: float, ie: float, bpl: float, ppl_pct: float,
     idte = FULLBAND_ECHO_SCALE * talker_echo_idte_wb(ta_ms)
     idle = FULLBAND_ECHO_SCALE * listener_echo_idle(2.0 * ta_ms, WIDEBAND_RO)
     idd = FULLBAND_SCALE * pure_delay_idd(ta_ms)  # §7.4
-    ie_eff = fullband_effective_equipment_impairment(ie=ie, bpl=bpl, ppl_pct=ppl_pct,
-                                                     burst_ratio=burst_ratio)
+    # fullband_effective_equipment_impairment and fullband_r_to_mos, one call less each
+    ie_eff = _ie_eff(ie=ie, bpl=bpl, ppl_pct=ppl_pct, burst_ratio=burst_ratio,
+                     headroom=FULLBAND_IE_EFF_HEADROOM)
     r = FULLBAND_RO - (idte + idle + idd) - ie_eff + ADVANTAGE_A  # §7.1, Is,FB = 0
-    r0 = FULLBAND_RO - FULLBAND_ECHO_SCALE * listener_echo_idle(0.0, WIDEBAND_RO) - ie_eff
+    r0 = _FULLBAND_RO_LESS_IDLE_ZERO - ie_eff
     return ImpairmentTerms(
         idte=idte, idle=idle, idd=idd, id=idte + idle + idd, ie_eff=ie_eff, r=r,
-        r_zero_delay=r0 + ADVANTAGE_A, mos=fullband_r_to_mos(r),
+        r_zero_delay=r0 + ADVANTAGE_A, mos=r_to_mos(r / FULLBAND_SCALE),
     )

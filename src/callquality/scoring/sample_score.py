@@ -24,7 +24,8 @@ InputValue = float | str | None
 
 def _clean(value: float | None, upper: float = math.inf) -> float | None:
     """The value if a model can take it, else None (unknown)."""
-    if value is None or not math.isfinite(value) or value < 0.0 or value > upper:
+    # One chained comparison: False for NaN and below 0; an infinity is refused apart.
+    if value is None or not 0.0 <= value <= upper or value == math.inf:
         return None
     return float(value)
 
@@ -69,13 +70,17 @@ def audio_muted(d: DirectionStats) -> bool:
 
 def _rtt_ms(sample: Sample) -> float | None:
     """The round trip of what was sent; for a receive-only participant, its own measurement."""
-    for direction in ("send", "recv"):
-        for media in (sample.audio, sample.video):
-            stats = getattr(media, direction) if media is not None else None
-            if stats is not None:
-                rtt = _clean(stats.rtt_ms)
-                if rtt is not None:
-                    return rtt
+    audio, video = sample.audio, sample.video
+    for stats in (
+        audio.send if audio is not None else None,
+        video.send if video is not None else None,
+        audio.recv if audio is not None else None,
+        video.recv if video is not None else None,
+    ):
+        if stats is not None:
+            rtt = _clean(stats.rtt_ms)
+            if rtt is not None:
+                return rtt
     return None
 
 
@@ -117,7 +122,9 @@ def _score_video(sample: Sample) -> tuple[Direction | None, VideoScore | None]:
     )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as ingest's RtpStream: one is built for every scored interval, and a frozen
+# dataclass's __init__ costs three to four times as much. Nothing changes it once built.
+@dataclass(slots=True)
 class SampleScore:
     """The audio and video scores of one sample (None: that kind had no usable data)."""
 
@@ -130,52 +137,114 @@ class SampleScore:
     def inputs(self) -> dict[str, InputValue]:
         """Every input and intermediate, flat and JSON-ready; the same keys every time."""
         a, v = self.audio, self.video
+        # A kind without a score has every input None (audio_muted: 1 when received audio
+        # was muted or silent, a number so that a bucket averages it).
+        if a is None:
+            audio = _MUTED_AUDIO_INPUTS if self.audio_muted else _NO_AUDIO_INPUTS
+        else:
+            audio = {
+                "audio_direction": self.audio_direction,
+                "audio_muted": 1.0 if self.audio_muted else 0.0,
+                "audio_codec": a.codec,
+                "audio_band": a.band,
+                "audio_band_upper_hz": a.band_upper_hz,
+                "audio_rtt_ms": a.rtt_ms,
+                "audio_jitter_ms": a.jitter_ms,
+                "audio_loss_pct": a.loss_pct,
+                "audio_concealed_ratio": a.concealed_ratio,
+                "audio_burst_ratio": a.burst_ratio,
+                "audio_ppl": a.ppl,
+                "audio_jitter_buffer_ms": a.jitter_buffer_ms,
+                "audio_codec_delay_ms": a.codec_delay_ms,
+                "audio_ta_ms": a.ta_ms,
+                "audio_idte": a.idte,
+                "audio_idle": a.idle,
+                "audio_idd": a.idd,
+                "audio_id": a.id,
+                "audio_ie": a.ie,
+                "audio_bpl": a.bpl,
+                "audio_ie_eff": a.ie_eff,
+                "audio_r": a.r,
+                "audio_r_zero_delay": a.r_zero_delay,
+                "audio_r_fullband": a.r_fullband,
+                "audio_mos": a.mos,
+            }
+        if v is None:
+            return {**audio, **_NO_VIDEO_INPUTS}
         return {
-            "audio_direction": self.audio_direction if a else None,
-            # 1 when received audio was muted or silent (a number, so a bucket averages it)
-            "audio_muted": 1.0 if self.audio_muted else (0.0 if a else None),
-            "audio_codec": a.codec if a else None,
-            "audio_band": a.band if a else None,
-            "audio_band_upper_hz": a.band_upper_hz if a else None,
-            "audio_rtt_ms": a.rtt_ms if a else None,
-            "audio_jitter_ms": a.jitter_ms if a else None,
-            "audio_loss_pct": a.loss_pct if a else None,
-            "audio_concealed_ratio": a.concealed_ratio if a else None,
-            "audio_burst_ratio": a.burst_ratio if a else None,
-            "audio_ppl": a.ppl if a else None,
-            "audio_jitter_buffer_ms": a.jitter_buffer_ms if a else None,
-            "audio_codec_delay_ms": a.codec_delay_ms if a else None,
-            "audio_ta_ms": a.ta_ms if a else None,
-            "audio_idte": a.idte if a else None,
-            "audio_idle": a.idle if a else None,
-            "audio_idd": a.idd if a else None,
-            "audio_id": a.id if a else None,
-            "audio_ie": a.ie if a else None,
-            "audio_bpl": a.bpl if a else None,
-            "audio_ie_eff": a.ie_eff if a else None,
-            "audio_r": a.r if a else None,
-            "audio_r_zero_delay": a.r_zero_delay if a else None,
-            "audio_r_fullband": a.r_fullband if a else None,
-            "audio_mos": a.mos if a else None,
-            "video_direction": self.video_direction if v else None,
-            "video_codec": v.codec if v else None,
-            "video_coefficient_set": v.coefficient_set if v else None,
-            "video_bitrate_kbps": v.bitrate_kbps if v else None,
-            "video_frame_rate": v.frame_rate if v else None,
-            "video_loss_pct": v.loss_pct if v else None,
-            "video_width": v.width if v else None,
-            "video_height": v.height if v else None,
-            "video_reference_bitrate_kbps": v.reference_bitrate_kbps if v else None,
-            "video_vga_equivalent_kbps": v.vga_equivalent_kbps if v else None,
-            "video_detail_factor": v.detail_factor if v else None,
-            "video_freeze_duration_ms": v.freeze_duration_ms if v else None,
-            "video_frozen_fraction": v.frozen_fraction if v else None,
-            "video_ofr": v.ofr if v else None,
-            "video_i_coding": v.i_coding if v else None,
-            "video_dpplv": v.dpplv if v else None,
-            "video_vq_g1070": v.vq_g1070 if v else None,
-            "video_vq": v.vq if v else None,
+            **audio,
+            "video_direction": self.video_direction,
+            "video_codec": v.codec,
+            "video_coefficient_set": v.coefficient_set,
+            "video_bitrate_kbps": v.bitrate_kbps,
+            "video_frame_rate": v.frame_rate,
+            "video_loss_pct": v.loss_pct,
+            "video_width": v.width,
+            "video_height": v.height,
+            "video_reference_bitrate_kbps": v.reference_bitrate_kbps,
+            "video_vga_equivalent_kbps": v.vga_equivalent_kbps,
+            "video_detail_factor": v.detail_factor,
+            "video_freeze_duration_ms": v.freeze_duration_ms,
+            "video_frozen_fraction": v.frozen_fraction,
+            "video_ofr": v.ofr,
+            "video_i_coding": v.i_coding,
+            "video_dpplv": v.dpplv,
+            "video_vq_g1070": v.vq_g1070,
+            "video_vq": v.vq,
         }
+
+
+# The inputs of a kind that was not scored (SampleScore.inputs), in their order.
+_AUDIO_INPUT_KEYS = (
+    "audio_direction",
+    "audio_muted",
+    "audio_codec",
+    "audio_band",
+    "audio_band_upper_hz",
+    "audio_rtt_ms",
+    "audio_jitter_ms",
+    "audio_loss_pct",
+    "audio_concealed_ratio",
+    "audio_burst_ratio",
+    "audio_ppl",
+    "audio_jitter_buffer_ms",
+    "audio_codec_delay_ms",
+    "audio_ta_ms",
+    "audio_idte",
+    "audio_idle",
+    "audio_idd",
+    "audio_id",
+    "audio_ie",
+    "audio_bpl",
+    "audio_ie_eff",
+    "audio_r",
+    "audio_r_zero_delay",
+    "audio_r_fullband",
+    "audio_mos",
+)
+_VIDEO_INPUT_KEYS = (
+    "video_direction",
+    "video_codec",
+    "video_coefficient_set",
+    "video_bitrate_kbps",
+    "video_frame_rate",
+    "video_loss_pct",
+    "video_width",
+    "video_height",
+    "video_reference_bitrate_kbps",
+    "video_vga_equivalent_kbps",
+    "video_detail_factor",
+    "video_freeze_duration_ms",
+    "video_frozen_fraction",
+    "video_ofr",
+    "video_i_coding",
+    "video_dpplv",
+    "video_vq_g1070",
+    "video_vq",
+)
+_NO_AUDIO_INPUTS: dict[str, InputValue] = dict.fromkeys(_AUDIO_INPUT_KEYS)
+_MUTED_AUDIO_INPUTS: dict[str, InputValue] = {**_NO_AUDIO_INPUTS, "audio_muted": 1.0}
+_NO_VIDEO_INPUTS: dict[str, InputValue] = dict.fromkeys(_VIDEO_INPUT_KEYS)
 
 
 def score_sample(sample: Sample) -> SampleScore:

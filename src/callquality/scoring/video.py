@@ -24,6 +24,7 @@ G.1070 has no resolution input. What makes the score resolution-aware (docs/mode
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -97,7 +98,9 @@ CODEC_BITRATE_FACTOR: dict[str, float] = {"h265": 1524.0 / 2500.0, "hevc": 1524.
 DETAIL_GAIN_PER_DOUBLING = 0.15
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as ingest's RtpStream: one is built for every scored interval, and a frozen
+# dataclass's __init__ costs three to four times as much. Nothing changes it once built.
+@dataclass(slots=True)
 class G1070Terms:
     """The intermediates of one Vq computation."""
 
@@ -134,15 +137,25 @@ def g1070_vq(
                       vq=min(max(vq, VQ_MIN), VQ_MAX))
 
 
+# The ladder's steps (p0, p1, b0, b1 − b0, p1 − p0), their differences computed once.
+_LADDER_STEPS = tuple(
+    (p0, p1, b0, b1 - b0, p1 - p0)
+    for (p0, b0), (p1, b1) in zip(WEBRTC_BITRATE_LADDER, WEBRTC_BITRATE_LADDER[1:], strict=False)
+)
+
+
 def reference_bitrate_kbps(pixels: float) -> float:
     """libwebrtc's bitrate for one stream of this many pixels, interpolated linearly."""
     ladder = WEBRTC_BITRATE_LADDER
     if pixels <= ladder[0][0]:
         return ladder[0][1] * pixels / ladder[0][0]
-    for (p0, b0), (p1, b1) in zip(ladder, ladder[1:], strict=False):
+    for p0, p1, b0, bitrate_step, pixel_step in _LADDER_STEPS:
         if pixels <= p1:
-            return b0 + (b1 - b0) * (pixels - p0) / (p1 - p0)
+            return b0 + bitrate_step * (pixels - p0) / pixel_step
     return ladder[-1][1] * pixels / ladder[-1][0]
+
+
+_VGA_REFERENCE_KBPS = reference_bitrate_kbps(VGA_PIXELS)
 
 
 def detail_factor(pixels: float, coefficients: G1070Coefficients = DEFAULT_COEFFICIENTS) -> float:
@@ -160,7 +173,9 @@ def frozen_fraction(freeze_duration_ms: float | None, interval_ms: float | None)
     return min(max(freeze_duration_ms / interval_ms, 0.0), 1.0)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as ingest's RtpStream: one is built for every scored interval, and a frozen
+# dataclass's __init__ costs three to four times as much. Nothing changes it once built.
+@dataclass(slots=True)
 class VideoScore:
     """A video score with the inputs and intermediates it came from."""
 
@@ -192,6 +207,7 @@ def _check(name: str, value: float | None, upper: float = math.inf) -> None:
         raise ScoringInputError(f"{name} must be a finite number in [0, {upper}], got {value!r}")
 
 
+@functools.lru_cache(maxsize=64)  # a handful of codec names, one per stream
 def _codec_factor(codec: str | None) -> float:
     if codec is None:
         return 1.0
@@ -210,41 +226,49 @@ def video_score(
     interval_ms: float | None = None,
 ) -> VideoScore:
     """The video score of one interval (module docstring: G.1070 at the stream's resolution)."""
-    _check("bitrate_bps", bitrate_bps)
-    _check("frame_rate", frame_rate)
-    _check("loss_pct", loss_pct, 100.0)
-    _check("freeze_duration_ms", freeze_duration_ms)
-    _check("interval_ms", interval_ms)
+    if not (  # the usual case in one test (False for NaN); anything else is judged by _check
+        0.0 <= bitrate_bps < math.inf
+        and 0.0 <= frame_rate < math.inf
+        and (loss_pct is None or 0.0 <= loss_pct <= 100.0)
+        and (freeze_duration_ms is None or 0.0 <= freeze_duration_ms < math.inf)
+        and (interval_ms is None or 0.0 <= interval_ms < math.inf)
+    ):
+        _check("bitrate_bps", bitrate_bps)
+        _check("frame_rate", frame_rate)
+        _check("loss_pct", loss_pct, 100.0)
+        _check("freeze_duration_ms", freeze_duration_ms)
+        _check("interval_ms", interval_ms)
     bitrate_kbps = bitrate_bps / 1000.0  # G.1070 §11.3: BrV in kbit/s
     known_size = width is not None and height is not None and width > 0 and height > 0
     pixels = float(width * height) if known_size and width and height else float(VGA_PIXELS)
     reference = reference_bitrate_kbps(pixels) * _codec_factor(codec)
-    vga_equivalent = bitrate_kbps * reference_bitrate_kbps(VGA_PIXELS) / reference
+    vga_equivalent = bitrate_kbps * _VGA_REFERENCE_KBPS / reference
     terms = g1070_vq(bitrate_kbps=vga_equivalent, frame_rate=frame_rate,
                      loss_pct=loss_pct or 0.0, hold_above_ofr=True)
     detail = detail_factor(pixels)
     frozen = frozen_fraction(freeze_duration_ms, interval_ms)
     vq = min(max(1.0 + (terms.vq - 1.0) * detail * (1.0 - frozen), VQ_MIN), VQ_MAX)
+    # Positional, in the order of its fields: keywords double the cost of this call.
     return VideoScore(
-        vq=vq,
-        vq_g1070=terms.vq,
-        bitrate_kbps=bitrate_kbps,
-        frame_rate=frame_rate,
-        loss_pct=loss_pct,
-        codec=codec,
-        coefficient_set=DEFAULT_COEFFICIENTS.name,
-        width=width,
-        height=height,
-        pixels=pixels,
-        reference_bitrate_kbps=reference,
-        vga_equivalent_kbps=vga_equivalent,
-        detail_factor=detail,
-        freeze_duration_ms=freeze_duration_ms,
-        interval_ms=interval_ms,
-        frozen_fraction=frozen,
-        ofr=terms.ofr,
-        iofr=terms.iofr,
-        dfrv=terms.dfrv,
-        dpplv=terms.dpplv,
-        i_coding=terms.i_coding,
+        vq,
+        terms.vq,  # vq_g1070
+        bitrate_kbps,
+        frame_rate,
+        loss_pct,
+        codec,
+        DEFAULT_COEFFICIENTS.name,  # coefficient_set
+        width,
+        height,
+        pixels,
+        reference,  # reference_bitrate_kbps
+        vga_equivalent,  # vga_equivalent_kbps
+        detail,  # detail_factor
+        freeze_duration_ms,
+        interval_ms,
+        frozen,  # frozen_fraction
+        terms.ofr,
+        terms.iofr,
+        terms.dfrv,
+        terms.dpplv,
+        terms.i_coding,
     )

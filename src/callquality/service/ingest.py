@@ -469,20 +469,29 @@ def merge_intervals(spans: list[tuple[int, int]], gap_ms: int) -> list[tuple[int
 
 
 _DIRECTION_FIELDS = tuple(f.name for f in fields(DirectionStats))
-# (kind, direction, ((DirectionStats field, samples column), ...)) of every stats column.
+# (kind, ((direction, ((DirectionStats field, samples column), ...)), ...)) of every column.
 _STAT_COLUMNS = tuple(
-    (kind, direction, tuple((f, stat_column(kind, direction, f)) for f in _DIRECTION_FIELDS))
+    (kind, tuple(
+        (direction, tuple((f, stat_column(kind, direction, f)) for f in _DIRECTION_FIELDS))
+        for direction in DIRECTIONS
+    ))
     for kind in KINDS
-    for direction in DIRECTIONS
 )
+# A row before its item's values: every column, in the order of the samples rows, None.
 _EMPTY_ROW: dict[str, Any] = {
+    "session_id": None,
+    "participant_id": None,
+    "peer_connection_id": None,
+    "timestamp_ms": None,
+    "received_ms": None,
     "interval_ms": None,
     "codec_audio": None,
     "codec_video": None,
     "audio_mos": None,
     "video_vq": None,
     "score_inputs": None,
-    **{column: None for _, _, pairs in _STAT_COLUMNS for _, column in pairs},
+    **{column: None for _, by_direction in _STAT_COLUMNS for _, pairs in by_direction
+       for _, column in pairs},
 }
 
 
@@ -490,29 +499,29 @@ def sample_row(
     session_id: str, item: IngestItem, sample: Sample | None, now_ms: int
 ) -> dict[str, Any]:
     """The samples-table row of one item (NULL measurements for a baseline report)."""
-    row: dict[str, Any] = {
-        "session_id": session_id,
-        "participant_id": item.participant_id,
-        "peer_connection_id": item.peer_connection_id,
-        "timestamp_ms": item.timestamp_ms,
-        "received_ms": now_ms,
-        **_EMPTY_ROW,
-    }
+    row = _EMPTY_ROW.copy()  # a copy of a dict of the same keys: one copy of its table
+    row["session_id"] = session_id
+    row["participant_id"] = item.participant_id
+    row["peer_connection_id"] = item.peer_connection_id
+    row["timestamp_ms"] = item.timestamp_ms
+    row["received_ms"] = now_ms
     if sample is None:
         return row
-    for kind, direction, pairs in _STAT_COLUMNS:
+    for kind, by_direction in _STAT_COLUMNS:
         media = getattr(sample, kind)
-        stats: DirectionStats | None = getattr(media, direction) if media else None
-        if stats is not None:
-            for name, column in pairs:
-                row[column] = getattr(stats, name)
+        if media is not None:
+            for direction, pairs in by_direction:
+                stats: DirectionStats | None = getattr(media, direction)
+                if stats is not None:
+                    for name, column in pairs:
+                        value = getattr(stats, name)
+                        if value is not None:  # None is the row's already
+                            row[column] = value
     score = score_sample(sample)
-    row.update(
-        interval_ms=sample.interval_ms,
-        codec_audio=sample.codec_audio,
-        codec_video=sample.codec_video,
-        audio_mos=score.audio.mos if score.audio else None,
-        video_vq=score.video.vq if score.video else None,
-        score_inputs=orjson.dumps(score.inputs()).decode(),
-    )
+    row["interval_ms"] = sample.interval_ms
+    row["codec_audio"] = sample.codec_audio
+    row["codec_video"] = sample.codec_video
+    row["audio_mos"] = score.audio.mos if score.audio else None
+    row["video_vq"] = score.video.vq if score.video else None
+    row["score_inputs"] = orjson.dumps(score.inputs()).decode()
     return row
