@@ -14,7 +14,10 @@ Kind = Literal["audio", "video"]
 Direction = Literal["send", "recv"]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (nor MediaStats and Sample), as ingest/rtcstats.py's RtpStream: several are
+# built per report, and a frozen dataclass's __init__ sets every field through
+# object.__setattr__, about four times the cost (issue 19). Nothing changes them once built.
+@dataclass(slots=True)
 class DirectionStats:
     """One media kind in one direction over the interval.
 
@@ -54,7 +57,7 @@ class DirectionStats:
         return 100.0 * self.packets_lost / expected
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MediaStats:
     """One media kind, both directions."""
 
@@ -62,7 +65,7 @@ class MediaStats:
     recv: DirectionStats | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sample:
     """One interval of one participant's peer connection."""
 
