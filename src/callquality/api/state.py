@@ -45,6 +45,7 @@ class AppState:
         self.series_closer = SeriesCloser(engine)
         self.started = time.time()
         self.last_close = -math.inf  # when an ingest answer last closed its connection
+        self.ingest_in_flight = 0  # ingest requests this process is answering now
         self.ingest_log: IngestLog | None = (
             IngestLog(settings.ingest_log, settings.ingest_partitions, settings.ingest_replicas)
             if settings.ingest_log
@@ -56,11 +57,13 @@ class AppState:
 
         Workers of one port share its listening socket, and a kept-alive connection stays
         with the worker that accepted it, so a few busy connections can pile onto one
-        worker while another idles. With several workers, an ingest answer closes its
-        connection at most every ``_REBALANCE_S`` per worker: the client reconnects, and
-        the connect goes to whichever worker is free first (docs/performance.md).
+        worker while another idles. With several workers, an ingest answer given while
+        other ingest requests wait in this worker (it is busy) closes its connection, at
+        most every ``_REBALANCE_S`` per worker: the client reconnects, and the connect goes
+        to whichever worker is free first (docs/performance.md). A worker with nothing else
+        to do keeps its connections.
         """
-        if self.settings.web_concurrency <= 1:
+        if self.settings.web_concurrency <= 1 or self.ingest_in_flight <= 1:
             return False
         now = time.monotonic()
         if now - self.last_close < _REBALANCE_S:

@@ -20,6 +20,7 @@ from callquality.api.routes._common import (
     read_body,
     state,
 )
+from callquality.api.state import AppState
 from callquality.domain.errors import Forbidden, InvalidInput
 from callquality.domain.session_ids import public_session_id
 from callquality.service.clients import with_location
@@ -68,6 +69,14 @@ def _check_content_type(value: str | None) -> None:
 async def post_stats(request: Request) -> Any:
     """Store the items; ``202`` once durable. A body without Content-Type is read as JSON."""
     app = state(request)
+    app.ingest_in_flight += 1  # the event loop's thread alone counts: no lock
+    try:
+        return await _post_stats(request, app)
+    finally:
+        app.ingest_in_flight -= 1
+
+
+async def _post_stats(request: Request, app: AppState) -> Any:
     caller = await run_in_threadpool(claims, request)
     if not caller.may_send_reports:
         raise Forbidden(
