@@ -141,8 +141,9 @@ class Settings:
         "empty: 'unknown'")
     web_concurrency: int = _setting(
         1, "worker processes serving one port (uvicorn's variable; serve --workers sets it); "
-        "above 1, a worker closes an ingest answer's connection at most every 0.2 s, so "
-        "that clients' connections spread over the workers")
+        "above 1, a busy worker (other ingest requests waiting in it) closes an ingest "
+        "answer's connection at most every 0.2 s, so that clients' connections spread over "
+        "the workers")
     webhook_allow_private_urls: bool = _setting(
         False, "allow webhook URLs that resolve to loopback, private or link-local addresses "
         "(off: such a URL is a 400, against SSRF)")
