@@ -19,6 +19,7 @@ from callquality.ingest.client import Brand, ClientHints, from_client_hints, fro
 # Real user agents are a few hundred characters; 1 KiB leaves room for apps that append.
 MAX_USER_AGENT = 1024
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+_NETWORK_TYPE = r"^[A-Za-z0-9_.-]*$"
 
 
 Short = Annotated[str, Field(max_length=64, pattern=_PRINTABLE)]
@@ -69,29 +70,38 @@ class ClientIn(_Strict):
     device_model: Medium | None = Field(None, alias="deviceModel")
     os_name: Short | None = Field(None, alias="osName")
     os_version: Short | None = Field(None, alias="osVersion")
-    network_type: Annotated[str, Field(max_length=32, pattern=r"^[A-Za-z0-9_.-]*$")] | None = (
+    network_type: Annotated[str, Field(max_length=32, pattern=_NETWORK_TYPE)] | None = (
         Field(None, alias="networkType")
     )
 
 
 # The fast path's twins (api/ingest_models.py, ItemBytes): the same fields and constraints
-# as msgspec Structs. Their patterns end in \Z: re.search's ``$`` also matches before a
-# final newline, which pydantic's (Rust) regex does not.
-_PRINTABLE_B = r"\A[^\x00-\x1f\x7f]*\Z"
+# as msgspec Structs.
+
+
+def search_pattern(pattern: str) -> str:
+    """A ``^...$`` pattern as re.search (msgspec) must spell it to match what Rust's does:
+    re.search's ``$`` also matches before a final newline, pydantic's (Rust) regex not."""
+    assert pattern.startswith("^") and pattern.endswith("$")
+    return r"\A" + pattern[1:-1] + r"\Z"
+
+
+class BytesStruct(msgspec.Struct, forbid_unknown_fields=True, rename="camel", gc=False):
+    """A fast-path Struct. Decoded from JSON only, so never part of a reference cycle: not
+    tracked by the GC."""
+
+
+_PRINTABLE_B = search_pattern(_PRINTABLE)
 _ShortB = Annotated[str, msgspec.Meta(max_length=64, pattern=_PRINTABLE_B)]
 _MediumB = Annotated[str, msgspec.Meta(max_length=128, pattern=_PRINTABLE_B)]
 
 
-class _Bytes(msgspec.Struct, forbid_unknown_fields=True, rename="camel", gc=False):
-    """Decoded from JSON only, so never part of a reference cycle: not tracked by the GC."""
-
-
-class BrandBytes(_Bytes):
+class BrandBytes(BytesStruct):
     brand: _ShortB
     version: _ShortB
 
 
-class UserAgentDataBytes(_Bytes):
+class UserAgentDataBytes(BytesStruct):
     brands: Annotated[list[BrandBytes], msgspec.Meta(max_length=16)] | None = None
     full_version_list: Annotated[list[BrandBytes], msgspec.Meta(max_length=16)] | None = None
     mobile: bool | None = None
@@ -105,7 +115,7 @@ class UserAgentDataBytes(_Bytes):
     form_factors: Annotated[list[_ShortB], msgspec.Meta(max_length=16)] | None = None
 
 
-class ClientBytes(_Bytes):
+class ClientBytes(BytesStruct):
     user_agent: Annotated[
         str, msgspec.Meta(max_length=MAX_USER_AGENT, pattern=_PRINTABLE_B)
     ] | None = None
@@ -119,7 +129,7 @@ class ClientBytes(_Bytes):
     os_name: _ShortB | None = None
     os_version: _ShortB | None = None
     network_type: Annotated[
-        str, msgspec.Meta(max_length=32, pattern=r"\A[A-Za-z0-9_.-]*\Z")
+        str, msgspec.Meta(max_length=32, pattern=search_pattern(_NETWORK_TYPE))
     ] | None = None
 
 

@@ -22,7 +22,13 @@ from pydantic import (
     model_validator,
 )
 
-from callquality.api.client_models import ClientBytes, ClientIn, client_info
+from callquality.api.client_models import (
+    BytesStruct,
+    ClientBytes,
+    ClientIn,
+    client_info,
+    search_pattern,
+)
 from callquality.domain.bounds import (
     BITRATE_MAX_BPS,
     COUNT_MAX,
@@ -56,6 +62,7 @@ FrameRate = Annotated[float, Field(strict=True, ge=0, le=FRAME_RATE_MAX)]
 Ratio = Annotated[float, Field(strict=True, ge=0, le=1)]
 Id = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 SessionId = Annotated[str, Field(pattern=SESSION_ID_PATTERN)]
+_NAME_PATTERN = r"^[^\x00]*$"  # a participant's name: anything but NUL
 Timestamp = Annotated[
     float, Field(ge=MIN_TIMESTAMP_MS, le=MAX_TIMESTAMP_MS, strict=True, description="epoch ms")
 ]
@@ -112,7 +119,7 @@ class _ItemFields(_Strict):
     custom_room_id: Id | None = Field(None, alias="customRoomId")
     participant_id: Id = Field(alias="participantId")
     participant_name: Annotated[
-        str, Field(max_length=ID_MAX_LENGTH, pattern=r"^[^\x00]*$")
+        str, Field(max_length=ID_MAX_LENGTH, pattern=_NAME_PATTERN)
     ] | None = Field(None, alias="participantName")
     peer_connection_id: Id | None = Field(None, alias="peerConnectionId")
     client: ClientIn | None = None  # api/client_models.py
@@ -185,12 +192,6 @@ def listed(errors: list[str]) -> str:
 # the Structs' patterns end in \Z.
 
 
-def search_pattern(pattern: str) -> str:
-    """A ``^...$`` pattern as re.search (msgspec) must spell it to match what Rust's does."""
-    assert pattern.startswith("^") and pattern.endswith("$")
-    return r"\A" + pattern[1:-1] + r"\Z"
-
-
 _CountB = Annotated[int, msgspec.Meta(ge=0, le=COUNT_MAX - 1)]
 _PixelsB = Annotated[int, msgspec.Meta(ge=0, le=PIXELS_MAX)]
 _BitrateB = Annotated[float, msgspec.Meta(ge=0, le=BITRATE_MAX_BPS)]
@@ -203,11 +204,7 @@ _IdB = Annotated[
 ]
 
 
-class _Bytes(msgspec.Struct, forbid_unknown_fields=True, rename="camel", gc=False):
-    """Decoded from JSON only, so never part of a reference cycle: not tracked by the GC."""
-
-
-class DirectionBytes(_Bytes):
+class DirectionBytes(BytesStruct):
     packets: _CountB | None = None
     packets_lost: _CountB | None = None
     bitrate_bps: _BitrateB | None = None
@@ -223,24 +220,24 @@ class DirectionBytes(_Bytes):
     available_outgoing_bitrate_bps: _BitrateB | None = None
 
 
-class MediaBytes(_Bytes):
+class MediaBytes(BytesStruct):
     send: DirectionBytes | None = None
     recv: DirectionBytes | None = None
 
 
-class CodecBytes(_Bytes):
+class CodecBytes(BytesStruct):
     audio: _NameB | None = None
     video: _NameB | None = None
 
 
-class SampleBytes(_Bytes):
+class SampleBytes(BytesStruct):
     interval_ms: Annotated[int, msgspec.Meta(gt=0, le=int(DURATION_MAX_MS))]
     audio: MediaBytes | None = None
     video: MediaBytes | None = None
     codec: CodecBytes | None = None
 
 
-class ItemBytes(_Bytes):
+class ItemBytes(BytesStruct):
     """ItemIn's twin; exactly one of report and sample is checked by parse_body."""
 
     room_id: _IdB
@@ -251,7 +248,7 @@ class ItemBytes(_Bytes):
     )
     custom_room_id: _IdB | None = None
     participant_name: Annotated[
-        str, msgspec.Meta(max_length=ID_MAX_LENGTH, pattern=r"\A[^\x00]*\Z")
+        str, msgspec.Meta(max_length=ID_MAX_LENGTH, pattern=search_pattern(_NAME_PATTERN))
     ] | None = None
     peer_connection_id: _IdB | None = None
     client: ClientBytes | None = None
