@@ -328,14 +328,11 @@ def span_rows(
             steps = single[0]  # one sample per group of step 1
     names = _column_names(steps)[1:]
     out: dict[int, dict[str, Any]] = {}
-    if postgres:
-        for step3 in _plain_rows(conn, steps, values, keep=True):
-            # PostgreSQL's sums and means of integers are numeric: stored as the floats read.
-            out[int(step3[0])] = dict(zip(names, [
-                float(v) if isinstance(v, Decimal) else v for v in step3[1:]], strict=True))
-    else:
-        for step3 in _plain_rows(conn, steps, values, keep=True):
-            out[int(step3[0])] = dict(zip(names, step3[1:], strict=True))
+    for step3 in _plain_rows(conn, steps, values, keep=True):
+        measured: Sequence[Any] = step3[1:]
+        if postgres:  # its sums and means of integers are numeric: stored as the floats read
+            measured = [float(v) if isinstance(v, Decimal) else v for v in measured]
+        out[int(step3[0])] = dict(zip(names, measured, strict=True))
     if not out:
         return out
     minutes = ((first * step) // ROLLUP_BUCKET_MS, ((last + 1) * step - 1) // ROLLUP_BUCKET_MS)
