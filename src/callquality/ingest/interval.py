@@ -319,13 +319,8 @@ def _sum(ds: list[StreamDelta], counter: str) -> float | None:
 
 def _count(ds: list[StreamDelta], counter: str) -> int | None:
     """The streams' total delta of a counter, rounded, if any of them knows it."""
-    total: float = 0  # as _sum
-    known = False
-    for d in ds:
-        if (v := d.deltas.get(counter)) is not None:
-            total += v
-            known = True
-    return round(total) if known else None
+    total = _sum(ds, counter)
+    return round(total) if total is not None else None
 
 
 def _bits(ds: list[StreamDelta], bytes_counter: str) -> float | None:
