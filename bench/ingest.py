@@ -161,6 +161,7 @@ class Result:
     duplicates: int = 0
     sent_items: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    sent_at_s: list[float] = field(default_factory=list)  # each latency's send, from the start
     errors: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
     late_s: float = 0.0  # worst lag of a send behind its schedule
@@ -210,6 +211,7 @@ async def _run(urls: list[str], token: str, people: list[Participant],
                     counted.accepted += answer["accepted"]
                     counted.duplicates += answer["duplicates"]
                     counted.latencies_ms.append(ms)
+                    counted.sent_at_s.append(t - timed_from)
                 else:
                     result.errors[str(response.status_code)] += n
             except httpx.HTTPError as exc:
@@ -256,6 +258,27 @@ async def _run(urls: list[str], token: str, people: list[Participant],
         await asyncio.gather(*tasks)
         result.elapsed_s = time.perf_counter() - timed_from
     return result
+
+
+def print_slow_phases(results: list[Result], speedup: float) -> None:
+    """Where in the minute of report time the slowest 1 % of requests were sent (a minute's
+    close of every session that started together lands in one 5-s step): the share of them in
+    each step of the minute, and each step's p99."""
+    timed = [(at, ms) for r in results for at, ms in zip(r.sent_at_s, r.latencies_ms,
+                                                          strict=True) if at >= 0]
+    if len(timed) < 100:
+        return
+    cut = percentile([ms for _, ms in timed], 99)
+    step_s = STEP_MS / 1000 / speedup
+    steps = 60_000 // STEP_MS
+    by_step: dict[int, list[float]] = {k: [] for k in range(steps)}
+    for at, ms in timed:
+        by_step[int(at // step_s) % steps].append(ms)
+    slow = {k: sum(ms > cut for ms in v) for k, v in by_step.items()}
+    total = max(sum(slow.values()), 1)
+    print("slowest 1 % by step of the minute (share; step p99 ms): " + ", ".join(
+        f"{k}: {100 * slow[k] / total:.0f} % ({percentile(v, 99):.0f})"
+        for k, v in by_step.items() if v))
 
 
 def _proc(urls: list[str], token: str, people: list[Participant], args: argparse.Namespace,
@@ -616,6 +639,7 @@ def main() -> None:
     print(f"ack latency: p50 {percentile(latencies, 50):.0f} ms, "
           f"p99 {percentile(latencies, 99):.0f} ms, max {max(latencies, default=0):.0f} ms "
           f"({len(latencies)} requests of {args.batch} reports)")
+    print_slow_phases(results, args.speedup)
     # CPU time per accepted report: less sensitive than the rate to other work on the machine.
     per_report = 1e6 / max(accepted, 1)
     generator_us = sum(r.cpu_s for r in results) * per_report

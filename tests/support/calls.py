@@ -716,6 +716,23 @@ async def _relay_call(
     )
 
 
+def _recording_problem(call: RecordedCall) -> str | None:
+    """Why a browser's call is not a measurement to test against, if it is not: no media
+    through the relay, or a sender whose browser never got two receiver reports in a row
+    (remote-inbound-rtp) or never measured a round trip, of one kind, in the whole call.
+    Seen once with Firefox on a clean path under CI's load: its own stats held no RTT and no
+    send loss of either kind, so there was nothing to compare callquality's figures with."""
+    if not call.relay.get("media"):
+        return "call carried no media through the relay"
+    for participant in participants_with(call, "outbound-rtp", "audio"):
+        for kind in KINDS:
+            if not call.deltas(participant, "remote-inbound-rtp", kind, "packetsLost"):
+                return f"{participant}'s browser got no {kind} receiver report"
+            if not call.interval_send_rtts_ms(participant, kind):
+                return f"{participant}'s browser measured no {kind} round trip"
+    return None
+
+
 def _record_relay_calls(
     shared: Path,
     out_dir: Path,
@@ -744,9 +761,10 @@ def _record_relay_calls(
                     relay_host,
                     extra_args,
                 )
-                if call.relay.get("media") or attempt == 1:
+                problem = _recording_problem(call)
+                if problem is None or attempt == 1:
                     break
-                print(browser, name, "call carried no media through the relay; recording again")
+                print(browser, name, problem, "; recording again")
             calls[name] = call
         return calls
 
