@@ -142,7 +142,9 @@ class Reports:
                 stats["fractionLost"] = loss
         for stats in self.template:
             stats["timestamp"] = float(timestamp_ms)
+        # A name in every report, as collector.js sends one when it is given participantName.
         return orjson.dumps({"roomId": room_id, "participantId": participant_id,
+                             "participantName": f"Participant {participant_id}",
                              "timestamp": timestamp_ms, "report": self.template})
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/replay_ingest.py [--backend sqlite|postgresql] [--participants 1000]
         [--steps 6] [--full-reports] [--warmup-steps 26] [--stored-samples 5000000]
         [--database-url URL] [--threads 4] [--table-stats] [--statement-times]
-        [--explain FILE] [--vacuum] [--pragma NAME=VALUE]
+        [--explain FILE] [--vacuum] [--pragma NAME=VALUE] [--profile-step 12]
 
 The same participants, rooms, reports and batches of 50 as bench/ingest.py, built first, then
 parsed (orjson, as the route does) and ingested one request after another in this process:
@@ -22,8 +22,10 @@ commit), ``--table-stats`` (PostgreSQL: each table's scans and shared-buffer hit
 the timed part, autovacuum, the server's WAL, full-page images and checkpoints),
 ``--explain`` (the plan of every statement, with its last parameters), ``--threads`` (the
 timed part in several threads, as a server's concurrent requests use several pooled
-connections). Counting instructions instead of time, which other work on the machine does not
-move (docs/performance.md, fourth pass): run it twice under callgrind and take the difference,
+connections), ``--profile-step`` (cProfile of one timed step; each step's CPU per report is
+printed in any case: step 12 holds every session's minute close). Counting instructions
+instead of time, which other work on the machine does not move (docs/performance.md, fourth
+pass): run it twice under callgrind and take the difference,
 so that start-up and the warm-up cancel out (both runs do the same), and what is left is
 the cost of the extra steps with every statement already built:
 
@@ -35,7 +37,9 @@ the cost of the extra steps with every statement already built:
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -177,6 +181,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--participants", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=6, help="reports per participant")
+    parser.add_argument("--profile-step", type=int, default=0,
+                        help="cProfile this timed step (12: the minute's close), print its top 40")
     parser.add_argument("--full-reports", action="store_true")
     parser.add_argument("--warmup-steps", type=int, default=26,
                         help="reports per participant of the warm-up room (0: none)")
@@ -311,7 +317,17 @@ def main() -> None:
                     lambda k: sum(replay(bodies[k :: args.threads]) for bodies in steps[1:]),
                     range(args.threads)))
         else:
-            accepted = sum(replay(bodies) for bodies in steps[1:])
+            accepted, per_step = 0, []
+            for bodies in steps[1:]:
+                step_began = time.process_time()
+                if len(per_step) + 1 == args.profile_step:
+                    profile = cProfile.Profile()
+                    n = profile.runcall(replay, bodies)
+                    pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+                else:
+                    n = replay(bodies)
+                per_step.append(1e6 * (time.process_time() - step_began) / max(n, 1))
+                accepted += n
         spent, system = time.process_time() - began, os.times().system - system
         reads = _reads([os.getpid()]) - reads
         line = (f"{args.backend}, {'full reports' if args.full_reports else 'the fields read'}"
@@ -324,6 +340,10 @@ def main() -> None:
             line += (f", this database's backends {1e6 * used / accepted:.0f} µs "
                      f"({backend_reads / accepted:.1f} read calls)")
         print(line + f"; load average {os.getloadavg()[0]:.2f}")
+        if args.threads == 1:
+            # Step 12 brings each session's first report of its second minute: the close.
+            print("this process, µs CPU per report by step (1 = the first timed): " + ", ".join(
+                f"{k}: {us:.0f}" for k, us in enumerate(per_step, start=1)))
         if args.statement_times:
             event.remove(engine, "before_cursor_execute", _start)
             event.remove(engine, "after_cursor_execute", _end)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from callquality.store import bulk, writes
@@ -64,6 +64,39 @@ def test_participants_upsert_keeps_a_name_until_another_is_sent(engine: Engine) 
             ).all()
         )
     assert names == {"a": "Alice", "b": "Bob"}
+    with write_transaction(engine) as conn:
+        writes.upsert_participants_many(
+            conn, "k", {(session, "a"): "Alicia", (session, "b"): "Bob"})
+    with engine.connect() as conn:
+        assert dict(conn.execute(
+            select(participants.c.participant_id, participants.c.name)
+            .where(participants.c.session_id == session)
+        ).all()) == {"a": "Alicia", "b": "Bob"}
+
+
+def test_participants_upsert_of_the_stored_name_writes_no_row_version(pg_database: str) -> None:
+    """Every report sends its participant's name: on PostgreSQL, the same name rewrites
+    nothing (the row keeps its xmin: no dead row, no WAL for it); another name does."""
+    engine = create_store_engine(pg_database)
+    migrate(engine)
+    session = uuid.uuid4().hex
+
+    def xmin() -> str:
+        with engine.connect() as conn:
+            return str(conn.execute(
+                text("SELECT xmin::text FROM participants WHERE session_id = :s"), {"s": session}
+            ).scalar_one())
+
+    with write_transaction(engine) as conn:
+        writes.upsert_participants_many(conn, "k", {(session, "a"): "Alice"})
+    first = xmin()
+    with write_transaction(engine) as conn:
+        writes.upsert_participants_many(conn, "k", {(session, "a"): "Alice"})
+    assert xmin() == first
+    with write_transaction(engine) as conn:
+        writes.upsert_participants_many(conn, "k", {(session, "a"): "Alicia"})
+    assert xmin() != first
+    engine.dispose()
 
 
 def test_intervals_grow_merge_and_split(engine: Engine) -> None:

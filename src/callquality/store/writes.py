@@ -225,7 +225,10 @@ def _participants_conflict(stmt: Any) -> Any:
     return stmt.on_conflict_do_update(
         index_elements=["session_id", "participant_id"],
         set_={"name": stmt.excluded.name},
-        where=stmt.excluded.name.is_not(None),
+        # Not rewritten when the name is the one stored (nearly every report): PostgreSQL
+        # writes no new row version then, and neither database an unchanged row.
+        where=stmt.excluded.name.is_not(None)
+        & participants.c.name.is_distinct_from(stmt.excluded.name),
     )
 
 
