@@ -11,14 +11,20 @@ from dataclasses import asdict
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from support.items import T0, sample_item
 
 from callquality.api.ingest_models import parse_items
 from callquality.config import Settings
 from callquality.query.stats import time_series
 from callquality.service.ingest import _ingest, ingest
-from callquality.service.series_closer import Closed, SeriesCloser, store_closed, write_closed
+from callquality.service.series_closer import (
+    _STORE_SESSIONS,
+    Closed,
+    SeriesCloser,
+    store_closed,
+    write_closed,
+)
 from callquality.store import series_rollups as series_rollups_store
 from callquality.store import writes
 from callquality.store.db import create_store_engine, migrate, read_transaction, write_transaction
@@ -202,3 +208,54 @@ def test_late_data_while_closed_buckets_are_computed_is_not_lost(backend: str) -
     engine.dispose()
     assert stored == stale["participants"] + 1 and left == []
     _close(from_kept, from_samples)
+
+
+def test_a_batch_of_closes_is_stored_a_few_sessions_per_write_transaction(backend: str) -> None:
+    """The closer computes a batch's closes in one read transaction and stores them a few
+    sessions per write transaction (each takes SQLite's write lock from every ingest): all
+    of them stored, and no transaction with more than ``_STORE_SESSIONS`` sessions' rows."""
+    engine = create_store_engine(backend)
+    migrate(engine)
+    key = f"k-{uuid.uuid4().hex[:8]}"
+    now = int(time.time() * 1000)
+    rooms = [f"room-{uuid.uuid4().hex[:8]}" for _ in range(2 * _STORE_SESSIONS + 3)]
+    closed = Closed()
+    for step in range(14):  # into the second minute: each session closes its first
+        items = [sample_item(room, p, T0 + step * 5000 + 11, rtt_ms=40.0 + step)
+                 for room in rooms for p in ("alice", "bob")]
+        with write_transaction(engine) as conn:
+            closed.add(_ingest(conn, Settings(), key, parse_items(items, 1000), now, {},
+                               defer=True).closed)
+    assert {s for s, _, _ in closed.keys} == set(closed.origins) and len(closed.origins) == len(
+        rooms)
+    stored_by_transaction: list[set[str]] = [set()]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, many: bool
+              ) -> None:
+        if sql.lstrip().upper().startswith("INSERT INTO SERIES_ROLLUPS "):
+            rows = params if many else [params]
+            stored_by_transaction[-1].update(
+                (r["session_id"] if isinstance(r, dict) else r[0]) for r in rows)
+
+    @event.listens_for(engine, "commit")
+    def _committed(_conn: Any) -> None:
+        stored_by_transaction.append(set())
+
+    write_closed(engine, closed)
+    event.remove(engine, "before_cursor_execute", _seen)
+    event.remove(engine, "commit", _committed)
+    with read_transaction(engine) as conn:
+        stored = set(conn.execute(select(
+            series_rollups.c.session_id, series_rollups.c.interval_s, series_rollups.c.bucket
+        ).where(series_rollups.c.session_id.in_(list(closed.origins)))).tuples())
+        pending = set(conn.execute(select(
+            series_rollups_pending.c.session_id, series_rollups_pending.c.interval_s,
+            series_rollups_pending.c.bucket,
+        ).where(series_rollups_pending.c.session_id.in_(list(closed.origins)))).tuples())
+    engine.dispose()
+    writes_seen = [s for s in stored_by_transaction if s]
+    assert set(closed.keys) <= stored and not set(closed.keys) & pending
+    assert sum(len(s) for s in writes_seen) == len(rooms)
+    assert max(len(s) for s in writes_seen) == _STORE_SESSIONS
+    assert len(writes_seen) == -(-len(rooms) // _STORE_SESSIONS)

@@ -38,6 +38,9 @@ _log = logging.getLogger("callquality.ingest")
 # Requests' closes written in one pair of transactions at most: their rows are held in memory
 # between the two (a minute's close of a 10-participant session is ~25 rows of ~5 KB).
 _MAX_BATCH = 16
+# Sessions whose computed rows one write transaction stores (a batch's ~80 took the write
+# lock for ~100 ms at a time).
+_STORE_SESSIONS = 8
 
 
 @dataclass(slots=True)
@@ -55,15 +58,27 @@ class Closed:
 
 
 def write_closed(engine: Engine, closed: Closed) -> None:
-    """Compute closed buckets in a read transaction and store them (``store_closed``);
-    a failure is logged (its type only) and leaves them pending."""
+    """Compute closed buckets in a read transaction and store them (``store_closed``), a
+    few sessions per write transaction; a failure is logged (its type only) and leaves
+    those not stored yet pending."""
     if not closed.keys:
         return
     try:
         with read_transaction(engine) as conn:
-            computed = (series_rollups.span_counts(conn, closed.keys, closed.origins),
-                        series_rollups.compute(conn, closed.keys, closed.origins))
-        store_closed(engine, closed, computed)
+            counts = series_rollups.span_counts(conn, closed.keys, closed.origins)
+            rows = series_rollups.compute(conn, closed.keys, closed.origins)
+        # Stored a few sessions per write transaction: each holds the write lock (on SQLite,
+        # every ingest's) for a few sessions' rows, not for a whole batch's.
+        sessions = sorted(counts)
+        for at in range(0, len(sessions), _STORE_SESSIONS):
+            these = set(sessions[at : at + _STORE_SESSIONS])
+            part = Closed(
+                [k for k in closed.keys if k[0] in these],
+                {s: o for s, o in closed.origins.items() if s in these},
+                {s: r for s, r in closed.rooms.items() if s in these},
+            )
+            store_closed(engine, part, ({s: counts[s] for s in these},
+                                        [r for r in rows if r["session_id"] in these]))
     except (StoreUnavailable, IntegrityError) as exc:
         _log.warning("series buckets left pending, written at a later close: %s",
                      type(exc).__name__)
