@@ -23,7 +23,9 @@ own instead of all in the same one (by default every room starts in the first st
 worst case); the figures count the steps after it.
 
 Printed: reports/s accepted (wall clock), acknowledge latency p50/p99 (request sent -> 202),
-errors by status, the CPU time per accepted report of the server (its processes), of
+where in the minute of report time the slowest 1 % of requests were sent and each 5-s step's
+p99 (the sessions that started together close their minute in the same steps), errors by
+status, the CPU time per accepted report of the server (its processes), of
 PostgreSQL (this database's backends and the shared WAL writer, checkpointer and background
 writer; other databases' backends on the machine are shown apart, not counted) and of the
 load generator, the server's resident memory (at 5 s, each minute and the end, and the peak
