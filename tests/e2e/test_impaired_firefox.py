@@ -165,7 +165,9 @@ def test_send_loss_is_what_the_remote_end_reported(
     measured: dict[str, Measured], name: str
 ) -> None:
     """Per bucket: remote-inbound-rtp packetsLost deltas, exactly. Whole call: audio send loss
-    0 clean, 1–9 % impaired, within 4.5 points of the receiver's own loss %."""
+    0 clean; impaired, 1–9 % over the part of the call Firefox's receiver reports covered
+    (by its own counters), the API's figure above 0 and not above that one; within 4.5
+    points of the receiver's own loss %."""
     m = measured[name]
     call = m.call
     for kind in KINDS:
@@ -178,10 +180,19 @@ def test_send_loss_is_what_the_remote_end_reported(
     send = m.whole[None]["packetLossPercent"]["sendAudio"]
     recv = m.whole[None]["packetLossPercent"]["recvAudio"]
     assert send is not None and abs(send - recv) <= SEND_RECV_GAP, (send, recv)
+    covered = call.reported_send_loss_pct("a", "audio")
+    print(f"firefox {name}: send audio loss {send} % (API, whole call), {covered} % over the "
+          "part of the call Firefox's receiver reports covered")
     if name == "clean":
         assert send == 0, send
     else:
-        assert SEND_AUDIO_RANGE[0] <= send <= SEND_AUDIO_RANGE[1], send
+        # The whole call's figure also counts the packets sent after the last of Firefox's
+        # few audio receiver reports, whose loss no report told (once 0.88 %: the last
+        # report came early). Over the part the reports covered, the loss is the injected
+        # one; the API's figure is that one diluted, never more.
+        assert covered is not None, "no audio receiver report covered any packet"
+        assert SEND_AUDIO_RANGE[0] <= covered <= SEND_AUDIO_RANGE[1], (covered, send)
+        assert 0 < send <= covered + 0.001, (send, covered)
 
 
 @pytest.mark.parametrize("name", ["clean", "impaired"])

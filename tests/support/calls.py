@@ -146,6 +146,28 @@ class RecordedCall:
             buckets[(t_ms - self.t0_ms) // (interval_s * 1000)] += d
         return dict(buckets)
 
+    def reported_send_loss_pct(self, participant: str, kind: str) -> float | None:
+        """Loss on the way out over the part of the call the receiver reports covered: the
+        rise of remote-inbound-rtp ``packetsLost`` / (the packets sent from the first
+        snapshot with one until the last that brought a new report (a new round trip
+        measured, or packetsLost moved) + that loss), in %. Packets sent after the last
+        report are left out: no report told their loss."""
+        sent, untold = 0.0, 0.0
+        for before, after in zip(self.snapshots, self.snapshots[1:], strict=False):
+            r0 = self.stream(before.reports[participant], "remote-inbound-rtp", kind)
+            r1 = self.stream(after.reports[participant], "remote-inbound-rtp", kind)
+            o0 = self.stream(before.reports[participant], "outbound-rtp", kind)
+            o1 = self.stream(after.reports[participant], "outbound-rtp", kind)
+            if r0 is None or r1 is None or o0 is None or o1 is None:
+                continue
+            untold += max(0.0, float(o1.get("packetsSent", 0)) - float(o0.get("packetsSent", 0)))
+            if r1.get("roundTripTimeMeasurements", 0) > r0.get(
+                "roundTripTimeMeasurements", 0
+            ) or r1.get("packetsLost") != r0.get("packetsLost"):
+                sent, untold = sent + untold, 0.0
+        lost = self.total(participant, "remote-inbound-rtp", kind, "packetsLost")
+        return 100.0 * lost / (sent + lost) if sent + lost > 0 else None
+
     def recv_loss_pct(self, participant: str, kind: str) -> float | None:
         """Loss on the way in over the call: inbound-rtp lost / (received + lost), in %."""
         lost = self.total(participant, "inbound-rtp", kind, "packetsLost")
