@@ -22,8 +22,9 @@ commit), ``--table-stats`` (PostgreSQL: each table's scans and shared-buffer hit
 the timed part, autovacuum, the server's WAL, full-page images and checkpoints),
 ``--explain`` (the plan of every statement, with its last parameters), ``--threads`` (the
 timed part in several threads, as a server's concurrent requests use several pooled
-connections), ``--profile-step`` (cProfile of one timed step; each step's CPU per report is
-printed in any case: step 12 holds every session's minute close). Counting instructions
+connections), ``--profile-step`` (cProfile of one timed step, whose own CPU figure then
+includes the profiler's; each step's CPU per report is printed in any case: step 12 holds
+every session's minute close). Counting instructions
 instead of time, which other work on the machine does not move (docs/performance.md, fourth
 pass): run it twice under callgrind and take the difference,
 so that start-up and the warm-up cancel out (both runs do the same), and what is left is

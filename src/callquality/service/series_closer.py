@@ -7,12 +7,14 @@ of such a request, and with every session of a fleet opened at the same moment, 
 session closes its minute in the same few seconds. So the ingest only marks them pending
 (a read computes pending buckets, so answers do not change) and hands them over:
 
-- ``write_closed`` computes them in a read transaction, then stores them in a short write
-  transaction, which computes them again if their span's samples changed meanwhile (a late
-  report: samples are only added, so the same count is the same samples). On PostgreSQL it
-  takes the rooms' ingest locks first, so no ingest of those sessions commits in between.
+- ``write_closed`` computes them in a read transaction, then stores them in short write
+  transactions (a few sessions each), each of which computes its sessions' again if their
+  span's samples changed meanwhile (a late report: samples are only added, so the same
+  count is the same samples). On PostgreSQL each takes the rooms' ingest locks first, so
+  no ingest of those sessions commits in between.
 - ``SeriesCloser`` does it on a thread of its own, after the answer: the request's latency
-  does not include it, and the work of many requests is done in one pair of transactions.
+  does not include it, and the work of many requests is computed in one read transaction
+  (then stored a few sessions per write transaction).
 
 Should it fail or the process stop first, the buckets stay pending: the session's close two
 units later, or its end, writes them.
@@ -35,8 +37,8 @@ from callquality.store import series_rollups, writes
 from callquality.store.db import is_postgres, read_transaction, write_transaction
 
 _log = logging.getLogger("callquality.ingest")
-# Requests' closes written in one pair of transactions at most: their rows are held in memory
-# between the two (a minute's close of a 10-participant session is ~25 rows of ~5 KB).
+# Requests' closes computed in one read transaction at most: their rows are held in memory
+# until stored (a minute's close of a 10-participant session is ~25 rows of ~5 KB).
 _MAX_BATCH = 16
 # Sessions whose computed rows one write transaction stores (a batch's ~80 took the write
 # lock for ~100 ms at a time).
@@ -104,7 +106,8 @@ def store_closed(engine: Engine, closed: Closed,
 
 class SeriesCloser:
     """A thread that writes the buckets ingests close (``submit``), as soon as it can, the
-    closes of the requests waiting (up to ``_MAX_BATCH``) in one pair of transactions."""
+    closes of the requests waiting (up to ``_MAX_BATCH``) computed in one read transaction
+    (``write_closed``)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
